@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine: `make book` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PARAMS ?= params/default.yml
+MATHJAX := book_static/mathjax/tex-svg-full.js
+MATHJAX_VERSION := 3.2.2
+# Trained networks and other results are cached here (delete the folder to start clean).
+export SINGLEDIR_CACHE ?= $(CURDIR)/.cache
+export PYTHONUNBUFFERED := 1
+
+.PHONY: book test bench env clean
+
+book: $(VENV)/.installed $(MATHJAX)
+	$(PY) -m singledir.book --params $(PARAMS)
+
+test: $(VENV)/.installed $(MATHJAX)
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/run_all.py
+
+env: $(VENV)/.installed
+
+# The environment: pinned versions (requirements.lock); torch and torchvision install from this
+# machine's disk. Re-installed when pyproject.toml or the lock changes.
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -c requirements.lock -e . > $(VENV)/pip.log 2>&1 \
+	  || { grep -v "^WARNING: Location" $(VENV)/pip.log | tail -30; exit 1; }
+	$(PY) -c "import singledir, torch, torchvision, jupyter_book, papermill"
+	touch $@
+
+# MathJax served from the book itself, from the npm registry's mathjax package.
+$(MATHJAX):
+	@mkdir -p $(dir $@) && tmp=$$(mktemp -d) && \
+	  (cd $$tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null) && \
+	  tar -xzf $$tmp/mathjax-$(MATHJAX_VERSION).tgz -C $$tmp package/es5/tex-svg-full.js && \
+	  mv $$tmp/package/es5/tex-svg-full.js $@ && rm -rf $$tmp
+
+clean:
+	rm -rf _build

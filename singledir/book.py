@@ -1,0 +1,253 @@
+"""Execute the book's chapters with papermill and render them with Jupyter Book 1.
+
+``python -m singledir.book --params params/default.yml`` is what ``make book`` runs:
+
+1. Every chapter ``chapters/NN_name.md`` (a jupytext MyST notebook with a ``parameters`` cell) is
+   executed with its parameters from the parameter file into ``_build/exec/NN_name.ipynb``. A
+   chapter whose source, parameters and package code are unchanged since its last successful run
+   is not executed again. A notebook is written to a temporary name and only renamed into place
+   when every cell succeeded: a failed chapter leaves no output that a later build could take for
+   a result, the build stops with a non-zero exit, and the failing cell is printed.
+2. The executed notebooks and the book's pages are staged in ``_build/src`` and Jupyter Book
+   renders them into ``_build/html`` (notebooks are not executed again there).
+
+A parameter file has two sections: ``defaults`` (given to every chapter that declares the name)
+and ``chapters`` (one mapping per chapter name). Every key must be declared in the chapter's
+``parameters`` cell.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parent
+BOOK_FILES = ("_config.yml", "_toc.yml", "index.md")
+STATIC = "book_static"
+
+
+class BookError(RuntimeError):
+    """A chapter or parameter file that cannot be run; the message says what to fix."""
+
+
+def chapter_paths(root: Path = ROOT) -> dict[str, Path]:
+    """``{name: path}`` of every chapter source, in book order."""
+    return {p.stem: p for p in sorted((root / "chapters").glob("[0-9][0-9]_*.md"))}
+
+
+def read_chapter(path: Path):
+    import jupytext
+
+    return jupytext.read(path)
+
+
+def declared_parameters(nb) -> dict[str, object]:
+    """Names assigned in the cell tagged ``parameters``, with their literal default values."""
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise BookError(f"a chapter needs exactly one cell tagged 'parameters', found {len(cells)}")
+    out = {}
+    for node in ast.parse(cells[0].source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Name):
+                try:
+                    out[t.id] = ast.literal_eval(node.value)
+                except ValueError:
+                    out[t.id] = None
+    return out
+
+
+def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
+    """Per-chapter parameters from a parameter file, checked against each chapter's declarations."""
+    path = Path(path)
+    if not path.exists():
+        raise BookError(f"parameter file {path} does not exist; presets: "
+                        f"{', '.join(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'params').glob('*.yml')))}")
+    doc = yaml.safe_load(path.read_text()) or {}
+    unknown = set(doc) - {"defaults", "chapters", "description"}
+    if unknown:
+        raise BookError(f"{path}: unknown section(s) {sorted(unknown)}; allowed: defaults, chapters, description")
+    defaults = doc.get("defaults") or {}
+    per = doc.get("chapters") or {}
+    bad = set(per) - set(chapters)
+    if bad:
+        raise BookError(f"{path}: unknown chapter(s) {sorted(bad)}; chapters: {', '.join(chapters)}")
+    out, used_defaults = {}, set()
+    for name, src in chapters.items():
+        declared = declared_parameters(read_chapter(src))
+        mine = per.get(name) or {}
+        undeclared = set(mine) - set(declared)
+        if undeclared:
+            raise BookError(f"{path}: chapter {name} has no parameter(s) {sorted(undeclared)}; "
+                            f"it declares: {', '.join(declared)}")
+        shared = {k: v for k, v in defaults.items() if k in declared}
+        used_defaults |= set(shared)
+        out[name] = {**shared, **mine}
+    unused = set(defaults) - used_defaults
+    if unused:
+        raise BookError(f"{path}: default(s) {sorted(unused)} are declared by no chapter")
+    return out
+
+
+def package_version() -> str:
+    h = hashlib.sha256()
+    for p in sorted(PACKAGE.glob("*.py")):
+        h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def run_key(source: Path, params: dict) -> str:
+    h = hashlib.sha256(source.read_bytes())
+    h.update(json.dumps(params, sort_keys=True).encode())
+    h.update(package_version().encode())
+    return h.hexdigest()[:24]
+
+
+def executed_key(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())["metadata"]["singledir"]["key"]
+    except (ValueError, KeyError):
+        return None
+
+
+def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progress: bool = True) -> float:
+    """Run one chapter with papermill into ``exec_dir/name.ipynb``; returns seconds taken."""
+    import logging
+
+    import papermill as pm
+
+    logging.getLogger("papermill").setLevel(logging.ERROR)  # parameters are checked by load_params
+    exec_dir.mkdir(parents=True, exist_ok=True)
+    final = exec_dir / f"{name}.ipynb"
+    partial = exec_dir / f".{name}.partial.ipynb"
+    failed = exec_dir / "failed" / f"{name}.ipynb"
+    final.unlink(missing_ok=True)  # the old result no longer matches: never leave it as current
+    nb = read_chapter(source)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    t0 = time.perf_counter()
+    try:
+        out = pm.execute_notebook(nb, str(partial), parameters=params, kernel_name="python3",
+                                  progress_bar=progress, cwd=str(ROOT), log_output=False)
+    except pm.PapermillExecutionError as e:
+        failed.parent.mkdir(exist_ok=True)
+        os.replace(partial, failed)
+        raise BookError(f"chapter {name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
+                        f"{''.join(e.traceback[-3:]) if e.traceback else ''}\n"
+                        f"the executed notebook up to the failure is in {failed}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    seconds = time.perf_counter() - t0
+    out.metadata["singledir"] = {"key": run_key(source, params), "params": params, "seconds": round(seconds, 2)}
+    import nbformat
+
+    nbformat.write(out, str(partial))
+    os.replace(partial, final)
+    return seconds
+
+
+def _copy_if_changed(src: Path, dst: Path) -> bool:
+    if dst.exists() and dst.read_bytes() == src.read_bytes():
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dst)
+    return True
+
+
+def stage(exec_dir: Path, src_dir: Path, names: list[str]) -> bool:
+    """Copy the book's pages and executed chapters into ``src_dir``; True if anything changed."""
+    changed = False
+    for f in BOOK_FILES:
+        changed |= _copy_if_changed(ROOT / f, src_dir / f)
+    static = ROOT / STATIC
+    for p in sorted(static.rglob("*")):
+        if p.is_file():
+            changed |= _copy_if_changed(p, src_dir / STATIC / p.relative_to(static))
+    for name in names:
+        changed |= _copy_if_changed(exec_dir / f"{name}.ipynb", src_dir / "chapters" / f"{name}.ipynb")
+    return changed
+
+
+def render(src_dir: Path, build_dir: Path, full: bool) -> None:
+    """Jupyter Book 1 into ``build_dir/html``; warnings are errors (a broken glue fails the build)."""
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(src_dir), "--path-output", str(build_dir / "jb"),
+           "--warningiserror", "--keep-going", "--quiet"]
+    if full:
+        cmd.append("--all")
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BookError(f"Jupyter Book failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    html = build_dir / "html"
+    if html.is_symlink() or html.exists():
+        html.unlink() if html.is_symlink() else shutil.rmtree(html)
+    html.symlink_to(Path("jb") / "_build" / "html")
+
+
+def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] | None = None,
+          html: bool = True, progress: bool = True, force: bool = False) -> dict[str, float | None]:
+    """Execute what changed, then render. Returns ``{chapter: seconds or None if up to date}``."""
+    chapters = chapter_paths()
+    params = load_params(params_path, chapters)
+    names = list(chapters) if not only else only
+    missing = set(names) - set(chapters)
+    if missing:
+        raise BookError(f"unknown chapter(s) {sorted(missing)}; chapters: {', '.join(chapters)}")
+    exec_dir = build_dir / "exec"
+    times: dict[str, float | None] = {}
+    t0 = time.perf_counter()
+    for name in names:
+        key = run_key(chapters[name], params[name])
+        if not force and executed_key(exec_dir / f"{name}.ipynb") == key:
+            times[name] = None
+            print(f"[book] {name}: up to date", flush=True)
+            continue
+        print(f"[book] {name}: executing with {json.dumps(params[name])}", flush=True)
+        times[name] = execute_chapter(name, chapters[name], params[name], exec_dir, progress)
+        print(f"[book] {name}: {times[name]:.1f} s", flush=True)
+    ran = sum(t for t in times.values() if t)
+    print(f"[book] chapters executed in {ran:.1f} s ({sum(t is not None for t in times.values())} run, "
+          f"{sum(t is None for t in times.values())} up to date)", flush=True)
+    if html:
+        src_dir = build_dir / "src"
+        changed = stage(exec_dir, src_dir, list(chapters) if not only else names)
+        if changed or not (build_dir / "html" / "index.html").exists():
+            r0 = time.perf_counter()
+            render(src_dir, build_dir, full=True)
+            print(f"[book] HTML rendered into {build_dir / 'html'} in {time.perf_counter() - r0:.1f} s", flush=True)
+        else:
+            print(f"[book] HTML in {build_dir / 'html'} is up to date", flush=True)
+    print(f"[book] total {time.perf_counter() - t0:.1f} s", flush=True)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m singledir.book", description=__doc__.split("\n")[0])
+    ap.add_argument("--params", default=str(ROOT / "params" / "default.yml"), help="parameter file")
+    ap.add_argument("--build-dir", default=str(ROOT / "_build"))
+    ap.add_argument("--only", nargs="*", help="chapter names to execute (default: all)")
+    ap.add_argument("--no-html", action="store_true", help="execute only, do not render")
+    ap.add_argument("--force", action="store_true", help="execute even chapters that are up to date")
+    a = ap.parse_args(argv)
+    try:
+        build(Path(a.params), Path(a.build_dir), a.only, html=not a.no_html, force=a.force)
+    except BookError as e:
+        print(f"[book] ERROR: {e}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

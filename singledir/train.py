@@ -1,0 +1,255 @@
+"""Seeded, deterministic training with an on-disk cache of finished runs.
+
+A :class:`RunConfig` names everything that determines a trained network: the dataset and its
+label corruption, the model, the optimizer settings and the seed. :func:`train` returns the same
+weights, bit for bit on the CPU, for the same config; a finished run is cached under a key made of
+the full config and the code version of the data, model and training modules.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import cache as _cache
+from . import data as _data
+from . import models as _models
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimizer settings. Defaults: the paper's Adam on the MNIST MLP, scaled to minutes."""
+
+    epochs: int = 20
+    batch_size: int = 128  # examples per step
+    lr: float = 1e-3  # learning rate
+    optimizer: str = "adam"  # "adam" or "sgd" (with momentum)
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 0.0  # L2 coefficient
+    checkpoints: tuple[int, ...] = ()  # epochs after which the weights are kept (0 = at init)
+
+    def __post_init__(self):
+        object.__setattr__(self, "checkpoints", tuple(sorted({int(c) for c in self.checkpoints})))
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        if int(self.epochs) != self.epochs or self.epochs < 0:
+            raise ValueError(f"epochs {self.epochs} must be a non-negative integer")
+        if int(self.batch_size) != self.batch_size or self.batch_size <= 0:
+            raise ValueError(f"batch_size {self.batch_size} must be a positive integer")
+        if not self.lr > 0:
+            raise ValueError(f"learning rate lr={self.lr} must be positive")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay {self.weight_decay} must be >= 0")
+        bad = [c for c in self.checkpoints if not 0 <= c <= self.epochs]
+        if bad:
+            raise ValueError(f"checkpoint epochs {bad} lie outside [0, epochs={self.epochs}]")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one trained network."""
+
+    dataset: str = "mnist5k"
+    corruption: float = 0.0  # fraction of training labels shuffled
+    model: _models.ModelConfig = field(default_factory=_models.MLPConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0  # initialization, data order and label corruption
+    n_train: int | None = None  # stratified subset of the training set (None = all)
+    n_test: int | None = None
+
+    def __post_init__(self):
+        if not 0.0 <= float(self.corruption) <= 1.0:
+            raise ValueError(f"corruption {self.corruption} is outside [0, 1]")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["model"] = _models.model_config_to_dict(self.model)
+        d["train"]["checkpoints"] = list(self.train.checkpoints)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        d = dict(d)
+        allowed = set(cls.__dataclass_fields__)
+        unknown = set(d) - allowed
+        if unknown:
+            raise ValueError(f"unknown run parameter(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        if "model" in d and isinstance(d["model"], dict):
+            d["model"] = _models.model_config_from_dict(d["model"])
+        if "train" in d and isinstance(d["train"], dict):
+            t_allowed = set(TrainConfig.__dataclass_fields__)
+            t_unknown = set(d["train"]) - t_allowed
+            if t_unknown:
+                raise ValueError(f"unknown train parameter(s) {sorted(t_unknown)}; allowed: {sorted(t_allowed)}")
+            d["train"] = TrainConfig(**d["train"])
+        return cls(**d)
+
+    def with_(self, **changes) -> "RunConfig":
+        return replace(self, **changes)
+
+
+@dataclass
+class TrainedRun:
+    """A trained network with its history (one dict per epoch) and kept checkpoints."""
+
+    config: RunConfig
+    model: nn.Module
+    history: list[dict]
+    checkpoints: dict[int, dict[str, torch.Tensor]]
+    diverged: bool = False
+    from_cache: bool = False
+    seconds: float = 0.0  # training time when it was computed
+
+    def at_epoch(self, epoch: int) -> nn.Module:
+        """A copy of the model with the weights kept after ``epoch``."""
+        if epoch not in self.checkpoints:
+            raise KeyError(f"no checkpoint at epoch {epoch}; kept: {sorted(self.checkpoints)}")
+        import copy
+
+        m = copy.deepcopy(self.model)
+        m.load_state_dict(self.checkpoints[epoch])
+        return m.eval()
+
+    @property
+    def final(self) -> dict:
+        return self.history[-1] if self.history else {}
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def code_version() -> str:
+    """Version of the code that determines trained weights."""
+    return _cache.code_version(_data, _models, sys.modules[__name__])
+
+
+def load_run_dataset(config: RunConfig) -> _data.Dataset:
+    """The dataset a run trains on, corrupted with the run's seed."""
+    return _data.load_dataset(config.dataset, corruption=config.corruption, corruption_seed=config.seed,
+                              n_train=config.n_train, n_test=config.n_test)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024,
+             device: torch.device | None = None) -> tuple[float, float]:
+    """(mean cross-entropy loss, accuracy) of ``model`` on ``x [N, ...]``, ``y [N]``, in eval mode."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    loss, correct = 0.0, 0
+    try:
+        for idx in _data.batches(len(y), batch_size):
+            out = model(x[idx].to(device))
+            yy = y[idx].to(device)
+            loss += F.cross_entropy(out, yy, reduction="sum").item()
+            correct += (out.argmax(1) == yy).sum().item()
+    finally:
+        model.train(was_training)
+    n = max(len(y), 1)
+    return loss / n, correct / n
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def _state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _fit(config: RunConfig, ds: _data.Dataset, device: torch.device,
+         progress: bool | None) -> tuple[nn.Module, list[dict], dict, bool]:
+    torch.manual_seed(config.seed)
+    model = _models.build_model(config.model, ds.input_shape, ds.n_classes).to(device)
+    if isinstance(config.model, _models.ConvNetConfig):
+        model = model.to(memory_format=torch.channels_last)
+    opt = _optimizer(model, config.train)
+    g = torch.Generator().manual_seed(config.seed)
+    cfg = config.train
+    history: list[dict] = []
+    checkpoints = {0: _state(model)} if 0 in cfg.checkpoints else {}
+    x_train, y_train = ds.x_train.to(device), ds.y_train.to(device)
+    diverged = False
+    from tqdm import tqdm
+
+    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train seed={config.seed} p={config.corruption}",
+               disable=(not sys.stderr.isatty()) if progress is None else not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        for idx in _data.batches(len(y_train), cfg.batch_size, g):
+            idx = idx.to(device)
+            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            if not torch.isfinite(loss):
+                diverged = True
+                break
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if diverged:
+            history.append({"epoch": epoch, "train_loss": math.nan, "train_acc": math.nan,
+                            "test_loss": math.nan, "test_acc": math.nan})
+            break
+        tr_loss, tr_acc = evaluate(model, ds.x_train, ds.y_train, device=device)
+        te_loss, te_acc = evaluate(model, ds.x_test, ds.y_test, device=device)
+        history.append({"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc,
+                        "test_loss": te_loss, "test_acc": te_acc})
+        bar.set_postfix(train_acc=f"{tr_acc:.3f}", test_acc=f"{te_acc:.3f}")
+        if epoch in cfg.checkpoints:
+            checkpoints[epoch] = _state(model)
+    return model.eval(), history, checkpoints, diverged
+
+
+def train(config: RunConfig, *, use_cache: bool = True, device: torch.device | str | None = None,
+          progress: bool | None = None, dataset: _data.Dataset | None = None) -> TrainedRun:
+    """Train the network ``config`` describes, or load it from the cache.
+
+    Training is deterministic on the CPU: same config, same weights bit for bit. A run whose loss
+    becomes NaN or infinite stops and is returned with ``diverged=True`` (and cached as such).
+
+    Args:
+        config: the run.
+        use_cache: read and write the result cache (``$SINGLEDIR_CACHE``).
+        device: defaults to the GPU when one is present.
+        progress: a progress bar over epochs (default: when stderr is a terminal).
+        dataset: the run's dataset if already loaded (must be ``load_run_dataset(config)``).
+
+    Example:
+        >>> run = train(RunConfig(dataset="digits", train=TrainConfig(epochs=5)))
+        >>> run.final["test_acc"] > 0.8
+        True
+    """
+    device = torch.device(device) if device is not None else default_device()
+    store = _cache.Cache("runs")
+    key = _cache.config_key({"run": config.to_dict(), "code": code_version()})
+    ds = dataset
+    if use_cache:
+        hit = store.get(key)
+        if hit is not None:
+            ds = ds or load_run_dataset(config)
+            model = _models.build_model(config.model, ds.input_shape, ds.n_classes)
+            model.load_state_dict(hit["state"])
+            if isinstance(config.model, _models.ConvNetConfig):
+                model = model.to(memory_format=torch.channels_last)
+            return TrainedRun(config, model.to(device).eval(), hit["history"],
+                              {int(k): v for k, v in hit["checkpoints"].items()},
+                              bool(hit["diverged"]), from_cache=True, seconds=float(hit["seconds"]))
+    ds = ds or load_run_dataset(config)
+    t0 = time.perf_counter()
+    model, history, checkpoints, diverged = _fit(config, ds, device, progress)
+    seconds = time.perf_counter() - t0
+    if use_cache:
+        store.put(key, {"state": _state(model), "history": history,
+                        "checkpoints": {str(k): v for k, v in checkpoints.items()},
+                        "diverged": diverged, "seconds": seconds},
+                  meta={"config": config.to_dict(), "code_version": code_version(), "device": str(device)})
+    return TrainedRun(config, model, history, checkpoints, diverged, from_cache=False, seconds=seconds)
