@@ -1,0 +1,100 @@
+"""One call for a network of your own: ablation curve, AUC, noise curve and a per-unit table.
+
+>>> from singledir.analysis import analyze
+>>> report = analyze(my_net, train_data=(x_tr, y_tr), test_data=test_loader,
+...                  layers=["layer1.0", "layer2.0"])
+>>> report.auc, report.units.head()
+
+``train_data`` and ``test_data`` are ``(x, y)`` tensors or iterables of ``(x, y)`` batches (a
+DataLoader). Curves are measured on ``curve_data`` (default: the training data, as the paper does
+for networks that cannot generalize); selectivity, information and importance on the test data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+
+from . import information, perturb, selectivity
+from .perturb import CHUNK, Data, chunks, measuring
+
+
+@torch.no_grad()
+def layer_activations(model: nn.Module, data: Data, layers: Sequence[str], chunk_size: int = CHUNK):
+    """``({layer: [N, U]}, labels [N])``: activations (conv maps averaged over space) and labels."""
+    layers = perturb.check_layers(model, layers)
+    dev = next(model.parameters()).device
+    out = {l: [] for l in layers}
+    ys = []
+    with measuring(model), perturb._recording(model, layers) as rec:
+        for x, y in chunks(data, chunk_size):
+            model(x.to(dev))
+            for l in layers:
+                out[l].append(selectivity.spatial_mean(rec.pop(l)).cpu())
+            ys.append(y.cpu())
+    return {l: torch.cat(v) for l, v in out.items()}, torch.cat(ys)
+
+
+def unit_table(model: nn.Module, data: Data, layers: Sequence[str], *, n_classes: int | None = None,
+               importance: bool = True, n_bins: int = information.N_BINS, chunk_size: int = CHUNK) -> pd.DataFrame:
+    """One row per unit: ``layer, depth, unit, selectivity, dead, mutual_info, [delta_loss], [l1_norm]``.
+
+    Measured on ``data`` (the test set in the paper). Dead units have NaN selectivity and
+    ``dead=True``; they are kept in the table.
+    """
+    acts, y = layer_activations(model, data, layers, chunk_size)
+    n_classes = int(y.max()) + 1 if n_classes is None else n_classes
+    frames = []
+    for depth, l in enumerate(acts):
+        si = selectivity.selectivity_index(acts[l], y, n_classes)
+        df = pd.DataFrame({"layer": l, "depth": depth, "unit": range(acts[l].shape[1]),
+                           "selectivity": si.numpy(), "dead": torch.isnan(si).numpy(),
+                           "mutual_info": information.mutual_information(acts[l], y, n_bins).numpy()})
+        try:
+            df["l1_norm"] = selectivity.filter_l1_norms(model, l).numpy()
+        except ValueError:
+            pass
+        frames.append(df)
+    table = pd.concat(frames, ignore_index=True)
+    if importance:
+        imp = perturb.unit_importance(model, data, list(acts), chunk_size=chunk_size)
+        table = table.merge(imp[["layer", "unit", "delta_loss", "delta_accuracy"]], on=["layer", "unit"])
+    return table
+
+
+@dataclass
+class Report:
+    """What :func:`analyze` measured."""
+
+    curve: perturb.AblationCurve
+    noise: pd.DataFrame
+    units: pd.DataFrame
+
+    @property
+    def auc(self) -> float:
+        return self.curve.auc
+
+
+def analyze(model: nn.Module, *, train_data: Data, test_data: Data, layers: Sequence[str],
+            curve_data: Data | None = None, repetitions: int = 10, grid: int = 21, seed: int = 0,
+            metrics: Sequence[str] = ("accuracy", "loss"), importance: bool = True) -> Report:
+    """Ablation curve (zero ablation, pooled layers), noise curve, and the per-unit table.
+
+    Args:
+        model: a trained network; its layers are addressed by ``named_modules`` names.
+        train_data: training data: unit statistics (noise scale), default curve data.
+        test_data: data for selectivity, mutual information and importance.
+        layers: layers whose units are probed.
+        curve_data: data the curves are measured on (default ``train_data``).
+        metrics: add ``"top5"`` for ImageNet-style top-5 accuracy.
+    """
+    curve_data = train_data if curve_data is None else curve_data
+    curve = perturb.ablation_curve(model, curve_data, layers, grid=grid, repetitions=repetitions,
+                                   seed=seed, metrics=metrics)
+    noise = perturb.noise_curve(model, curve_data, layers, repetitions=max(1, repetitions // 2), seed=seed,
+                                sd_data=train_data, metrics=metrics)
+    units = unit_table(model, test_data, layers, importance=importance)
+    return Report(curve, noise, units)

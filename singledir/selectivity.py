@@ -1,0 +1,101 @@
+"""Class selectivity of units, filter norms, and rank correlations with bootstrap intervals.
+
+Class selectivity index (paper section 2.3, after neuroscience's selectivity indices): with
+``mu_c`` the mean activation of a unit over test examples of class ``c`` (a conv feature map is
+first averaged over space), ``mu_max = max_c mu_c`` and ``mu_rest`` the mean of the other classes'
+means::
+
+    SI = (mu_max - mu_rest) / (mu_max + mu_rest)
+
+Units are post-ReLU, so SI lies in [0, 1]: 0 when every class drives the unit equally, 1 when one
+class alone does. A unit whose class means are all 0 never fires: its SI is undefined and is
+returned as NaN (dead), never as 0 or 1.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .models import get_layer
+
+
+def spatial_mean(acts: torch.Tensor) -> torch.Tensor:
+    """``[N, U, ...] -> [N, U]``: conv feature maps averaged over their positions."""
+    return acts.flatten(2).mean(2) if acts.dim() > 2 else acts
+
+
+def class_means(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
+    """``acts [N, U, ...], labels [N] -> [C, U]``: each class's mean activation per unit."""
+    a = spatial_mean(acts).double()
+    labels = labels.long()
+    n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
+    sums = torch.zeros(n_classes, a.shape[1], dtype=torch.float64).index_add_(0, labels, a)
+    counts = torch.bincount(labels, minlength=n_classes).double()
+    if (counts == 0).any():
+        raise ValueError(f"class(es) {torch.nonzero(counts == 0).flatten().tolist()} have no example: "
+                         "class means need every class present")
+    return sums / counts[:, None]
+
+
+def selectivity_index(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
+    """``acts [N, U, ...], labels [N] -> [U]`` class selectivity index; NaN for dead units.
+
+    Example:
+        >>> acts = torch.tensor([[1.0, 1.0], [0.0, 1.0]])  # unit 0 fires for class 0 only
+        >>> selectivity_index(acts, torch.tensor([0, 1]))
+        tensor([1., 0.], dtype=torch.float64)
+    """
+    mu = class_means(acts, labels, n_classes)
+    if (mu < 0).any():
+        raise ValueError("selectivity needs non-negative (post-ReLU) activations; got negative class means")
+    if mu.shape[0] < 2:
+        raise ValueError(f"selectivity needs at least 2 classes, got {mu.shape[0]}")
+    mu_max = mu.max(0).values
+    mu_rest = (mu.sum(0) - mu_max) / (mu.shape[0] - 1)
+    denom = mu_max + mu_rest
+    si = (mu_max - mu_rest) / torch.where(denom > 0, denom, torch.ones_like(denom))
+    return torch.where(denom > 0, si, torch.full_like(si, float("nan")))
+
+
+def preferred_class(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
+    """``[U]`` the class with the largest mean activation (-1 for dead units)."""
+    mu = class_means(acts, labels, n_classes)
+    arg = mu.argmax(0)
+    return torch.where(mu.max(0).values > 0, arg, torch.full_like(arg, -1))
+
+
+def filter_l1_norms(model: nn.Module, layer: str) -> torch.Tensor:
+    """``[U]``: sum of absolute weights of the conv filter producing each feature map of ``layer``.
+
+    ``layer`` is a conv layer or a block whose first convolution produces its units.
+    """
+    m = get_layer(model, layer)
+    conv = m if isinstance(m, nn.Conv2d) else next((c for c in m.modules() if isinstance(c, nn.Conv2d)), None)
+    if conv is None:
+        raise ValueError(f"layer {layer!r} has no convolution; filter L1 norms are defined for conv layers")
+    return conv.weight.detach().abs().flatten(1).sum(1).cpu()
+
+
+def spearman(x, y, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> dict:
+    """Spearman's rho of paired samples with a percentile bootstrap interval; NaN pairs are dropped.
+
+    Returns:
+        ``{"rho", "ci_low", "ci_high", "n", "p"}``; ``p`` is scipy's two-sided p-value.
+    """
+    from scipy import stats
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"x {x.shape} and y {y.shape} must have the same shape")
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) < 3:
+        return {"rho": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": int(len(x)), "p": float("nan")}
+    res = stats.spearmanr(x, y)
+    boot = stats.bootstrap((x, y), lambda a, b: stats.spearmanr(a, b).statistic, paired=True, vectorized=False,
+                           n_resamples=n_boot, confidence_level=confidence, method="percentile",
+                           rng=np.random.default_rng(seed))
+    return {"rho": float(res.statistic), "ci_low": float(boot.confidence_interval.low),
+            "ci_high": float(boot.confidence_interval.high), "n": int(len(x)), "p": float(res.pvalue)}

@@ -1,0 +1,119 @@
+"""Class selectivity, mutual information, filter norms and Spearman: exact values and
+cross-checks against independent implementations."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from sklearn.metrics import mutual_info_score
+
+from singledir import information, selectivity
+from singledir.analysis import unit_table
+from singledir.models import ConvNetConfig, MLPConfig, build_model
+
+
+def test_unit_firing_for_one_class_only_has_selectivity_one():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    acts = torch.tensor([
+        [3.0, 1.0, 0.0, 2.0],
+        [5.0, 1.0, 0.0, 2.0],
+        [0.0, 1.0, 0.0, 4.0],
+        [0.0, 1.0, 0.0, 4.0],
+        [0.0, 1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0, 0.0],
+    ])
+    si = selectivity.selectivity_index(acts, labels)
+    assert si[0] == 1.0  # only class 0 drives unit 0
+    assert si[1] == 0.0  # identical for every class
+    assert math.isnan(si[2])  # never fires: dead, not 0 or 1
+    # unit 3: class means (2, 4, 0): mu_max 4, mu_rest 1 -> 3/5
+    assert si[3] == pytest.approx(0.6)
+    assert selectivity.preferred_class(acts, labels).tolist() == [0, 0, -1, 1]
+
+
+def test_conv_maps_are_averaged_over_space_first():
+    acts = torch.zeros(4, 2, 3, 3)
+    acts[0, 0, 0, 0] = 9.0  # class 0: map mean 1 for unit 0
+    acts[1, 0] = 1.0  # class 0 again: mean 1
+    acts[2:, 1] = 2.0  # unit 1 fires for class 1 only
+    labels = torch.tensor([0, 0, 1, 1])
+    mu = selectivity.class_means(acts, labels)
+    assert torch.allclose(mu, torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64))
+    assert selectivity.selectivity_index(acts, labels).tolist() == [1.0, 1.0]
+
+
+def test_selectivity_refuses_negative_activations_and_missing_classes():
+    with pytest.raises(ValueError, match="non-negative"):
+        selectivity.selectivity_index(torch.tensor([[-1.0], [1.0]]), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"class\(es\) \[1\]"):
+        selectivity.selectivity_index(torch.tensor([[1.0], [1.0]]), torch.tensor([0, 2]), n_classes=3)
+
+
+def test_mutual_information_matches_sklearn_on_the_same_bins():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 10, (2000,), generator=g)
+    acts = torch.relu(torch.randn(2000, 6, generator=g))
+    acts[:, 1] += 0.5 * y  # informative unit
+    acts[:, 2] = 0.0  # dead unit
+    acts[:, 3] = (y == 3).float()  # a binary unit: many ties
+    mi = information.mutual_information(acts, y, n_bins=8)
+    for u in range(6):
+        codes = information.equal_frequency_bins(acts[:, u].numpy(), 8)
+        ref = mutual_info_score(y.numpy(), codes) / math.log(2)
+        assert mi[u].item() == pytest.approx(ref, abs=1e-10)
+    assert mi[2] == 0.0
+    assert mi[1] > 1.0 > mi[0]
+    # the binary unit: I = H(1{y=3}) exactly, since its value is a function of the class
+    p = (y == 3).sum().item() / len(y)
+    assert mi[3].item() == pytest.approx(-(p * math.log2(p) + (1 - p) * math.log2(1 - p)), abs=1e-9)
+
+
+def test_equal_frequency_bins_are_equal_and_ties_share_a_bin():
+    v = np.arange(100.0)
+    codes = information.equal_frequency_bins(v, 10)
+    assert np.bincount(codes).tolist() == [10] * 10
+    tied = np.r_[np.zeros(60), np.arange(1.0, 41.0)]
+    codes = information.equal_frequency_bins(tied, 10)
+    assert len(set(codes[:60])) == 1  # all zeros in one bin
+    assert codes.max() + 1 <= 10
+    with pytest.raises(ValueError, match="n_bins"):
+        information.equal_frequency_bins(v, 1)
+
+
+def test_filter_l1_norms():
+    net = build_model(ConvNetConfig(channels=(2, 3), strides=(1, 1), batch_norm=True), (1, 4, 4), 2)
+    with torch.no_grad():
+        net.conv[1][0].weight.copy_(torch.arange(3 * 2 * 9, dtype=torch.float32).view(3, 2, 3, 3) - 20)
+    w = net.conv[1][0].weight.detach()
+    expected = [w[i].abs().sum().item() for i in range(3)]
+    assert selectivity.filter_l1_norms(net, "conv.1").tolist() == pytest.approx(expected)
+    mlp = build_model(MLPConfig(widths=(3,)), (1, 2, 2), 2)
+    with pytest.raises(ValueError, match="no convolution"):
+        selectivity.filter_l1_norms(mlp, "hidden.0")
+
+
+def test_spearman_matches_scipy_and_interval_covers():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    y = x + rng.normal(size=200)
+    r = selectivity.spearman(x, y, n_boot=500)
+    assert r["rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert r["ci_low"] < r["rho"] < r["ci_high"]
+    assert r["n"] == 200
+    x[:5] = np.nan  # NaN pairs (dead units) are dropped, and counted
+    assert selectivity.spearman(x, y, n_boot=200)["n"] == 195
+    assert selectivity.spearman(x, y, n_boot=200, seed=1) == selectivity.spearman(x, y, n_boot=200, seed=1)
+
+
+def test_unit_table_keeps_dead_units():
+    torch.manual_seed(0)
+    net = build_model(MLPConfig(widths=(6,)), (1, 2, 2), 3).eval()
+    with torch.no_grad():
+        net.hidden[0][0].bias[2] = -100.0  # unit 2 never fires
+    x, y = torch.randn(90, 1, 2, 2), torch.arange(90) % 3
+    t = unit_table(net, (x, y), ["hidden.0"])
+    assert len(t) == 6
+    assert t.set_index("unit").loc[2, "dead"] and math.isnan(t.set_index("unit").loc[2, "selectivity"])
+    assert t["dead"].sum() == 1
+    assert {"mutual_info", "delta_loss", "depth"} <= set(t.columns)
