@@ -1,0 +1,263 @@
+"""Sweeps: train and analyse many networks, in-process or on Dask, resumable, one tidy table.
+
+A sweep is a list of :class:`~singledir.train.RunConfig` and one :class:`Analysis` applied to
+each trained network. Every finished run's result is cached on disk as soon as it arrives (keyed
+by the run, the analysis and the code version), so an interrupted sweep (Ctrl-C, a killed process,
+a crashed worker) resumes where it stopped and loses no finished run. A run whose loss diverges is
+recorded with ``diverged=True`` and NaN measurements, and the sweep goes on.
+
+``executor="dask"`` runs the same sweep on Dask distributed: a ``LocalCluster`` on this machine,
+or an existing scheduler given by ``address`` (a SLURM or Kubernetes cluster started with
+dask-jobqueue or dask-kubernetes). Results come back to the calling process, which writes the
+cache, so workers need no shared disk.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+import torch
+
+from . import analysis as _analysis
+from . import cache as _cache
+from . import information, perturb, selectivity
+from . import train as _train
+from .models import unit_layer_names
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What to measure on each trained network of a sweep."""
+
+    layers: tuple[str, ...] | None = None  # None: every layer with units, pooled into one order
+    split: str = "train"  # data of the curves: "train" (the labels trained on) or "test"
+    n_curve: int | None = None  # examples of that split used for curves (None: all)
+    grid: int = 21  # ablated counts from none to all
+    repetitions: int = 10  # random ablation orders
+    baselines: tuple[str, ...] = ("zero",)  # "zero" and/or "mean" (per-unit training mean)
+    noise_scales: tuple[float, ...] = ()  # noise curve scales (empty: no noise curve)
+    noise_repetitions: int = 3
+    checkpoints: bool = False  # also measure the curve at every kept checkpoint
+    units: bool = False  # per-unit table on the test set (selectivity, MI, importance, L1)
+    seed: int = 0  # seed of ablation orders and noise
+
+    def __post_init__(self):
+        for name in ("layers", "baselines", "noise_scales"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, tuple(v))
+        if self.split not in ("train", "test"):
+            raise ValueError(f"analysis split {self.split!r}: allowed 'train' or 'test'")
+        bad = set(self.baselines) - {"zero", "mean"}
+        if bad or not self.baselines:
+            raise ValueError(f"baselines {self.baselines}: allowed 'zero' and 'mean'")
+
+
+@dataclass
+class SweepResult:
+    """Tidy tables: ``runs`` one row per run; ``curves`` one row per run x checkpoint x baseline x
+    order x ablated count; ``noise`` one row per run x order x scale; ``units`` one row per run x unit."""
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    noise: pd.DataFrame
+    units: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("runs", "curves", "noise", "units"):
+            tmp = folder / f".{name}.parquet.partial"
+            getattr(self, name).to_parquet(tmp, index=False)
+            os.replace(tmp, folder / f"{name}.parquet")
+
+
+def expand(base: _train.RunConfig, **axes: Sequence) -> list[_train.RunConfig]:
+    """The grid of configs varying ``base`` along ``axes``; nested fields with ``__``.
+
+    >>> expand(RunConfig(), corruption=[0, 0.5], seed=[0, 1], train__lr=[1e-3, 1e-2])  # 8 configs
+    """
+    names = list(axes)
+    out = []
+    for values in itertools.product(*(axes[n] for n in names)):
+        d = base.to_dict()
+        for n, v in zip(names, values):
+            *path, last = n.split("__")
+            target = d
+            for p in path:
+                if p not in target or not isinstance(target[p], dict):
+                    raise ValueError(f"sweep axis {n!r}: {p!r} is not a section of a run config "
+                                     f"(sections: model, train)")
+                target = target[p]
+            if last not in target:
+                raise ValueError(f"sweep axis {n!r}: unknown parameter {last!r}; allowed: {sorted(target)}")
+            target[last] = v
+        out.append(_train.RunConfig.from_dict(d))
+    return out
+
+
+def code_version() -> str:
+    return _cache.code_version(_train, perturb, selectivity, information, _analysis, sys.modules[__name__],
+                               _train._data, _train._models)
+
+
+def _flat(config: _train.RunConfig) -> dict:
+    d = config.to_dict()
+    row = {k: v for k, v in d.items() if k not in ("model", "train")}
+    for section in ("model", "train"):
+        for k, v in d[section].items():
+            row[f"{section}.{k}"] = str(v) if isinstance(v, list) else v
+    return row
+
+
+def _columns(rows: list[dict]) -> dict[str, list]:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return {k: [r.get(k) for r in rows] for k in keys}
+
+
+def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | None = False) -> dict:
+    """Train (or load) one network and measure it; returns the payload of tables (column lists)."""
+    ds = _train.load_run_dataset(config)
+    run = _train.train(config, dataset=ds, progress=progress)
+    final = run.final
+    row = {**_flat(config), "diverged": run.diverged, "train_seconds": run.seconds,
+           **{k: final.get(k, float("nan")) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}}
+    curves, noise, units = [], [], []
+    if run.diverged:
+        row.update({f"auc_{b}": float("nan") for b in analysis.baselines})
+        return {"runs": _columns([row]), "curves": {}, "noise": {}, "units": {}}
+    model = run.model
+    layers = list(analysis.layers or unit_layer_names(model))
+    x, y = (ds.x_train, ds.y_train) if analysis.split == "train" else (ds.x_test, ds.y_test)
+    if analysis.n_curve is not None and analysis.n_curve < len(y):
+        g = torch.Generator().manual_seed(analysis.seed)
+        keep = torch.randperm(len(y), generator=g)[: analysis.n_curve].sort().values
+        x, y = x[keep], y[keep]
+    if _is_conv(model):
+        x = x.contiguous(memory_format=torch.channels_last)
+    train_data = (ds.x_train, ds.y_train)
+    epochs = sorted(run.checkpoints) if analysis.checkpoints else []
+    if not epochs or epochs[-1] != config.train.epochs:
+        epochs.append(None)  # None: the final network
+    for epoch in epochs:
+        net = model if epoch is None else run.at_epoch(epoch)
+        ep = config.train.epochs if epoch is None else epoch
+        for b in analysis.baselines:
+            c = perturb.ablation_curve(net, (x, y), layers, grid=analysis.grid, repetitions=analysis.repetitions,
+                                       seed=analysis.seed, baseline=b, baseline_data=train_data)
+            t = c.table.assign(epoch=ep, baseline=b)
+            curves += t.to_dict("records")
+            if epoch is None or ep == config.train.epochs:
+                row[f"auc_{b}"] = c.auc
+    if analysis.noise_scales:
+        nz = perturb.noise_curve(model, (x, y), layers, scales=analysis.noise_scales,
+                                 repetitions=analysis.noise_repetitions, seed=analysis.seed, sd_data=train_data)
+        noise = nz.to_dict("records")
+    if analysis.units:
+        units = _analysis.unit_table(model, (ds.x_test, ds.y_test), layers, n_classes=ds.n_classes).to_dict("records")
+    return {"runs": _columns([row]), "curves": _columns(curves), "noise": _columns(noise), "units": _columns(units)}
+
+
+def _is_conv(model) -> bool:
+    return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
+def _worker(config_dict: dict, analysis_dict: dict, cache_root: str, threads: int) -> dict:
+    """Runs on a Dask worker: one thread per run unless told otherwise, the driver's cache root."""
+    os.environ.setdefault("SINGLEDIR_CACHE", cache_root)
+    torch.set_num_threads(threads)
+    return analyze_run(_train.RunConfig.from_dict(config_dict), Analysis(**analysis_dict))
+
+
+def _to_frame(payloads: list[dict], key: str, run_ids: list[int]) -> pd.DataFrame:
+    frames = []
+    for rid, p in zip(run_ids, payloads):
+        cols = p.get(key) or {}
+        if cols:
+            frames.append(pd.DataFrame(cols).assign(run=rid))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def run_sweep(configs: Iterable[_train.RunConfig], analysis: Analysis = Analysis(), *, executor: str = "local",
+              address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1,
+              name: str | None = None, progress: bool | None = None) -> SweepResult:
+    """Train and analyse every config; finished runs come from the cache.
+
+    Args:
+        configs: the runs (see :func:`expand`).
+        analysis: what to measure on each.
+        executor: ``"local"`` (in this process) or ``"dask"``.
+        address: a Dask scheduler's address; None starts a ``LocalCluster`` of ``n_workers``
+            processes with ``threads_per_worker`` threads each.
+        name: if given, the tables are also written to ``$SINGLEDIR_CACHE/sweeps/NAME/*.parquet``.
+        progress: a progress bar of runs done / total with the time left (default: on a terminal).
+
+    Returns:
+        a :class:`SweepResult`; ``runs.run`` numbers the configs in the order given.
+    """
+    configs = list(configs)
+    if executor not in ("local", "dask"):
+        raise ValueError(f"unknown executor {executor!r}; allowed: local, dask")
+    store = _cache.Cache("sweep-runs")
+    version = code_version()
+    a_dict = asdict(analysis)
+    keys = [_cache.config_key({"run": c.to_dict(), "analysis": a_dict, "code": version}) for c in configs]
+    payloads: dict[int, dict] = {}
+    for i, k in enumerate(keys):
+        hit = store.get(k)
+        if hit is not None:
+            payloads[i] = hit
+    todo = [i for i in range(len(configs)) if i not in payloads]
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(configs), initial=len(payloads), desc="sweep runs", unit="run",
+               disable=(not sys.stderr.isatty()) if progress is None else not progress)
+
+    def done(i: int, payload: dict) -> None:
+        store.put(keys[i], payload, meta={"config": configs[i].to_dict(), "analysis": a_dict, "code_version": version})
+        payloads[i] = payload
+        bar.update(1)
+
+    t0 = time.perf_counter()
+    try:
+        if executor == "local":
+            for i in todo:
+                done(i, analyze_run(configs[i], analysis))
+        elif todo:
+            _run_dask(configs, todo, a_dict, address, n_workers, threads_per_worker, done)
+    finally:
+        bar.close()
+    order = list(range(len(configs)))
+    ps = [payloads[i] for i in order]
+    result = SweepResult(_to_frame(ps, "runs", order), _to_frame(ps, "curves", order),
+                         _to_frame(ps, "noise", order), _to_frame(ps, "units", order))
+    result.runs.attrs.update({"computed": len(todo), "cached": len(configs) - len(todo),
+                              "seconds": time.perf_counter() - t0, "executor": executor})
+    if name:
+        result.save(_cache.cache_dir() / "sweeps" / name)
+    return result
+
+
+def _run_dask(configs, todo, a_dict, address, n_workers, threads_per_worker, done) -> None:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if address is None:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=40)
+    client = Client(address or cluster)
+    try:
+        root = str(_cache.cache_dir())
+        futures = {client.submit(_worker, configs[i].to_dict(), a_dict, root, threads_per_worker,
+                                 key=f"singledir-run-{i}-{os.getpid()}", pure=False): i for i in todo}
+        for fut in as_completed(futures):
+            done(futures[fut], fut.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
