@@ -22,6 +22,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -144,8 +145,8 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
     except pm.PapermillExecutionError as e:
         failed.parent.mkdir(exist_ok=True)
         os.replace(partial, failed)
-        raise BookError(f"chapter {name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
-                        f"{''.join(e.traceback[-3:]) if e.traceback else ''}\n"
+        trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback[-3:]) if e.traceback else "")
+        raise BookError(f"chapter {name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n{trace}\n"
                         f"the executed notebook up to the failure is in {failed}") from None
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -206,6 +207,7 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     if missing:
         raise BookError(f"unknown chapter(s) {sorted(missing)}; chapters: {', '.join(chapters)}")
     exec_dir = build_dir / "exec"
+    os.environ["SINGLEDIR_RESULTS"] = str(build_dir / "results")  # where chapters record findings
     times: dict[str, float | None] = {}
     t0 = time.perf_counter()
     for name in names:

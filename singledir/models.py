@@ -162,6 +162,18 @@ def model_config_from_dict(d: dict) -> ModelConfig:
     return cls(**d)
 
 
+def describe(config: ModelConfig) -> str:
+    """A short human-readable name, e.g. ``MLP 128-128`` or ``conv net 11 layers x0.125, BN``."""
+    if isinstance(config, MLPConfig):
+        drop = f", dropout {config.dropout:g}" if config.dropout else ""
+        return f"MLP {'-'.join(map(str, config.widths))}{drop}"
+    if isinstance(config, ConvNetConfig):
+        chans = "paper channels" if config.channels == PAPER_CHANNELS else f"channels {list(config.channels)}"
+        return (f"conv net {len(config.channels)} layers, {chans} x{config.width:g}, "
+                f"{'BN' if config.batch_norm else 'no BN'}")
+    raise TypeError(f"unknown model config {config!r}")
+
+
 def model_config_to_dict(config: ModelConfig) -> dict:
     from dataclasses import asdict
 

@@ -350,6 +350,16 @@ def auc(table: pd.DataFrame, metric: str = "accuracy") -> float:
     return float(np.trapezoid(m.to_numpy(), m.index.to_numpy()))
 
 
+def noise_auc(table: pd.DataFrame, metric: str = "accuracy") -> float:
+    """Mean ``metric`` over the noise scales on a log axis: the trapezoid area of the repetition-mean
+    curve over log10(scale), divided by the log range (so 1 = unharmed at every scale)."""
+    m = table.groupby("scale")[metric].mean().sort_index()
+    s = np.log10(m.index.to_numpy())
+    if len(s) < 2 or not np.isfinite(s).all():
+        raise ValueError("noise_auc needs at least two positive scales")
+    return float(np.trapezoid(m.to_numpy(), s) / (s[-1] - s[0]))
+
+
 def count_grid(n_units: int, grid: int | Sequence[int]) -> np.ndarray:
     """Ablated counts: ``grid`` evenly spaced points from 0 to ``n_units``, or the counts given."""
     if isinstance(grid, (int, np.integer)):

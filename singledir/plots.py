@@ -63,3 +63,49 @@ def training_curves(history: list[dict] | pd.DataFrame, title: str = ""):
     fig.tight_layout()
     return fig
 
+
+
+def ablation_curves(curves: pd.DataFrame, hue: str, ax=None, metric: str = "accuracy", palette: str = "viridis",
+                    title: str = "", hue_label: str | None = None):
+    """Mean cumulative ablation curve per ``hue`` level, band = 1 s.d. over networks and orders."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    sns.lineplot(curves, x="fraction", y=metric, hue=hue, errorbar="sd", palette=palette, ax=ax,
+                 legend="full")
+    ax.set_xlabel("fraction of units ablated")
+    ax.set_ylabel(f"{metric} (training labels)" if metric == "accuracy" else metric)
+    if hue_label:
+        ax.legend(title=hue_label, fontsize=8, title_fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def noise_curves(noise: pd.DataFrame, hue: str, ax=None, metric: str = "accuracy", palette: str = "viridis",
+                 title: str = "", hue_label: str | None = None):
+    """Accuracy against noise scale (log axis) per ``hue`` level, band = 1 s.d. over networks and draws."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    sns.lineplot(noise, x="scale", y=metric, hue=hue, errorbar="sd", palette=palette, ax=ax, legend="full")
+    ax.set_xscale("log")
+    ax.set_xlabel("noise scale (s.d. in units of each unit's training s.d.)")
+    ax.set_ylabel(f"{metric} (training labels)" if metric == "accuracy" else metric)
+    if hue_label:
+        ax.legend(title=hue_label, fontsize=8, title_fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def scatter_with_fit(df: pd.DataFrame, x: str, y: str, ax=None, hue: str | None = None, xlabel: str = "",
+                     ylabel: str = "", title: str = ""):
+    """Points of ``y`` against ``x`` (one per network or unit) with a least-squares line."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 3.5))
+    sns.regplot(df, x=x, y=y, ax=ax, scatter=False, color="0.4", line_kws={"lw": 1})
+    sns.scatterplot(df, x=x, y=y, hue=hue, ax=ax, s=25, palette="viridis" if hue else None)
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

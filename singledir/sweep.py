@@ -158,6 +158,8 @@ def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | N
         nz = perturb.noise_curve(model, (x, y), layers, scales=analysis.noise_scales,
                                  repetitions=analysis.noise_repetitions, seed=analysis.seed, sd_data=train_data)
         noise = nz.to_dict("records")
+        if sum(sc > 0 for sc in analysis.noise_scales) >= 2:
+            row["noise_auc"] = perturb.noise_auc(nz[nz.scale > 0])
     if analysis.units:
         units = _analysis.unit_table(model, (ds.x_test, ds.y_test), layers, n_classes=ds.n_classes).to_dict("records")
     return {"runs": _columns([row]), "curves": _columns(curves), "noise": _columns(noise), "units": _columns(units)}

@@ -117,3 +117,14 @@ def test_unit_table_keeps_dead_units():
     assert t.set_index("unit").loc[2, "dead"] and math.isnan(t.set_index("unit").loc[2, "selectivity"])
     assert t["dead"].sum() == 1
     assert {"mutual_info", "delta_loss", "depth"} <= set(t.columns)
+
+
+def test_spearman_bootstrap_interval_agrees_with_scipy_bootstrap():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=60)
+    y = 0.5 * x + rng.normal(size=60)
+    ours = selectivity.spearman(x, y, n_boot=4000, seed=0)
+    ref = stats.bootstrap((x, y), lambda a, b: stats.spearmanr(a, b).statistic, paired=True, vectorized=False,
+                          n_resamples=4000, method="percentile", rng=np.random.default_rng(1))
+    assert ours["ci_low"] == pytest.approx(ref.confidence_interval.low, abs=0.03)
+    assert ours["ci_high"] == pytest.approx(ref.confidence_interval.high, abs=0.03)
