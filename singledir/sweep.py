@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -263,3 +264,34 @@ def _run_dask(configs, todo, a_dict, address, n_workers, threads_per_worker, don
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def selection_analysis(settings: pd.DataFrame, score: str = "auc_zero", target: str = "test_acc",
+                       subset_size: int | None = None, n_subsets: int = 10000, tops: Sequence[int] = (1, 5, 10),
+                       seed: int = 0) -> dict:
+    """How well choosing the setting with the highest ``score`` picks a setting high in ``target``.
+
+    Over ``n_subsets`` random subsets of ``subset_size`` settings (default: half), the setting with
+    the highest score is picked; returned are the fraction of subsets in which it is among the
+    top-k of the subset by ``target`` for each k in ``tops`` (``top1``, ``top5``, ...), and the mean
+    and standard deviation of the gap ``best target in subset - target of the pick``.
+
+    ``settings`` has one row per setting (average repeats first).
+    """
+    s = settings[[score, target]].dropna().to_numpy(dtype=float)
+    n = len(s)
+    subset_size = n // 2 if subset_size is None else int(subset_size)
+    if not 1 <= subset_size <= n:
+        raise ValueError(f"subset_size {subset_size} must be in [1, {n}] (settings with both values)")
+    rng = np.random.default_rng(seed)
+    hits = {k: 0 for k in tops}
+    gaps = np.empty(n_subsets)
+    for i in range(n_subsets):
+        sub = s[rng.choice(n, subset_size, replace=False)]
+        pick = np.argmax(sub[:, 0])
+        rank = int((sub[:, 1] > sub[pick, 1]).sum())  # settings strictly better than the pick
+        for k in tops:
+            hits[k] += rank < k
+        gaps[i] = sub[:, 1].max() - sub[pick, 1]
+    return {**{f"top{k}": hits[k] / n_subsets for k in tops}, "gap_mean": float(gaps.mean()),
+            "gap_sd": float(gaps.std()), "subset_size": subset_size, "n_settings": n}
