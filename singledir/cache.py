@@ -4,11 +4,13 @@ An entry is two files: ``KEY.pt`` (the payload, written with ``torch.save``) and
 manifest: the payload's SHA-256, its config and the code version). Both are written to a temporary
 name and renamed into place, the manifest last, so the manifest is the commit mark: a payload
 without a manifest, or one whose hash differs from its manifest, is never used; it is removed and
-recomputed. Concurrent writers of the same key write identical content and the last rename wins.
+recomputed. Concurrent writers of the same key write identical bytes (the payload is serialized in
+memory, and deterministic for the same content), and the last rename wins.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -86,8 +88,13 @@ class Cache:
 
     def put(self, key: str, payload: dict, meta: dict[str, Any] | None = None) -> None:
         path, manifest = self.paths(key)
-        _atomic_write(path, lambda p: torch.save(payload, p))
-        record = {**(meta or {}), "sha256": _sha256(path)}
+        # serialize in memory: torch.save names the archive after the file it writes, so writing to
+        # a temporary name would give each writer different bytes; the manifest hashes these bytes
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        blob = buf.getvalue()
+        _atomic_write(path, lambda p: p.write_bytes(blob))
+        record = {**(meta or {}), "sha256": hashlib.sha256(blob).hexdigest()}
         _atomic_write(manifest, lambda p: p.write_text(json.dumps(record, indent=1, sort_keys=True, default=str)))
 
     def remove(self, key: str) -> None:

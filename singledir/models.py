@@ -10,6 +10,7 @@ chain to run only what lies downstream of a perturbed layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -27,6 +28,8 @@ class MLPConfig:
     dropout: float = 0.0  # probability of dropping a hidden unit while training
 
     def __post_init__(self):
+        if any(int(w) != w for w in self.widths):
+            raise ValueError(f"MLP widths {self.widths} must be integers")
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
         if not self.widths or any(w <= 0 for w in self.widths):
             raise ValueError(f"MLP widths {self.widths} must be one or more positive integers")
@@ -59,7 +62,28 @@ class ConvNetConfig:
         return tuple(max(1, round(c * self.width)) for c in self.channels)
 
 
-ModelConfig = MLPConfig | ConvNetConfig
+RESNETS = ("resnet18", "resnet34", "resnet50")
+
+
+@dataclass(frozen=True)
+class ResNetConfig:
+    """A torchvision ResNet, unchanged but for the number of input channels; its units are the
+    outputs of the stem (``relu``) and of every residual block (``layer1.0`` ...). ``weights``: a
+    local state-dict file (e.g. torchvision's ImageNet ResNet-50 weights) loaded with
+    ``weights_only=True``."""
+
+    arch: str = "resnet18"
+    weights: str | None = None
+
+    def __post_init__(self):
+        if self.arch not in RESNETS:
+            raise ValueError(f"unknown ResNet arch {self.arch!r}; allowed: {', '.join(RESNETS)}")
+        if self.weights is not None and not Path(self.weights).expanduser().is_file():
+            raise FileNotFoundError(f"ResNet weights file {self.weights!r} does not exist; give the path of a "
+                                    f"state dict saved with torch.save (e.g. torchvision's {self.arch} weights)")
+
+
+ModelConfig = MLPConfig | ConvNetConfig | ResNetConfig
 
 
 class Chain(nn.Module):
@@ -144,14 +168,31 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...], n_classes: in
         return MLP(n_in, n_classes, config)
     if isinstance(config, ConvNetConfig):
         return ConvNet(int(input_shape[0]), n_classes, config)
-    raise TypeError(f"unknown model config {config!r}; use MLPConfig or ConvNetConfig")
+    if isinstance(config, ResNetConfig):
+        return _resnet(config, int(input_shape[0]), n_classes)
+    raise TypeError(f"unknown model config {config!r}; use MLPConfig, ConvNetConfig or ResNetConfig")
+
+
+def _resnet(config: ResNetConfig, in_channels: int, n_classes: int) -> nn.Module:
+    import torchvision
+
+    net = getattr(torchvision.models, config.arch)(num_classes=n_classes)
+    if in_channels != 3:
+        net.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+    if config.weights is not None:
+        state = torch.load(Path(config.weights).expanduser(), map_location="cpu", weights_only=True)
+        n_out = state["fc.weight"].shape[0] if "fc.weight" in state else n_classes
+        if n_out != n_classes:
+            raise ValueError(f"weights {config.weights} have {n_out} outputs but the data have {n_classes} classes")
+        net.load_state_dict(state)
+    return net
 
 
 def model_config_from_dict(d: dict) -> ModelConfig:
     """``{"kind": "mlp", "widths": [...]}`` or ``{"kind": "convnet", ...}`` as a config object."""
     d = dict(d)
     kind = d.pop("kind", None)
-    kinds = {"mlp": MLPConfig, "convnet": ConvNetConfig}
+    kinds = {"mlp": MLPConfig, "convnet": ConvNetConfig, "resnet": ResNetConfig}
     if kind not in kinds:
         raise ValueError(f"unknown model kind {kind!r}; allowed: {', '.join(kinds)}")
     cls = kinds[kind]
@@ -171,13 +212,15 @@ def describe(config: ModelConfig) -> str:
         chans = "paper channels" if config.channels == PAPER_CHANNELS else f"channels {list(config.channels)}"
         return (f"conv net {len(config.channels)} layers, {chans} x{config.width:g}, "
                 f"{'BN' if config.batch_norm else 'no BN'}")
+    if isinstance(config, ResNetConfig):
+        return f"torchvision {config.arch}" + (f" ({Path(config.weights).name})" if config.weights else "")
     raise TypeError(f"unknown model config {config!r}")
 
 
 def model_config_to_dict(config: ModelConfig) -> dict:
     from dataclasses import asdict
 
-    kind = {MLPConfig: "mlp", ConvNetConfig: "convnet"}[type(config)]
+    kind = {MLPConfig: "mlp", ConvNetConfig: "convnet", ResNetConfig: "resnet"}[type(config)]
     d = asdict(config)
     return {"kind": kind, **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
 

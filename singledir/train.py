@@ -47,6 +47,8 @@ class TrainConfig:
             raise ValueError(f"learning rate lr={self.lr} must be positive")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay {self.weight_decay} must be >= 0")
+        object.__setattr__(self, "epochs", int(self.epochs))
+        object.__setattr__(self, "batch_size", int(self.batch_size))
         bad = [c for c in self.checkpoints if not 0 <= c <= self.epochs]
         if bad:
             raise ValueError(f"checkpoint epochs {bad} lie outside [0, epochs={self.epochs}]")
@@ -171,7 +173,7 @@ def _fit(config: RunConfig, ds: _data.Dataset, device: torch.device,
          progress: bool | None) -> tuple[nn.Module, list[dict], dict, bool]:
     torch.manual_seed(config.seed)
     model = _models.build_model(config.model, ds.input_shape, ds.n_classes).to(device)
-    if isinstance(config.model, _models.ConvNetConfig):
+    if not isinstance(config.model, _models.MLPConfig):
         model = model.to(memory_format=torch.channels_last)
     opt = _optimizer(model, config.train)
     g = torch.Generator().manual_seed(config.seed)
@@ -230,7 +232,8 @@ def train(config: RunConfig, *, use_cache: bool = True, device: torch.device | s
     """
     device = torch.device(device) if device is not None else default_device()
     store = _cache.Cache("runs")
-    key = _cache.config_key({"run": config.to_dict(), "code": code_version()})
+    # the device type is part of the key: a GPU-trained network is not the CPU's bit-for-bit result
+    key = _cache.config_key({"run": config.to_dict(), "code": code_version(), "device": device.type})
     ds = dataset
     if use_cache:
         hit = store.get(key)
@@ -238,7 +241,7 @@ def train(config: RunConfig, *, use_cache: bool = True, device: torch.device | s
             ds = ds or load_run_dataset(config)
             model = _models.build_model(config.model, ds.input_shape, ds.n_classes)
             model.load_state_dict(hit["state"])
-            if isinstance(config.model, _models.ConvNetConfig):
+            if not isinstance(config.model, _models.MLPConfig):
                 model = model.to(memory_format=torch.channels_last)
             return TrainedRun(config, model.to(device).eval(), hit["history"],
                               {int(k): v for k, v in hit["checkpoints"].items()},

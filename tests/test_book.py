@@ -1,0 +1,317 @@
+"""singledir.book: parameter files, executing chapters (cached by key, atomic on failure) and the
+HTML render."""
+from __future__ import annotations
+
+import html as html_mod
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from singledir import book
+from singledir.book import BookError
+
+SMOKE = book.ROOT / "params" / "smoke.yml"
+DEFAULT = book.ROOT / "params" / "default.yml"
+MATHJAX = book.ROOT / "book_static" / "mathjax" / "tex-svg-full.js"
+APPROACH = book.ROOT / "chapters" / "01_approach.md"
+
+SMOKE_APPROACH = {"dataset": "digits", "n_train": 400, "n_test": 200, "corruption": 0.5,
+                  "model": {"kind": "mlp", "widths": [16, 16]},
+                  "train": {"epochs": 2, "batch_size": 64, "lr": 0.003}, "corrupted_epochs": 2, "seed": 0}
+
+FAILING_CHAPTER = '''---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A chapter that fails
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+x = 1
+```
+
+```{code-cell} ipython3
+y = x + 1
+```
+
+```{code-cell} ipython3
+raise ValueError(f"boom {y}")
+```
+'''
+
+
+def write_yaml(path: Path, doc: dict) -> Path:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def smoke_doc() -> dict:
+    return yaml.safe_load(SMOKE.read_text())
+
+
+def glued(nb, name: str) -> str:
+    """The text/plain value glued under ``name`` in an executed notebook."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("metadata", {}).get("scrapbook", {}).get("name") == name:
+                return out["data"]["application/papermill.record/text/plain"]
+    raise KeyError(name)
+
+
+def partials(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if ".partial" in p.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters
+# ---------------------------------------------------------------------------------------------
+def test_chapters_in_book_order():
+    chapters = book.chapter_paths()
+    assert list(chapters)[0] == "01_approach" and chapters["01_approach"] == APPROACH
+    assert list(chapters) == sorted(chapters)
+
+
+def test_declared_parameters_of_the_approach_chapter():
+    assert book.declared_parameters(book.read_chapter(APPROACH)) == {
+        "dataset": "mnist5k", "n_train": None, "n_test": None, "corruption": 0.4,
+        "model": {"kind": "mlp", "widths": [128, 128]},
+        "train": {"epochs": 25, "batch_size": 128, "lr": 0.001}, "corrupted_epochs": 75, "seed": 0}
+
+
+def _nb(*cells):
+    nb = nbformat.v4.new_notebook()
+    for src, tags in cells:
+        nb.cells.append(nbformat.v4.new_code_cell(src, metadata={"tags": tags}))
+    return nb
+
+
+def test_declared_parameters_forms():
+    nb = _nb(("a = 1\nb: int = 2\nc = len([1])\nd, e = 1, 2\n", ["parameters"]), ("z = 3", []))
+    assert book.declared_parameters(nb) == {"a": 1, "b": 2, "c": None}
+
+
+@pytest.mark.parametrize("n", [0, 2])
+def test_a_chapter_needs_exactly_one_parameters_cell(n):
+    nb = _nb(*[("a = 1", ["parameters"])] * n, ("b = 2", []))
+    with pytest.raises(BookError, match=f"exactly one cell tagged 'parameters', found {n}"):
+        book.declared_parameters(nb)
+
+
+def test_load_smoke_params():
+    params = book.load_params(SMOKE, book.chapter_paths())
+    assert params["01_approach"] == SMOKE_APPROACH
+
+
+def test_chapter_values_override_defaults_and_defaults_reach_only_declaring_chapters(tmp_path):
+    doc = smoke_doc()
+    doc["defaults"]["seed"] = 5  # 01_approach declares seed and sets its own
+    doc["defaults"]["corruption"] = 0.9
+    del doc["chapters"]["01_approach"]["corruption"]
+    params = book.load_params(write_yaml(tmp_path / "p.yml", doc), book.chapter_paths())
+    assert params["01_approach"] == {**SMOKE_APPROACH, "corruption": 0.9}
+    declared = set(book.declared_parameters(book.read_chapter(APPROACH)))
+    assert set(params["01_approach"]) <= declared
+
+
+PRESETS = sorted((book.ROOT / "params").glob("*.yml"))
+
+
+def test_presets_include_smoke_and_default():
+    assert SMOKE in PRESETS and DEFAULT in PRESETS
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=[p.stem for p in PRESETS])
+def test_presets_cover_every_chapter_with_declared_names(path):
+    chapters = book.chapter_paths()
+    params = book.load_params(path, chapters)
+    assert list(params) == list(chapters)
+    for name, p in params.items():
+        assert set(p) <= set(book.declared_parameters(book.read_chapter(chapters[name])))
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda d: d["chapters"]["01_approach"].update(epochz=3), ["01_approach", "epochz"]),
+    (lambda d: d["chapters"].update({"99_nope": {"seed": 1}}), ["unknown chapter", "99_nope"]),
+    (lambda d: d.update(parameters={"seed": 1}), ["unknown section", "parameters"]),
+    (lambda d: d["defaults"].update(bogus=1), ["bogus", "declared by no chapter"]),
+], ids=["undeclared-key", "unknown-chapter", "unknown-section", "unused-default"])
+def test_bad_params_files(tmp_path, change, words):
+    doc = smoke_doc()
+    change(doc)
+    path = write_yaml(tmp_path / "bad.yml", doc)
+    with pytest.raises(BookError) as e:
+        book.load_params(path, book.chapter_paths())
+    for w in words:
+        assert w in str(e.value)
+    assert str(path) in str(e.value)
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(BookError) as e:
+        book.load_params(tmp_path / "nope.yml", book.chapter_paths())
+    assert "nope.yml" in str(e.value) and "does not exist" in str(e.value)
+    assert "params/smoke.yml" in str(e.value) and "params/default.yml" in str(e.value)
+    with pytest.raises(BookError):
+        book.build(tmp_path / "nope.yml", build_dir=tmp_path / "_build", html=False, progress=False)
+
+
+def test_run_key_depends_on_source_and_params(tmp_path):
+    k = book.run_key(APPROACH, SMOKE_APPROACH)
+    assert k == book.run_key(APPROACH, dict(reversed(list(SMOKE_APPROACH.items()))))
+    assert k != book.run_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
+    copy = tmp_path / "01_approach.md"
+    copy.write_text(APPROACH.read_text() + "\n")
+    assert k != book.run_key(copy, SMOKE_APPROACH)
+
+
+def test_main_reports_a_book_error(tmp_path, capsys):
+    assert book.main(["--params", str(tmp_path / "nope.yml"), "--no-html", "--build-dir", str(tmp_path)]) == 1
+    assert "[book] ERROR" in capsys.readouterr().err
+
+
+def test_unknown_chapter_in_only(tmp_path):
+    with pytest.raises(BookError, match="99_nope"):
+        book.build(SMOKE, build_dir=tmp_path / "_build", only=["99_nope"], html=False, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Executing the chapters with the smoke parameters
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def smoke_build(tmp_path_factory):
+    """Every chapter executed once with params/smoke.yml; ``(build_dir, times, chapters)``."""
+    build_dir = tmp_path_factory.mktemp("book") / "_build"
+    chapters = book.chapter_paths()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SINGLEDIR_CACHE", str(tmp_path_factory.mktemp("book_cache")))
+        times = book.build(SMOKE, build_dir=build_dir, html=False, progress=False)
+    return build_dir, times, chapters
+
+
+def test_every_chapter_executes(smoke_build):
+    build_dir, times, chapters = smoke_build
+    params = book.load_params(SMOKE, chapters)
+    assert list(times) == list(chapters)
+    for name, src in chapters.items():
+        assert isinstance(times[name], float) and times[name] > 0
+        nb = nbformat.read(build_dir / "exec" / f"{name}.ipynb", as_version=4)
+        meta = nb.metadata["singledir"]
+        assert meta["key"] == book.run_key(src, params[name])
+        assert meta["params"] == params[name]
+        assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    assert partials(build_dir) == []
+    assert not (build_dir / "exec" / "failed").exists()
+    assert not (build_dir / "html").exists()  # html=False renders nothing
+
+
+def test_approach_chapter_glues_the_numbers_the_package_computes(smoke_build):
+    from singledir.train import RunConfig, load_run_dataset, train
+
+    build_dir = smoke_build[0]
+    nb = nbformat.read(build_dir / "exec" / "01_approach.ipynb", as_version=4)
+    p = SMOKE_APPROACH
+    cfg = RunConfig.from_dict({k: p[k] for k in ("dataset", "n_train", "n_test", "model", "train", "seed")})
+    ds = load_run_dataset(cfg.with_(corruption=p["corruption"]))
+    assert glued(nb, "ds_name") == "'digits'"
+    assert glued(nb, "n_train") == "400" and glued(nb, "n_test") == "200"
+    assert glued(nb, "n_chosen") == "200"  # 0.5 * 400
+    assert glued(nb, "n_changed") == str(int((ds.y_train != ds.y_train_true).sum()))
+    # the kernel's training run gives the same numbers as training here: deterministic across processes
+    run = train(cfg, use_cache=False, device="cpu")
+    assert glued(nb, "true_test_acc") == repr(run.final["test_acc"])
+    assert glued(nb, "true_train_acc") == repr(run.final["train_acc"])
+
+
+def test_second_build_is_up_to_date(smoke_build):
+    build_dir, _, chapters = smoke_build
+    # NB: the key includes every singledir/*.py, so editing the package meanwhile re-executes.
+    times = book.build(SMOKE, build_dir=build_dir, html=False, progress=False)
+    assert times == {name: None for name in chapters}
+
+
+def test_changed_params_re_execute_that_chapter(smoke_build, tmp_path):
+    build_dir = tmp_path / "_build"
+    shutil.copytree(smoke_build[0], build_dir)
+    doc = smoke_doc()
+    doc["chapters"]["01_approach"]["seed"] = 1
+    params = write_yaml(tmp_path / "smoke_seed1.yml", doc)
+    times = book.build(params, build_dir=build_dir, html=False, progress=False)
+    assert isinstance(times["01_approach"], float)
+    assert all(t is None for n, t in times.items() if n != "01_approach")
+    nb = nbformat.read(build_dir / "exec" / "01_approach.ipynb", as_version=4)
+    assert nb.metadata["singledir"]["params"]["seed"] == 1
+    assert nb.metadata["singledir"]["key"] == book.run_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
+    assert book.build(params, build_dir=build_dir, html=False, progress=False)["01_approach"] is None
+
+
+def test_force_re_executes(smoke_build, tmp_path, monkeypatch):
+    build_dir = tmp_path / "_build"
+    shutil.copytree(smoke_build[0], build_dir)
+    monkeypatch.setattr(book, "execute_chapter", lambda name, *a, **k: 1.5)
+    assert book.build(SMOKE, build_dir=build_dir, html=False, progress=False, force=True) == {
+        name: 1.5 for name in smoke_build[2]}
+
+
+def test_a_failing_chapter_leaves_no_result(tmp_path, monkeypatch):
+    src = tmp_path / "chapters" / "99_failing.md"
+    src.parent.mkdir()
+    src.write_text(FAILING_CHAPTER)
+    monkeypatch.setattr(book, "chapter_paths", lambda root=book.ROOT: {"99_failing": src})
+    params = write_yaml(tmp_path / "p.yml", {"chapters": {"99_failing": {"x": 2}}})
+    build_dir = tmp_path / "_build"
+    final = build_dir / "exec" / "99_failing.ipynb"
+    final.parent.mkdir(parents=True)
+    final.write_text(json.dumps({"metadata": {"singledir": {"key": "stale"}}}))  # an earlier result
+    with pytest.raises(BookError) as e:
+        book.build(params, build_dir=build_dir, html=False, progress=False)
+    msg = str(e.value)
+    assert "chapter 99_failing failed" in msg and "ValueError" in msg and "boom 3" in msg
+    failed = build_dir / "exec" / "failed" / "99_failing.ipynb"
+    assert str(failed) in msg
+    assert not final.exists()
+    assert partials(build_dir) == []
+    nb = nbformat.read(failed, as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert len(errors) == 1 and errors[0]["evalue"] == "boom 3"
+    assert book.main(["--params", str(params), "--no-html", "--build-dir", str(build_dir)]) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------------
+def test_html_render(smoke_build):
+    if not MATHJAX.exists():
+        pytest.skip(f"{MATHJAX.relative_to(book.ROOT)} is missing: `make` fetches it (npm's mathjax@3.2.2)")
+    build_dir, _, chapters = smoke_build
+    book.build(SMOKE, build_dir=build_dir, html=True, progress=False)
+    out = build_dir / "html"
+    assert (out / "index.html").exists()
+    for name in chapters:
+        text = (out / "chapters" / f"{name}.html").read_text()
+        assert "{glue" not in text, name
+        # Sphinx loads MathJax only on pages with math; where it does, from the book itself
+        scripts = {s.split("?")[0] for s in re.findall(r'src="([^"]*mathjax[^"]*)"', text, flags=re.IGNORECASE)}
+        assert scripts <= {"../_static/mathjax/tex-svg-full.js"}, (name, scripts)
+    page = out / "chapters" / "01_approach.html"
+    assert page.exists()
+    text = page.read_text()
+    assert "{glue" not in text
+    assert "../_static/mathjax/tex-svg-full.js" in text
+    assert (out / "_static" / "mathjax" / "tex-svg-full.js").read_bytes() == MATHJAX.read_bytes()
+    assert "cdn.jsdelivr.net" not in text  # MathJax is served by the book itself
+    words = " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+    assert "200 of the 400 training images were chosen" in words
+    assert "The test set has 200 images" in words

