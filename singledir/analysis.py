@@ -54,9 +54,11 @@ def unit_table(model: nn.Module, data: Data, layers: Sequence[str], *, n_classes
                            "selectivity": si.numpy(), "dead": torch.isnan(si).numpy(),
                            "mutual_info": information.mutual_information(acts[l], y, n_bins).numpy()})
         try:
-            df["l1_norm"] = selectivity.filter_l1_norms(model, l).numpy()
-        except ValueError:
-            pass
+            norms = selectivity.filter_l1_norms(model, l).numpy()
+        except ValueError:  # not a conv layer: no filter norms
+            norms = None
+        if norms is not None and len(norms) == len(df):
+            df["l1_norm"] = norms
         frames.append(df)
     table = pd.concat(frames, ignore_index=True)
     if importance:

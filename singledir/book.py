@@ -138,6 +138,7 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
     final.unlink(missing_ok=True)  # the old result no longer matches: never leave it as current
     nb = read_chapter(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    key = run_key(source, params)  # before running: an edit made meanwhile must not look executed
     t0 = time.perf_counter()
     try:
         out = pm.execute_notebook(nb, str(partial), parameters=params, kernel_name="python3",
@@ -152,7 +153,7 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
         partial.unlink(missing_ok=True)
         raise
     seconds = time.perf_counter() - t0
-    out.metadata["singledir"] = {"key": run_key(source, params), "params": params, "seconds": round(seconds, 2)}
+    out.metadata["singledir"] = {"key": key, "params": params, "seconds": round(seconds, 2)}
     import nbformat
 
     nbformat.write(out, str(partial))
@@ -168,9 +169,50 @@ def _copy_if_changed(src: Path, dst: Path) -> bool:
     return True
 
 
-def stage(exec_dir: Path, src_dir: Path, names: list[str]) -> bool:
+SCORECARD_PAGE = "scorecard_table.md"  # written at staging, included by index.md
+
+
+def scorecard_table(findings: list[dict]) -> str:
+    """The scorecard as MyST: text from each chapter's recorded finding, every number a glue
+    reference into the chapter that computed it, each row linked to its figure."""
+    if not findings:
+        return "*No findings recorded yet: execute the chapters (`make book`).*\n"
+    rows = ["| id | the paper's claim | paper | this build | 95% interval | scale | verdict | figure |",
+            "|---|---|---|---|---|---|---|---|"]
+    for f in findings:
+        doc = f"chapters/{f['chapter']}"
+        g = lambda k, fmt="": f"{{glue:text}}`{doc}::{f['id']}_{k}{fmt}`"
+        fig = f"{{numref}}`{f['figure']}`" if f.get("figure") else ""
+        cell = lambda t: str(t).replace("|", "\\|")
+        rows.append(f"| {f['id']} | {cell(f['claim'])} | {cell(f['paper'])} | {cell(f['statistic'])}: "
+                    f"{g('ours', ':.3f')} | {g('ci_low', ':.3f')} to {g('ci_high', ':.3f')} | {cell(f['scale'])} | "
+                    f"**{g('verdict')}** | {fig} |")
+    return "\n".join(rows) + "\n"
+
+
+def write_scorecard_csv(findings: list[dict], path: Path) -> None:
+    """``scorecard.csv`` (id, claim, paper, ours, ci_low, ci_high, scale, verdict), atomically."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "claim", "paper", "ours", "ci_low", "ci_high", "scale", "verdict"])
+        for f in findings:
+            w.writerow([f["id"], f["claim"], f["paper"], f["ours"], f["ci_low"], f["ci_high"], f["scale"], f["verdict"]])
+    os.replace(tmp, path)
+
+
+def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] | None = None) -> bool:
     """Copy the book's pages and executed chapters into ``src_dir``; True if anything changed."""
     changed = False
+    table = src_dir / SCORECARD_PAGE
+    text = scorecard_table([f for f in (findings or []) if f.get("chapter") in names])
+    if not table.exists() or table.read_text() != text:
+        src_dir.mkdir(parents=True, exist_ok=True)
+        table.write_text(text)
+        changed = True
     for f in BOOK_FILES:
         changed |= _copy_if_changed(ROOT / f, src_dir / f)
     static = ROOT / STATIC
@@ -222,9 +264,13 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     ran = sum(t for t in times.values() if t)
     print(f"[book] chapters executed in {ran:.1f} s ({sum(t is not None for t in times.values())} run, "
           f"{sum(t is None for t in times.values())} up to date)", flush=True)
+    from .scorecard import collect
+
+    findings = collect(build_dir / "results") if (build_dir / "results").exists() else []
+    write_scorecard_csv(findings, build_dir / "scorecard.csv")
     if html:
         src_dir = build_dir / "src"
-        changed = stage(exec_dir, src_dir, list(chapters) if not only else names)
+        changed = stage(exec_dir, src_dir, list(chapters) if not only else names, findings)
         if changed or not (build_dir / "html" / "index.html").exists():
             r0 = time.perf_counter()
             render(src_dir, build_dir, full=True)

@@ -78,9 +78,6 @@ class ResNetConfig:
     def __post_init__(self):
         if self.arch not in RESNETS:
             raise ValueError(f"unknown ResNet arch {self.arch!r}; allowed: {', '.join(RESNETS)}")
-        if self.weights is not None and not Path(self.weights).expanduser().is_file():
-            raise FileNotFoundError(f"ResNet weights file {self.weights!r} does not exist; give the path of a "
-                                    f"state dict saved with torch.save (e.g. torchvision's {self.arch} weights)")
 
 
 ModelConfig = MLPConfig | ConvNetConfig | ResNetConfig
@@ -180,6 +177,9 @@ def _resnet(config: ResNetConfig, in_channels: int, n_classes: int) -> nn.Module
     if in_channels != 3:
         net.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
     if config.weights is not None:
+        if not Path(config.weights).expanduser().is_file():
+            raise FileNotFoundError(f"ResNet weights file {config.weights!r} does not exist; give the path of a "
+                                    f"state dict saved with torch.save (e.g. torchvision's {config.arch} weights)")
         state = torch.load(Path(config.weights).expanduser(), map_location="cpu", weights_only=True)
         n_out = state["fc.weight"].shape[0] if "fc.weight" in state else n_classes
         if n_out != n_classes:

@@ -68,12 +68,15 @@ def preferred_class(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | N
 def filter_l1_norms(model: nn.Module, layer: str) -> torch.Tensor:
     """``[U]``: sum of absolute weights of the conv filter producing each feature map of ``layer``.
 
-    ``layer`` is a conv layer or a block whose first convolution produces its units.
+    ``layer`` is a conv layer or a block; in a block, the last convolution outside a ``downsample``
+    shortcut produces the units (in a residual block, the residual branch's last convolution).
     """
     m = get_layer(model, layer)
-    conv = m if isinstance(m, nn.Conv2d) else next((c for c in m.modules() if isinstance(c, nn.Conv2d)), None)
-    if conv is None:
+    convs = [m] if isinstance(m, nn.Conv2d) else [
+        c for n, c in m.named_modules() if isinstance(c, nn.Conv2d) and not n.startswith("downsample")]
+    if not convs:
         raise ValueError(f"layer {layer!r} has no convolution; filter L1 norms are defined for conv layers")
+    conv = convs[-1]
     return conv.weight.detach().abs().flatten(1).sum(1).cpu()
 
 

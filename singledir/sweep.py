@@ -42,14 +42,17 @@ class Analysis:
     grid: int = 21  # ablated counts from none to all
     repetitions: int = 10  # random ablation orders
     baselines: tuple[str, ...] = ("zero",)  # "zero" and/or "mean" (per-unit training mean)
+    metrics: tuple[str, ...] = ("accuracy", "loss")  # add "top5" for ImageNet-style top-5 accuracy
     noise_scales: tuple[float, ...] = ()  # noise curve scales (empty: no noise curve)
     noise_repetitions: int = 3
     checkpoints: bool = False  # also measure the curve at every kept checkpoint
     units: bool = False  # per-unit table on the test set (selectivity, MI, importance, L1)
+    n_unit_data: int | None = None  # test examples for the per-unit table (seeded subset; None: all)
+    n_bins: int = information.N_BINS  # equal-frequency bins of the mutual-information estimator
     seed: int = 0  # seed of ablation orders and noise
 
     def __post_init__(self):
-        for name in ("layers", "baselines", "noise_scales"):
+        for name in ("layers", "baselines", "noise_scales", "metrics"):
             v = getattr(self, name)
             if v is not None:
                 object.__setattr__(self, name, tuple(v))
@@ -135,10 +138,7 @@ def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | N
     model = run.model
     layers = list(analysis.layers or unit_layer_names(model))
     x, y = (ds.x_train, ds.y_train) if analysis.split == "train" else (ds.x_test, ds.y_test)
-    if analysis.n_curve is not None and analysis.n_curve < len(y):
-        g = torch.Generator().manual_seed(analysis.seed)
-        keep = torch.randperm(len(y), generator=g)[: analysis.n_curve].sort().values
-        x, y = x[keep], y[keep]
+    x, y = _subset(x, y, analysis.n_curve, analysis.seed)
     if _is_conv(model):
         x = x.contiguous(memory_format=torch.channels_last)
     train_data = (ds.x_train, ds.y_train)
@@ -150,20 +150,32 @@ def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | N
         ep = config.train.epochs if epoch is None else epoch
         for b in analysis.baselines:
             c = perturb.ablation_curve(net, (x, y), layers, grid=analysis.grid, repetitions=analysis.repetitions,
-                                       seed=analysis.seed, baseline=b, baseline_data=train_data)
+                                       seed=analysis.seed, baseline=b, baseline_data=train_data,
+                                       metrics=analysis.metrics)
             t = c.table.assign(epoch=ep, baseline=b)
             curves += t.to_dict("records")
             if epoch is None or ep == config.train.epochs:
                 row[f"auc_{b}"] = c.auc
     if analysis.noise_scales:
         nz = perturb.noise_curve(model, (x, y), layers, scales=analysis.noise_scales,
-                                 repetitions=analysis.noise_repetitions, seed=analysis.seed, sd_data=train_data)
+                                 repetitions=analysis.noise_repetitions, seed=analysis.seed, sd_data=train_data,
+                                 metrics=analysis.metrics)
         noise = nz.to_dict("records")
         if sum(sc > 0 for sc in analysis.noise_scales) >= 2:
             row["noise_auc"] = perturb.noise_auc(nz[nz.scale > 0])
     if analysis.units:
-        units = _analysis.unit_table(model, (ds.x_test, ds.y_test), layers, n_classes=ds.n_classes).to_dict("records")
+        xt, yt = _subset(ds.x_test, ds.y_test, analysis.n_unit_data, analysis.seed)
+        units = _analysis.unit_table(model, (xt, yt), layers, n_classes=ds.n_classes,
+                                     n_bins=analysis.n_bins).to_dict("records")
     return {"runs": _columns([row]), "curves": _columns(curves), "noise": _columns(noise), "units": _columns(units)}
+
+
+def _subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int):
+    """A seeded random subset of ``n`` examples, in their original order (all when n is None)."""
+    if n is None or n >= len(y):
+        return x, y
+    keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return x[keep], y[keep]
 
 
 def _is_conv(model) -> bool:
@@ -172,7 +184,7 @@ def _is_conv(model) -> bool:
 
 def _worker(config_dict: dict, analysis_dict: dict, cache_root: str, threads: int) -> dict:
     """Runs on a Dask worker: one thread per run unless told otherwise, the driver's cache root."""
-    os.environ.setdefault("SINGLEDIR_CACHE", cache_root)
+    os.environ["SINGLEDIR_CACHE"] = cache_root
     torch.set_num_threads(threads)
     return analyze_run(_train.RunConfig.from_dict(config_dict), Analysis(**analysis_dict))
 
@@ -246,24 +258,39 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: Analysis = Analysis
     return result
 
 
-def _run_dask(configs, todo, a_dict, address, n_workers, threads_per_worker, done) -> None:
-    from distributed import Client, LocalCluster, as_completed
+_LOCAL_CLUSTERS: dict[int, object] = {}
 
-    cluster = None
-    if address is None:
+
+def local_client(n_workers: int = 2):
+    """A Dask client on a ``LocalCluster`` of ``n_workers`` single-threaded processes, started once
+    per process and reused by later sweeps (closed when the process exits)."""
+    from distributed import Client, LocalCluster
+
+    client = _LOCAL_CLUSTERS.get(n_workers)
+    if client is None or client.status != "running":
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=40)
-    client = Client(address or cluster)
+        client = Client(cluster)
+        _LOCAL_CLUSTERS[n_workers] = client
+        import atexit
+
+        atexit.register(lambda c=client: (c.close(), c.cluster.close()))
+    return client
+
+
+def _run_dask(configs, todo, a_dict, address, n_workers, threads_per_worker, done) -> None:
+    from distributed import Client, as_completed
+
+    client = Client(address) if address is not None else local_client(n_workers)
     try:
         root = str(_cache.cache_dir())
         futures = {client.submit(_worker, configs[i].to_dict(), a_dict, root, threads_per_worker,
-                                 key=f"singledir-run-{i}-{os.getpid()}", pure=False): i for i in todo}
+                                 key=f"singledir-run-{i}-{os.getpid()}-{time.time_ns()}", pure=False): i for i in todo}
         for fut in as_completed(futures):
             done(futures[fut], fut.result())
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if address is not None:
+            client.close()
 
 
 def selection_analysis(settings: pd.DataFrame, score: str = "auc_zero", target: str = "test_acc",

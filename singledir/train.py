@@ -34,6 +34,7 @@ class TrainConfig:
     momentum: float = 0.9  # SGD only
     weight_decay: float = 0.0  # L2 coefficient
     checkpoints: tuple[int, ...] = ()  # epochs after which the weights are kept (0 = at init)
+    eval_every: int = 1  # evaluate train and test loss and accuracy every this many epochs (and the last)
 
     def __post_init__(self):
         object.__setattr__(self, "checkpoints", tuple(sorted({int(c) for c in self.checkpoints})))
@@ -47,6 +48,9 @@ class TrainConfig:
             raise ValueError(f"learning rate lr={self.lr} must be positive")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay {self.weight_decay} must be >= 0")
+        if int(self.eval_every) != self.eval_every or self.eval_every < 1:
+            raise ValueError(f"eval_every {self.eval_every} must be a positive integer")
+        object.__setattr__(self, "eval_every", int(self.eval_every))
         object.__setattr__(self, "epochs", int(self.epochs))
         object.__setattr__(self, "batch_size", int(self.batch_size))
         bad = [c for c in self.checkpoints if not 0 <= c <= self.epochs]
@@ -65,6 +69,7 @@ class RunConfig:
     seed: int = 0  # initialization, data order and label corruption
     n_train: int | None = None  # stratified subset of the training set (None = all)
     n_test: int | None = None
+    image_size: int | None = None  # resize folder: images to this square size
 
     def __post_init__(self):
         if not 0.0 <= float(self.corruption) <= 1.0:
@@ -99,7 +104,7 @@ class RunConfig:
 
 @dataclass
 class TrainedRun:
-    """A trained network with its history (one dict per epoch) and kept checkpoints."""
+    """A trained network with its history (one dict per evaluated epoch) and kept checkpoints."""
 
     config: RunConfig
     model: nn.Module
@@ -136,7 +141,7 @@ def code_version() -> str:
 def load_run_dataset(config: RunConfig) -> _data.Dataset:
     """The dataset a run trains on, corrupted with the run's seed."""
     return _data.load_dataset(config.dataset, corruption=config.corruption, corruption_seed=config.seed,
-                              n_train=config.n_train, n_test=config.n_test)
+                              n_train=config.n_train, n_test=config.n_test, image_size=config.image_size)
 
 
 @torch.no_grad()
@@ -184,6 +189,10 @@ def _fit(config: RunConfig, ds: _data.Dataset, device: torch.device,
     diverged = False
     from tqdm import tqdm
 
+    if cfg.epochs == 0:  # an untrained or loaded network: its history is its evaluation
+        tr_loss, tr_acc = evaluate(model, ds.x_train, ds.y_train, device=device)
+        te_loss, te_acc = evaluate(model, ds.x_test, ds.y_test, device=device)
+        history.append({"epoch": 0, "train_loss": tr_loss, "train_acc": tr_acc, "test_loss": te_loss, "test_acc": te_acc})
     bar = tqdm(range(1, cfg.epochs + 1), desc=f"train seed={config.seed} p={config.corruption}",
                disable=(not sys.stderr.isatty()) if progress is None else not progress, leave=False)
     for epoch in bar:
@@ -201,11 +210,12 @@ def _fit(config: RunConfig, ds: _data.Dataset, device: torch.device,
             history.append({"epoch": epoch, "train_loss": math.nan, "train_acc": math.nan,
                             "test_loss": math.nan, "test_acc": math.nan})
             break
-        tr_loss, tr_acc = evaluate(model, ds.x_train, ds.y_train, device=device)
-        te_loss, te_acc = evaluate(model, ds.x_test, ds.y_test, device=device)
-        history.append({"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc,
-                        "test_loss": te_loss, "test_acc": te_acc})
-        bar.set_postfix(train_acc=f"{tr_acc:.3f}", test_acc=f"{te_acc:.3f}")
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or epoch in cfg.checkpoints:
+            tr_loss, tr_acc = evaluate(model, ds.x_train, ds.y_train, device=device)
+            te_loss, te_acc = evaluate(model, ds.x_test, ds.y_test, device=device)
+            history.append({"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc,
+                            "test_loss": te_loss, "test_acc": te_acc})
+            bar.set_postfix(train_acc=f"{tr_acc:.3f}", test_acc=f"{te_acc:.3f}")
         if epoch in cfg.checkpoints:
             checkpoints[epoch] = _state(model)
     return model.eval(), history, checkpoints, diverged

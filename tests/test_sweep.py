@@ -1,0 +1,226 @@
+"""Sweeps (in-process and on a real two-worker Dask LocalCluster, resumable, divergence recorded),
+the selection analysis, the early-stopping rule and the scorecard's verdicts."""
+import math
+import multiprocessing as mp
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from singledir import early_stopping, scorecard, sweep
+from singledir.models import MLPConfig, build_model
+from singledir.train import RunConfig, TrainConfig
+
+BASE = RunConfig(dataset="digits", n_train=200, n_test=100, model=MLPConfig(widths=(12, 12)),
+                 train=TrainConfig(epochs=2, batch_size=64, lr=3e-3))
+AN = sweep.Analysis(grid=5, repetitions=2, noise_scales=(0.1, 1.0), noise_repetitions=1)
+
+
+def test_expand_builds_the_grid_and_refuses_unknown_axes():
+    cfgs = sweep.expand(BASE, corruption=[0.0, 0.5], seed=[0, 1, 2], train__lr=[1e-3, 1e-2])
+    assert len(cfgs) == 12
+    assert {(c.corruption, c.seed, c.train.lr) for c in cfgs} == {
+        (p, s, lr) for p in (0.0, 0.5) for s in (0, 1, 2) for lr in (1e-3, 1e-2)}
+    assert {c.model.dropout for c in sweep.expand(BASE, model__dropout=[0.1, 0.2])} == {0.1, 0.2}
+    with pytest.raises(ValueError, match="unknown parameter 'lrr'"):
+        sweep.expand(BASE, train__lrr=[1])
+    with pytest.raises(ValueError, match="corruption 1.5 is outside"):
+        sweep.expand(BASE, corruption=[1.5])
+
+
+def test_local_sweep_tables_and_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
+    cfgs = sweep.expand(BASE, corruption=[0.0, 1.0], seed=[0, 1])
+    r = sweep.run_sweep(cfgs, AN, name="t")
+    assert len(r.runs) == 4 and list(r.runs.run) == [0, 1, 2, 3]
+    assert list(r.runs.corruption) == [0.0, 0.0, 1.0, 1.0] and list(r.runs.seed) == [0, 1, 0, 1]
+    assert r.runs.attrs["computed"] == 4
+    assert set(r.curves.columns) >= {"run", "repetition", "n_ablated", "fraction", "accuracy", "loss", "epoch", "baseline"}
+    assert len(r.curves) == 4 * 2 * 5 and len(r.noise) == 4 * 1 * 2
+    # the AUC in the run table is the AUC of that run's curve
+    for run, g in r.curves.groupby("run"):
+        from singledir.perturb import auc
+        assert r.runs.set_index("run").loc[run, "auc_zero"] == pytest.approx(auc(g))
+    assert (tmp_path / "sweeps" / "t" / "runs.parquet").exists()
+    assert pd.read_parquet(tmp_path / "sweeps" / "t" / "runs.parquet").equals(r.runs)
+    again = sweep.run_sweep(cfgs, AN)
+    assert again.runs.attrs["computed"] == 0 and again.runs.attrs["cached"] == 4
+    pd.testing.assert_frame_equal(again.curves, r.curves)
+
+
+def _interrupted_sweep(cache: str, cfgs, stop_after: int):
+    """Child process: run the sweep and die hard (no cleanup) after `stop_after` finished runs."""
+    import os
+
+    os.environ["SINGLEDIR_CACHE"] = cache
+    from singledir import sweep as sw
+
+    real = sw.analyze_run
+    count = {"n": 0}
+
+    def counting(*a, **k):
+        if count["n"] == stop_after:
+            os._exit(3)  # a killed process: nothing after this point runs
+        count["n"] += 1
+        return real(*a, **k)
+
+    sw.analyze_run = counting
+    sw.run_sweep(cfgs, AN)
+
+
+def test_interrupted_sweep_resumes_and_loses_no_finished_run(tmp_path, monkeypatch):
+    cfgs = sweep.expand(BASE, seed=[0, 1, 2])
+    p = mp.get_context("spawn").Process(target=_interrupted_sweep, args=(str(tmp_path), cfgs, 2))
+    p.start()
+    p.join(300)
+    assert p.exitcode == 3
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
+    r = sweep.run_sweep(cfgs, AN)
+    assert r.runs.attrs["cached"] == 2 and r.runs.attrs["computed"] == 1
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_ctrl_c_keeps_finished_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
+    cfgs = sweep.expand(BASE, seed=[5, 6, 7])
+    real = sweep.analyze_run
+    calls = []
+
+    def interrupt_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(sweep, "analyze_run", interrupt_second)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_sweep(cfgs, AN)
+    monkeypatch.setattr(sweep, "analyze_run", real)
+    r = sweep.run_sweep(cfgs, AN)
+    assert r.runs.attrs["cached"] == 1 and r.runs.attrs["computed"] == 2
+
+
+def test_diverged_run_is_recorded_not_raised(tmp_path, monkeypatch):
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
+    bad = BASE.with_(train=TrainConfig(epochs=3, lr=1e8, optimizer="sgd"), seed=0)
+    good = BASE.with_(seed=1)
+    r = sweep.run_sweep([bad, good], AN)
+    runs = r.runs.set_index("run")
+    assert bool(runs.loc[0, "diverged"]) and math.isnan(runs.loc[0, "auc_zero"])
+    assert not bool(runs.loc[1, "diverged"]) and runs.loc[1, "auc_zero"] > 0
+    assert set(r.curves.run) == {1}
+    assert runs.loc[0, "train.lr"] == 1e8  # the config is kept with the diverged record
+
+
+def test_dask_local_cluster_gives_the_same_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "local"))
+    cfgs = sweep.expand(BASE, corruption=[0.0, 1.0], seed=[0, 1])
+    local = sweep.run_sweep(cfgs, AN)
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "dask"))
+    dask = sweep.run_sweep(cfgs, AN, executor="dask", n_workers=2)
+    assert dask.runs.attrs["computed"] == 4
+    cols = ["run", "corruption", "seed", "train_acc", "test_acc", "auc_zero", "noise_auc"]
+    pd.testing.assert_frame_equal(local.runs[cols], dask.runs[cols])
+    pd.testing.assert_frame_equal(local.curves, dask.curves)
+    # the results came back to this process and are cached here
+    assert sweep.run_sweep(cfgs, AN, executor="dask").runs.attrs["computed"] == 0
+
+
+def test_unknown_executor():
+    with pytest.raises(ValueError, match="unknown executor 'ray'"):
+        sweep.run_sweep([BASE], AN, executor="ray")
+
+
+def test_analysis_validates():
+    with pytest.raises(ValueError, match="split"):
+        sweep.Analysis(split="valid")
+    with pytest.raises(ValueError, match="baselines"):
+        sweep.Analysis(baselines=("median",))
+
+
+# ---------------------------------------------------------------------------------------------
+def test_selection_analysis_exact_on_a_perfect_and_a_reversed_score():
+    settings = pd.DataFrame({"auc_zero": np.arange(20.0), "test_acc": np.arange(20.0) / 100})
+    perfect = sweep.selection_analysis(settings, n_subsets=500)
+    assert perfect["top1"] == perfect["top5"] == perfect["top10"] == 1.0
+    assert perfect["gap_mean"] == 0.0 and perfect["subset_size"] == 10
+    worst = sweep.selection_analysis(settings.assign(auc_zero=-settings.auc_zero), n_subsets=500)
+    assert worst["top1"] == 0.0 and worst["top5"] == 0.0 and worst["top10"] == 1.0  # subsets of 10
+    assert worst["gap_mean"] > 0
+
+
+def test_selection_analysis_random_score_matches_chance():
+    # a score unrelated to the target picks the subset's best 1 time in 20 and a top-5 one 5 in 20,
+    # averaged over many independent sets of 40 settings
+    rng = np.random.default_rng(0)
+    top1, top5 = [], []
+    for i in range(300):
+        settings = pd.DataFrame({"auc_zero": rng.normal(size=40), "test_acc": rng.normal(size=40)})
+        r = sweep.selection_analysis(settings, subset_size=20, n_subsets=50, seed=i)
+        top1.append(r["top1"]); top5.append(r["top5"])
+    assert np.mean(top1) == pytest.approx(1 / 20, abs=0.015)
+    assert np.mean(top5) == pytest.approx(5 / 20, abs=0.03)
+    with pytest.raises(ValueError, match="subset_size 41"):
+        sweep.selection_analysis(settings, subset_size=41)
+
+
+def test_choose_epoch_rule():
+    epochs = [2, 4, 6, 8, 10, 12, 14]
+    aucs = [0.5, 0.6, 0.7, 0.65, 0.66, 0.64, 0.9]
+    assert early_stopping.choose_epoch(epochs, aucs, patience=3) == (6, 12)
+    assert early_stopping.choose_epoch(epochs, aucs, patience=4) == (14, 14)
+    assert early_stopping.choose_epoch(epochs, aucs, patience=1) == (6, 8)
+    with pytest.raises(ValueError, match="patience"):
+        early_stopping.choose_epoch(epochs, aucs, patience=0)
+
+
+def test_callback_applies_the_same_rule_as_choose_epoch():
+    torch.manual_seed(0)
+    from singledir.data import load_dataset
+    from singledir.perturb import ablation_curve
+
+    ds = load_dataset("digits", n_train=300, n_test=100)
+    net = build_model(MLPConfig(widths=(16, 16)), ds.input_shape, 10)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-2)  # a high rate: the AUC moves both ways
+    stopper = early_stopping.AUCEarlyStopping((ds.x_train, ds.y_train), every=1, patience=2, grid=5, repetitions=2)
+    aucs = []
+    for epoch in range(1, 16):
+        net.train()
+        loss = torch.nn.functional.cross_entropy(net(ds.x_train), ds.y_train)
+        opt.zero_grad(); loss.backward(); opt.step()
+        aucs.append(ablation_curve(net, (ds.x_train, ds.y_train), ["hidden.0", "hidden.1"], grid=5,
+                                   repetitions=2, metrics=("accuracy",)).auc)
+        if stopper(epoch, net):
+            break
+    assert [a for _, a in stopper.history] == pytest.approx(aucs)
+    chosen, stopped = early_stopping.choose_epoch(list(range(1, len(aucs) + 1)), aucs, patience=2)
+    assert stopper.best_epoch == chosen and epoch == stopped
+    assert stopper.best_state is not None and net.training
+
+
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("ours, lo, hi, sign, verdict", [
+    (-0.5, -0.8, -0.2, -1, "reproduced"),
+    (-0.5, -0.8, 0.1, -1, "partly"),
+    (0.3, 0.1, 0.5, -1, "not reproduced"),
+    (0.3, 0.1, 0.5, +1, "reproduced"),
+    (float("nan"), 0.1, 0.5, +1, "not reproduced"),
+])
+def test_direction_verdict(ours, lo, hi, sign, verdict):
+    assert scorecard.direction_verdict(ours, lo, hi, sign) == verdict
+
+
+def test_combine_and_record(tmp_path, monkeypatch):
+    assert scorecard.combine("reproduced", "reproduced") == "reproduced"
+    assert scorecard.combine("reproduced", "not reproduced") == "partly"
+    assert scorecard.combine("not reproduced", "not reproduced") == "not reproduced"
+    monkeypatch.setenv("SINGLEDIR_RESULTS", str(tmp_path))
+    f = scorecard.Finding(id="E3", claim="c", paper="p", statistic="s", ours=-0.4, ci_low=-0.6, ci_high=-0.1,
+                          scale="tiny", verdict="reproduced")
+    scorecard.record(f, glue=False)
+    scorecard.record(scorecard.Finding(**{**f.__dict__, "id": "E12"}), glue=False)
+    got = scorecard.collect()
+    assert [g["id"] for g in got] == ["E3", "E12"] and got[0]["ours"] == -0.4
+    with pytest.raises(ValueError, match="verdict"):
+        scorecard.Finding(**{**f.__dict__, "verdict": "maybe"})
