@@ -69,8 +69,8 @@ def test_chapter_5_runs_the_imagenet_path_on_a_folder(image_folder, weights, tmp
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             sb = out.get("metadata", {}).get("scrapbook")
-            if sb:
-                glued[sb["name"]] = out["data"].get("text/plain")
+            if sb and "application/papermill.record/text/plain" in out.get("data", {}):
+                glued[sb["name"]] = out["data"]["application/papermill.record/text/plain"]
     # resnet18: stem 64 + 2x64 + 2x128 + 2x256 + 2x512 channels
     assert glued["res_units"] == str(64 + 128 + 256 + 512 + 1024)
     assert glued["res_data"] == repr(f"folder:{image_folder}")

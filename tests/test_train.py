@@ -87,7 +87,11 @@ def test_initial_weights_are_the_seeded_build(tiny_run):
     torch.manual_seed(0)
     ref = build_model(TINY.model, (1, 8, 8), 10)
     assert state_equal(run.model.state_dict(), ref.state_dict())
-    assert run.history == [] and run.final == {}
+    # an untrained network's history is its evaluation at epoch 0
+    from singledir.train import evaluate, load_run_dataset
+    ds = load_run_dataset(cfg)
+    assert [h["epoch"] for h in run.history] == [0]
+    assert (run.final["test_loss"], run.final["test_acc"]) == evaluate(ref, ds.x_test, ds.y_test)
     assert not state_equal(tiny_run.model.state_dict(), ref.state_dict())  # training moved them
 
 
