@@ -221,7 +221,9 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: Analysis = Analysis
     store = _cache.Cache("sweep-runs")
     version = code_version()
     a_dict = asdict(analysis)
-    keys = [_cache.config_key({"run": c.to_dict(), "analysis": a_dict, "code": version}) for c in configs]
+    threads = torch.get_num_threads() if executor == "local" else threads_per_worker  # see train(): part of the key
+    keys = [_cache.config_key({"run": c.to_dict(), "analysis": a_dict, "code": version, "threads": threads})
+            for c in configs]
     payloads: dict[int, dict] = {}
     for i, k in enumerate(keys):
         hit = store.get(k)

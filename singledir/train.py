@@ -242,8 +242,10 @@ def train(config: RunConfig, *, use_cache: bool = True, device: torch.device | s
     """
     device = torch.device(device) if device is not None else default_device()
     store = _cache.Cache("runs")
-    # the device type is part of the key: a GPU-trained network is not the CPU's bit-for-bit result
-    key = _cache.config_key({"run": config.to_dict(), "code": code_version(), "device": device.type})
+    # the device type and the CPU thread count are part of the key: floating-point reductions split
+    # differently across threads, so the same seed gives bit-identical weights only on the same setting
+    key = _cache.config_key({"run": config.to_dict(), "code": code_version(), "device": device.type,
+                             "threads": torch.get_num_threads() if device.type == "cpu" else None})
     ds = dataset
     if use_cache:
         hit = store.get(key)
