@@ -64,37 +64,34 @@ def training_curves(history: list[dict] | pd.DataFrame, title: str = ""):
     return fig
 
 
-
-def ablation_curves(curves: pd.DataFrame, hue: str, ax=None, metric: str = "accuracy", palette: str = "viridis",
-                    title: str = "", hue_label: str | None = None):
-    """Mean cumulative ablation curve per ``hue`` level, band = 1 s.d. over networks and orders."""
+def _mean_curves(df: pd.DataFrame, x: str, xlabel: str, hue: str, ax, metric: str, palette: str, title: str,
+                 hue_label: str | None, log_x: bool = False):
+    """Mean ``metric`` against ``x`` per ``hue`` level, band = 1 s.d.; shared by the curve figures."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
-    sns.lineplot(curves, x="fraction", y=metric, hue=hue, errorbar="sd", palette=palette, ax=ax,
-                 legend="full")
-    ax.set_xlabel("fraction of units ablated")
+    sns.lineplot(df, x=x, y=metric, hue=hue, errorbar="sd", palette=palette, ax=ax, legend="full")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(f"{metric} (training labels)" if metric == "accuracy" else metric)
     if hue_label:
         ax.legend(title=hue_label, fontsize=8, title_fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     return ax
+
+
+def ablation_curves(curves: pd.DataFrame, hue: str, ax=None, metric: str = "accuracy", palette: str = "viridis",
+                    title: str = "", hue_label: str | None = None):
+    """Mean cumulative ablation curve per ``hue`` level, band = 1 s.d. over networks and orders."""
+    return _mean_curves(curves, "fraction", "fraction of units ablated", hue, ax, metric, palette, title, hue_label)
 
 
 def noise_curves(noise: pd.DataFrame, hue: str, ax=None, metric: str = "accuracy", palette: str = "viridis",
                  title: str = "", hue_label: str | None = None):
     """Accuracy against noise scale (log axis) per ``hue`` level, band = 1 s.d. over networks and draws."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
-    sns.lineplot(noise, x="scale", y=metric, hue=hue, errorbar="sd", palette=palette, ax=ax, legend="full")
-    ax.set_xscale("log")
-    ax.set_xlabel("noise scale (s.d. in units of each unit's training s.d.)")
-    ax.set_ylabel(f"{metric} (training labels)" if metric == "accuracy" else metric)
-    if hue_label:
-        ax.legend(title=hue_label, fontsize=8, title_fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    return ax
+    return _mean_curves(noise, "scale", "noise scale (s.d. in units of each unit's training s.d.)", hue, ax, metric,
+                        palette, title, hue_label, log_x=True)
 
 
 def scatter_with_fit(df: pd.DataFrame, x: str, y: str, ax=None, hue: str | None = None, xlabel: str = "",
