@@ -11,8 +11,14 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: book test bench env clean
 
-book: $(VENV)/.installed $(MATHJAX)
+# Chapter 7's example of "your own model": a LeNet trained by a plain PyTorch script.
+EXAMPLE_WEIGHTS := $(SINGLEDIR_CACHE)/examples/lenet-mnist5k.pt
+
+book: $(VENV)/.installed $(MATHJAX) $(EXAMPLE_WEIGHTS)
 	$(PY) -m singledir.book --params $(PARAMS)
+
+$(EXAMPLE_WEIGHTS): examples/lenet.py | $(VENV)/.installed
+	$(PY) examples/lenet.py --out $@
 
 test: $(VENV)/.installed $(MATHJAX)
 	$(PY) -m pytest

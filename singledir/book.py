@@ -69,16 +69,52 @@ def declared_parameters(nb) -> dict[str, object]:
     return out
 
 
+SECTIONS = ("description", "extends", "defaults", "chapters")
+
+
+def read_params_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """A parameter file with its ``extends`` chain resolved.
+
+    ``extends: default.yml`` (a path relative to the file) starts from that file: this file's
+    ``defaults`` replace its defaults key by key, and each chapter's mapping replaces that
+    chapter's keys one by one.
+    """
+    path = Path(path).resolve()
+    if path in _seen:
+        raise BookError(f"parameter files extend each other in a loop: {' -> '.join(str(p) for p in (*_seen, path))}")
+    if not path.exists():
+        raise BookError(f"parameter file {path} (extended by {_seen[-1]}) does not exist" if _seen else
+                        f"parameter file {path} does not exist")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise BookError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(doc, dict):
+        raise BookError(f"{path}: a parameter file is a mapping with sections {', '.join(SECTIONS)}")
+    unknown = set(doc) - set(SECTIONS)
+    if unknown:
+        raise BookError(f"{path}: unknown section(s) {sorted(unknown)}; allowed: {', '.join(SECTIONS)}")
+    for section in ("defaults", "chapters"):
+        if not isinstance(doc.get(section) or {}, dict):
+            raise BookError(f"{path}: section {section!r} must be a mapping")
+    if not doc.get("extends"):
+        return doc
+    parent = read_params_file(path.parent / str(doc["extends"]), (*_seen, path))
+    chapters = {k: dict(v or {}) for k, v in (parent.get("chapters") or {}).items()}
+    for name, values in (doc.get("chapters") or {}).items():
+        chapters[name] = {**chapters.get(name, {}), **(values or {})}
+    return {"description": doc.get("description", parent.get("description")),
+            "defaults": {**(parent.get("defaults") or {}), **(doc.get("defaults") or {})},
+            "chapters": chapters}
+
+
 def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
     """Per-chapter parameters from a parameter file, checked against each chapter's declarations."""
     path = Path(path)
     if not path.exists():
         raise BookError(f"parameter file {path} does not exist; presets: "
                         f"{', '.join(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'params').glob('*.yml')))}")
-    doc = yaml.safe_load(path.read_text()) or {}
-    unknown = set(doc) - {"defaults", "chapters", "description"}
-    if unknown:
-        raise BookError(f"{path}: unknown section(s) {sorted(unknown)}; allowed: defaults, chapters, description")
+    doc = read_params_file(path)
     defaults = doc.get("defaults") or {}
     per = doc.get("chapters") or {}
     bad = set(per) - set(chapters)
@@ -111,10 +147,35 @@ def package_version() -> str:
     return h.hexdigest()[:16]
 
 
+def _named_files(value) -> list[Path]:
+    """Files a parameter value names: a path (``$VARS`` and ``~`` expanded, relative to the repo
+    root), or the file of a ``path/to/file.py:Name`` model spec. ``folder:`` datasets are not hashed."""
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _named_files(v)]
+    if isinstance(value, (list, tuple)):
+        return [f for v in value for f in _named_files(v)]
+    if not isinstance(value, str) or value.startswith("folder:") or not value.strip():
+        return []
+    text = os.path.expanduser(os.path.expandvars(value))
+    out = []
+    for cand in (text, text.rpartition(":")[0] if ":" in text else None):
+        if cand:
+            path = ROOT / cand  # an absolute cand replaces ROOT
+            if path.is_file():
+                out.append(path)
+    return out
+
+
 def run_key(source: Path, params: dict) -> str:
+    """What a chapter's result depends on: its source, its parameters, the package code and the
+    contents of any file a parameter names (weights, a model's source file)."""
     h = hashlib.sha256(source.read_bytes())
     h.update(json.dumps(params, sort_keys=True).encode())
     h.update(package_version().encode())
+    for path in sorted(set(_named_files(params))):
+        h.update(str(path).encode())
+        with open(path, "rb") as fh:
+            h.update(hashlib.file_digest(fh, "sha256").digest())
     return h.hexdigest()[:24]
 
 
@@ -253,6 +314,9 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
         raise BookError(f"unknown chapter(s) {sorted(missing)}; chapters: {', '.join(chapters)}")
     exec_dir = build_dir / "exec"
     os.environ["SINGLEDIR_RESULTS"] = str(build_dir / "results")  # where chapters record findings
+    from .cache import cache_dir
+
+    os.environ.setdefault("SINGLEDIR_CACHE", str(cache_dir()))  # "$SINGLEDIR_CACHE/..." in parameters
     times: dict[str, float | None] = {}
     t0 = time.perf_counter()
     for name in names:

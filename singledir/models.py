@@ -232,14 +232,97 @@ def unit_layer_names(model: nn.Module) -> tuple[str, ...]:
     """Names of the layers whose outputs are units.
 
     The project's models declare them; a torchvision ResNet's are its residual blocks
-    (``layer1.0``, ...) and its stem (``relu``); for any other module, every named submodule.
+    (``layer1.0``, ...) and its stem (``relu``); any other module's are its activation modules
+    (``nn.ReLU`` and the like, each used once), or, if it has none, every named submodule.
     """
     declared = getattr(model, "unit_layers", None)
     if declared:
         return tuple(declared)
     if _is_resnet(model):
         return ("relu", *(f"layer{i}.{j}" for i in range(1, 5) for j in range(len(getattr(model, f"layer{i}")))))
-    return tuple(n for n, _ in model.named_modules() if n)
+    acts = tuple(n for n, m in model.named_modules() if n and isinstance(m, ACTIVATIONS))
+    return acts or tuple(n for n, _ in model.named_modules() if n)
+
+
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Softplus,
+               nn.Tanh, nn.Sigmoid)
+
+
+def load_network(spec: str, weights: str | Path | None = None, **kwargs) -> nn.Module:
+    """A network named by ``spec``, with the state dict in ``weights`` loaded (strictly).
+
+    ``spec`` is a torchvision architecture name (``"resnet18"``, ``"vgg11"``; see
+    ``torchvision.models.list_models()``), or ``"module.path:name"`` / ``"path/to/file.py:name"``
+    where ``name`` is an ``nn.Module`` subclass, a function returning one, or a module instance.
+    ``kwargs`` go to the constructor (e.g. ``num_classes=10``). ``weights`` is a file written by
+    ``torch.save(model.state_dict(), path)`` (a checkpoint dict holding it under ``state_dict`` or
+    ``model`` also works); it is read with ``weights_only=True``. Without weights the network
+    keeps its random initialization.
+
+    >>> net = load_network("examples/lenet.py:LeNet", "lenet.pt")          # doctest: +SKIP
+    >>> net = load_network("resnet18", "resnet18-f37072fd.pth")            # doctest: +SKIP
+    """
+    import importlib
+    import importlib.util
+
+    if not isinstance(spec, str) or not spec:
+        raise TypeError(f"model spec must be a torchvision name or 'module:name', got {spec!r}")
+    if ":" in spec:
+        where, _, attr = spec.rpartition(":")
+        if where.endswith(".py") or "/" in where:
+            path = Path(where).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"model file {where!r} (from {spec!r}) does not exist")
+            mod_spec = importlib.util.spec_from_file_location(f"_singledir_user_{path.stem}", path)
+            module = importlib.util.module_from_spec(mod_spec)
+            mod_spec.loader.exec_module(module)
+        else:
+            try:
+                module = importlib.import_module(where)
+            except ModuleNotFoundError as e:
+                raise ModuleNotFoundError(f"cannot import {where!r} (from model spec {spec!r}): {e}; give an "
+                                          f"importable module or a file path such as 'path/to/net.py:{attr}'") from None
+        if not hasattr(module, attr):
+            names = [n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module)]
+            raise AttributeError(f"{where!r} has no {attr!r}; nn.Module classes in it: {', '.join(names) or 'none'}")
+        obj = getattr(module, attr)
+        net = obj if isinstance(obj, nn.Module) else obj(**kwargs)
+    else:
+        import difflib
+
+        import torchvision
+
+        names = torchvision.models.list_models()
+        if spec not in names:
+            close = difflib.get_close_matches(spec, names, n=3)
+            raise ValueError(f"unknown torchvision architecture {spec!r}" + (f"; did you mean {', '.join(close)}?" if close else "")
+                             + "; or give 'module.path:name' / 'file.py:name' for a network of your own")
+        net = torchvision.models.get_model(spec, weights=None, **kwargs)
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"{spec!r} gave a {type(net).__name__}, not a torch nn.Module")
+    if weights is not None:
+        path = Path(str(weights)).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file {str(weights)!r} does not exist; save one with "
+                                    f"torch.save(model.state_dict(), path), or give weights=None for random weights")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise ValueError(f"cannot read weights file {str(weights)!r} as a state dict ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0]}); save model.state_dict(), not the model object") from None
+        if isinstance(state, dict):
+            for key in ("state_dict", "model"):
+                if isinstance(state.get(key), dict):
+                    state = state[key]
+                    break
+        try:
+            result = net.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # shapes that differ
+            raise ValueError(f"weights file {str(weights)!r} does not fit {spec!r}: {str(e).strip()[:600]}") from None
+        if result.missing_keys or result.unexpected_keys:
+            raise ValueError(f"weights file {str(weights)!r} does not fit {spec!r}: missing "
+                             f"{list(result.missing_keys)[:5]}, unexpected {list(result.unexpected_keys)[:5]}")
+    return net.eval()
 
 
 def get_layer(model: nn.Module, name: str) -> nn.Module:

@@ -17,7 +17,7 @@ import itertools
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -103,6 +103,22 @@ def expand(base: _train.RunConfig, **axes: Sequence) -> list[_train.RunConfig]:
             target[last] = v
         out.append(_train.RunConfig.from_dict(d))
     return out
+
+
+def with_and_without_bn(base: _train.RunConfig, seeds: Sequence[int],
+                        train_without_bn: dict | None = None) -> list[_train.RunConfig]:
+    """Conv nets with batch normalization (``base``'s schedule) and without it, per seed.
+
+    Networks without BN learn more slowly; ``train_without_bn`` (a ``train`` section, e.g.
+    ``{"epochs": 40}``) gives them their own schedule so that both kinds are compared trained.
+    """
+    with_bn = expand(base.with_(model=replace(base.model, batch_norm=True)), seed=seeds)
+    plain = base.with_(model=replace(base.model, batch_norm=False))
+    if train_without_bn:
+        d = plain.to_dict()
+        d["train"] = {**d["train"], **train_without_bn}
+        plain = _train.RunConfig.from_dict(d)
+    return with_bn + expand(plain, seed=seeds)
 
 
 def code_version() -> str:

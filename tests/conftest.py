@@ -1,7 +1,10 @@
 """Shared fixtures: every test gets its own result cache, and data roots never leak between tests."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -39,3 +42,27 @@ def digits_full():
 def mnist5k():
     return data.load_dataset("mnist5k")
 
+
+
+class SmokeBuild(NamedTuple):
+    build_dir: Path
+    times: dict
+    chapters: dict
+    cache: Path
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory):
+    """Every chapter executed once with params/smoke.yml (no HTML), in a cache of its own that
+    also holds the example network of chapter 7, trained for one epoch."""
+    from singledir import book
+
+    root = tmp_path_factory.mktemp("smoke")
+    build_dir, cache = root / "_build", root / "cache"
+    weights = cache / "examples" / "lenet-mnist5k.pt"
+    subprocess.run([sys.executable, "examples/lenet.py", "--epochs", "1", "--out", str(weights)], cwd=ROOT,
+                   check=True, capture_output=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SINGLEDIR_CACHE", str(cache))
+        times = book.build(ROOT / "params" / "smoke.yml", build_dir=build_dir, html=False, progress=False)
+    return SmokeBuild(build_dir, times, book.chapter_paths(), cache)

@@ -190,19 +190,14 @@ def test_unknown_chapter_in_only(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Executing the chapters with the smoke parameters
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def smoke_build(tmp_path_factory):
-    """Every chapter executed once with params/smoke.yml; ``(build_dir, times, chapters)``."""
-    build_dir = tmp_path_factory.mktemp("book") / "_build"
-    chapters = book.chapter_paths()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SINGLEDIR_CACHE", str(tmp_path_factory.mktemp("book_cache")))
-        times = book.build(SMOKE, build_dir=build_dir, html=False, progress=False)
-    return build_dir, times, chapters
+@pytest.fixture
+def smoke_cache(smoke_build, monkeypatch):
+    """The smoke build's cache (it holds the example network's weights that chapter 7 reads)."""
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(smoke_build.cache))
 
 
 def test_every_chapter_executes(smoke_build):
-    build_dir, times, chapters = smoke_build
+    build_dir, times, chapters, _ = smoke_build
     params = book.load_params(SMOKE, chapters)
     assert list(times) == list(chapters)
     for name, src in chapters.items():
@@ -235,14 +230,14 @@ def test_approach_chapter_glues_the_numbers_the_package_computes(smoke_build):
     assert glued(nb, "true_train_acc") == repr(run.final["train_acc"])
 
 
-def test_second_build_is_up_to_date(smoke_build):
-    build_dir, _, chapters = smoke_build
+def test_second_build_is_up_to_date(smoke_build, smoke_cache):
+    build_dir, _, chapters, _ = smoke_build
     # NB: the key includes every singledir/*.py, so editing the package meanwhile re-executes.
     times = book.build(SMOKE, build_dir=build_dir, html=False, progress=False)
     assert times == {name: None for name in chapters}
 
 
-def test_changed_params_re_execute_that_chapter(smoke_build, tmp_path):
+def test_changed_params_re_execute_that_chapter(smoke_build, smoke_cache, tmp_path):
     build_dir = tmp_path / "_build"
     shutil.copytree(smoke_build[0], build_dir)
     doc = smoke_doc()
@@ -292,10 +287,10 @@ def test_a_failing_chapter_leaves_no_result(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 # HTML
 # ---------------------------------------------------------------------------------------------
-def test_html_render(smoke_build):
+def test_html_render(smoke_build, smoke_cache):
     if not MATHJAX.exists():
         pytest.skip(f"{MATHJAX.relative_to(book.ROOT)} is missing: `make` fetches it (npm's mathjax@3.2.2)")
-    build_dir, _, chapters = smoke_build
+    build_dir, _, chapters, _ = smoke_build
     book.build(SMOKE, build_dir=build_dir, html=True, progress=False)
     out = build_dir / "html"
     assert (out / "index.html").exists()

@@ -218,8 +218,9 @@ def test_model_stages_of_other_modules():
     assert model_stages(nn.Linear(2, 2)) is None
     net = build_model(MLPConfig(widths=(4,)), (2,), 2)
     assert [n for n, _ in model_stages(net)] == [n for n, _ in net.stages()]
-    # a module that declares nothing: every named submodule
-    assert unit_layer_names(seq) == ("0", "1", "2")
+    # a module that declares nothing: its activation modules, or every named submodule
+    assert unit_layer_names(seq) == ("1",)
+    assert unit_layer_names(nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))) == ("0", "1")
 
 
 def test_build_model_docstring_example():
