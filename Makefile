@@ -9,7 +9,7 @@ MATHJAX_VERSION := 3.2.2
 export SINGLEDIR_CACHE ?= $(CURDIR)/.cache
 export PYTHONUNBUFFERED := 1
 
-.PHONY: book test bench env clean
+.PHONY: book test bench env clean chromium folder-example
 
 # Chapter 7's example of "your own model": a LeNet trained by a plain PyTorch script.
 EXAMPLE_WEIGHTS := $(SINGLEDIR_CACHE)/examples/lenet-mnist5k.pt
@@ -20,7 +20,7 @@ book: $(VENV)/.installed $(MATHJAX) $(EXAMPLE_WEIGHTS)
 $(EXAMPLE_WEIGHTS): examples/lenet.py | $(VENV)/.installed
 	$(PY) examples/lenet.py --out $@
 
-test: $(VENV)/.installed $(MATHJAX)
+test: $(VENV)/.installed $(MATHJAX) chromium
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
@@ -43,6 +43,16 @@ $(MATHJAX):
 	  (cd $$tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null) && \
 	  tar -xzf $$tmp/mathjax-$(MATHJAX_VERSION).tgz -C $$tmp package/es5/tex-svg-full.js && \
 	  mv $$tmp/package/es5/tex-svg-full.js $@ && rm -rf $$tmp
+
+# params/folder_example.yml reads this ImageFolder tree (mnist5k written out as PNG files).
+folder-example: $(VENV)/.installed
+	$(PY) examples/export_folder.py --dataset mnist5k --out $(SINGLEDIR_CACHE)/examples/mnist5k-png
+
+# The real-browser test (tests/test_browser.py) drives Debian's Chromium.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for tests/test_browser.py"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 clean:
 	rm -rf _build

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(__file__).resolve().parent
 BOOK_FILES = ("_config.yml", "_toc.yml", "index.md")
 STATIC = "book_static"
+EXTENSIONS = "book_ext"  # local Sphinx extensions named in _config.yml
 
 
 class BookError(RuntimeError):
@@ -279,10 +280,10 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
         changed = True
     for f in BOOK_FILES:
         changed |= _copy_if_changed(ROOT / f, src_dir / f)
-    static = ROOT / STATIC
-    for p in sorted(static.rglob("*")):
-        if p.is_file():
-            changed |= _copy_if_changed(p, src_dir / STATIC / p.relative_to(static))
+    for folder in (STATIC, EXTENSIONS):
+        for p in sorted((ROOT / folder).rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                changed |= _copy_if_changed(p, src_dir / folder / p.relative_to(ROOT / folder))
     for name in names:
         changed |= _copy_if_changed(exec_dir / f"{name}.ipynb", src_dir / "chapters" / f"{name}.ipynb")
     return changed
@@ -348,16 +349,24 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     return times
 
 
+def default_build_dir(params_path: Path) -> Path:
+    """``_build`` for the default preset; ``_build/NAME`` for any other parameter file, so that
+    books for different parameters do not overwrite each other's executed chapters."""
+    name = Path(params_path).stem
+    return ROOT / "_build" if name == "default" else ROOT / "_build" / name
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m singledir.book", description=__doc__.split("\n")[0])
     ap.add_argument("--params", default=str(ROOT / "params" / "default.yml"), help="parameter file")
-    ap.add_argument("--build-dir", default=str(ROOT / "_build"))
+    ap.add_argument("--build-dir", help="default: _build for params/default.yml, _build/NAME for params/NAME.yml")
     ap.add_argument("--only", nargs="*", help="chapter names to execute (default: all)")
     ap.add_argument("--no-html", action="store_true", help="execute only, do not render")
     ap.add_argument("--force", action="store_true", help="execute even chapters that are up to date")
     a = ap.parse_args(argv)
     try:
-        build(Path(a.params), Path(a.build_dir), a.only, html=not a.no_html, force=a.force)
+        build(Path(a.params), Path(a.build_dir) if a.build_dir else default_build_dir(Path(a.params)), a.only,
+              html=not a.no_html, force=a.force)
     except BookError as e:
         print(f"[book] ERROR: {e}", file=sys.stderr, flush=True)
         return 1

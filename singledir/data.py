@@ -202,7 +202,7 @@ def _load_folder(path: str, image_size: int | None = None, **_) -> Raw:
     import torchvision
     from torchvision.transforms import v2
 
-    root = Path(path).expanduser()
+    root = Path(os.path.expandvars(path)).expanduser()  # "$SINGLEDIR_CACHE/..." works in parameter files
     missing = [s for s in ("train", "test") if not (root / s).is_dir()]
     if missing:
         raise DataUnavailable(

@@ -196,7 +196,7 @@ def smoke_cache(smoke_build, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(smoke_build.cache))
 
 
-def test_every_chapter_executes(smoke_build):
+def test_every_chapter_executes(smoke_build, smoke_cache):
     build_dir, times, chapters, _ = smoke_build
     params = book.load_params(SMOKE, chapters)
     assert list(times) == list(chapters)

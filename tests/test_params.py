@@ -17,7 +17,7 @@ def check_value(name: str, value):
         model_config_from_dict(value)
     elif isinstance(value, dict) and set(value) <= set(TrainConfig.__dataclass_fields__):
         TrainConfig(**value)
-    if name.endswith("dataset") and value is not None:
+    if (name.endswith("dataset") or name == "data") and value is not None:
         assert value in DATASETS or value.startswith("folder:"), f"{name}={value!r} is not a registered dataset"
     if "corruption" in name:
         for p in value if isinstance(value, list) else [value]:
@@ -48,3 +48,56 @@ def test_check_value_catches_bad_values():
         check_value("corruptions", [0.0, 1.2])
     with pytest.raises(AssertionError):
         check_value("dataset", "imagenet")
+
+
+# ---------------------------------------------------------------------------------------------
+# extends: one parameter file on top of another
+# ---------------------------------------------------------------------------------------------
+def test_extends_overrides_defaults_and_chapter_keys_one_by_one(tmp_path):
+    import yaml
+
+    from singledir import book
+
+    base = tmp_path / "base.yml"
+    base.write_text(yaml.safe_dump({"description": "base", "defaults": {"dataset": "mnist5k", "grid": 21},
+                                    "chapters": {"01_approach": {"seed": 0, "corruption": 0.4}}}))
+    child = tmp_path / "sub" / "child.yml"
+    child.parent.mkdir()
+    child.write_text(yaml.safe_dump({"extends": "../base.yml", "defaults": {"dataset": "digits"},
+                                     "chapters": {"01_approach": {"seed": 3}, "02_memorization": {"repetitions": 2}}}))
+    doc = book.read_params_file(child)
+    assert doc["description"] == "base"
+    assert doc["defaults"] == {"dataset": "digits", "grid": 21}
+    assert doc["chapters"] == {"01_approach": {"seed": 3, "corruption": 0.4}, "02_memorization": {"repetitions": 2}}
+    params = book.load_params(child, book.chapter_paths())
+    assert params["01_approach"]["dataset"] == "digits" and params["01_approach"]["seed"] == 3
+
+
+def test_the_fashion_preset_is_the_default_book_on_other_data():
+    from singledir import book
+
+    chapters = book.chapter_paths()
+    default = book.load_params(book.ROOT / "params" / "default.yml", chapters)
+    fashion = book.load_params(book.ROOT / "params" / "fashion_mnist.yml", chapters)
+    for name in chapters:
+        diff = {k for k in set(default[name]) | set(fashion[name]) if default[name].get(k) != fashion[name].get(k)}
+        assert diff <= {"dataset", "n_train", "n_test"}, (name, diff)
+    assert fashion["02_memorization"]["dataset"] == "fashion_mnist"
+
+
+@pytest.mark.parametrize("files, words", [
+    ({"a.yml": {"extends": "a.yml"}}, "loop"),
+    ({"a.yml": {"extends": "b.yml"}, "b.yml": {"extends": "a.yml"}}, "loop"),
+    ({"a.yml": {"extends": "missing.yml"}}, "missing.yml"),
+    ({"a.yml": {"extend": "b.yml"}}, "unknown section"),
+    ({"a.yml": {"defaults": [1, 2]}}, "must be a mapping"),
+])
+def test_bad_extends(tmp_path, files, words):
+    import yaml
+
+    from singledir import book
+
+    for name, doc in files.items():
+        (tmp_path / name).write_text(yaml.safe_dump(doc))
+    with pytest.raises(book.BookError, match=words):
+        book.read_params_file(tmp_path / "a.yml")

@@ -1,0 +1,163 @@
+"""The rendered book in a real browser: Debian's headless Chromium, driven by Playwright.
+
+The smoke book (every chapter executed with params/smoke.yml) is rendered to HTML and served from
+127.0.0.1. Every page must load without a JavaScript error, every image must decode, every
+formula must be typeset by the book's own MathJax, and no request may leave the book: requests to
+any other origin are blocked and reported. `make test` installs Chromium (`apt-get install
+chromium`); set SINGLEDIR_CHROMIUM to use another binary.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from singledir import book
+
+SMOKE = book.ROOT / "params" / "smoke.yml"
+
+
+def chromium_path() -> str:
+    path = os.environ.get("SINGLEDIR_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("no Chromium found: `make test` installs Debian's chromium (apt-get install chromium), "
+                    "or set SINGLEDIR_CHROMIUM to a Chromium binary")
+    return path
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served_book(smoke_build):
+    """The smoke book's HTML, rendered and served on 127.0.0.1; yields ``(origin, html_dir)``."""
+    if not (book.ROOT / "book_static" / "mathjax" / "tex-svg-full.js").exists():
+        pytest.fail("book_static/mathjax/tex-svg-full.js is missing: `make test` fetches it (npm's mathjax)")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SINGLEDIR_CACHE", str(smoke_build.cache))
+        times = book.build(SMOKE, build_dir=smoke_build.build_dir, html=True, progress=False)
+    assert all(t is None for t in times.values()), "the smoke chapters should be up to date"
+    html = (smoke_build.build_dir / "html").resolve()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(html)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", html
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def book_pages(html: Path) -> list[str]:
+    """Every page of the book: the HTML files outside Sphinx's asset folders."""
+    return sorted(str(p.relative_to(html)) for p in html.rglob("*.html")
+                  if not any(part.startswith("_") for part in p.relative_to(html).parts))
+
+
+IMAGES_JS = """async () => Promise.all(Array.from(document.images).map(async img => {
+    let decoded = true;
+    try { await img.decode(); } catch (e) { decoded = false; }
+    return {src: img.getAttribute('src'), decoded, width: img.naturalWidth, height: img.naturalHeight};
+}))"""
+
+MATH_JS = """async () => {
+    const spans = Array.from(document.querySelectorAll('.math'));
+    if (!spans.length) return {n: 0};
+    if (!window.MathJax || !MathJax.startup) return {n: spans.length, loaded: false};
+    await MathJax.startup.promise;
+    return {
+        n: spans.length, loaded: true,
+        typeset: spans.filter(s => s.querySelector('mjx-container svg')).length,
+        errors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
+        raw: spans.filter(s => /\\\\\\(|\\\\\\[|\\$\\$/.test(s.textContent)).length,
+    };
+}"""
+
+
+@pytest.fixture(scope="module")
+def visited(served_book):
+    """Open every page once in headless Chromium; returns ``{page: report}`` and the blocked requests."""
+    from playwright.sync_api import sync_playwright
+
+    origin, html = served_book
+    pages = book_pages(html)
+    reports, outside = {}, []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            context = browser.new_context()
+
+            def route(r):
+                url = r.request.url
+                if url.startswith(origin + "/") or url.startswith(("data:", "blob:")):
+                    r.continue_()
+                else:
+                    outside.append(url)
+                    r.abort()
+
+            context.route("**/*", route)
+            for name in pages:
+                page = context.new_page()  # a fresh page each time: its listeners see only this page
+                report = {"js_errors": [], "bad_responses": [], "failed": []}
+                page.on("pageerror", lambda e, r=report: r["js_errors"].append(str(e)))
+                page.on("response", lambda resp, r=report: resp.status >= 400 and r["bad_responses"].append(
+                    f"{resp.status} {resp.url}"))
+                page.on("requestfailed", lambda req, r=report: req.url.startswith(origin) and r["failed"].append(req.url))
+                resp = page.goto(f"{origin}/{name}", wait_until="load", timeout=60_000)
+                report["status"] = resp.status if resp else None
+                report["title"] = page.title()
+                report["images"] = page.evaluate(IMAGES_JS)
+                report["math"] = page.evaluate(MATH_JS)
+                reports[name] = report
+                page.close()
+        finally:
+            browser.close()
+    return reports, outside
+
+
+def test_the_book_has_its_pages(served_book):
+    _, html = served_book
+    pages = book_pages(html)
+    chapters = [f"chapters/{n}.html" for n in book.chapter_paths()]
+    assert "index.html" in pages
+    assert set(chapters) <= set(pages), set(chapters) - set(pages)
+
+
+def test_every_page_loads_without_errors(visited):
+    reports, _ = visited
+    for name, r in reports.items():
+        assert r["status"] == 200, (name, r["status"])
+        assert r["title"], name
+        assert r["js_errors"] == [], (name, r["js_errors"])
+        assert r["bad_responses"] == [] and r["failed"] == [], (name, r["bad_responses"], r["failed"])
+
+
+def test_every_image_decodes_and_every_chapter_has_figures(visited):
+    reports, _ = visited
+    for name, r in reports.items():
+        for img in r["images"]:
+            assert img["decoded"] and img["width"] > 0 and img["height"] > 0, (name, img)
+    for chapter in book.chapter_paths():
+        images = reports[f"chapters/{chapter}.html"]["images"]
+        assert any(i["src"].startswith("../_images/") for i in images), (chapter, "has no figure")
+
+
+def test_math_is_typeset_by_the_books_mathjax(visited):
+    reports, _ = visited
+    with_math = {name: r["math"] for name, r in reports.items() if r["math"]["n"]}
+    assert "chapters/01_approach.html" in with_math  # the definitions page is full of formulas
+    for name, m in with_math.items():
+        assert m["loaded"], (name, "MathJax did not load")
+        assert m["typeset"] == m["n"] and m["errors"] == 0 and m["raw"] == 0, (name, m)
+
+
+def test_no_request_leaves_the_book(visited):
+    _, outside = visited
+    assert outside == [], f"requests to other origins (blocked): {sorted(set(outside))[:10]}"

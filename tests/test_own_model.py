@@ -1,0 +1,139 @@
+"""Chapter 7's way in for a network of one's own: load_network, the example LeNet, and the chapter's
+numbers against the package run here."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+from singledir import book
+from singledir.analysis import analyze
+from singledir.data import load_dataset
+from singledir.models import load_network, unit_layer_names
+
+ROOT = book.ROOT
+LENET = "examples/lenet.py:LeNet"
+TINY = f"{ROOT / 'tests' / 'test_own_model.py'}:Tiny"
+
+
+def glued(nb, name: str) -> str:
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("metadata", {}).get("scrapbook", {}).get("name") == name:
+                return out["data"]["application/papermill.record/text/plain"]
+    raise KeyError(name)
+
+
+class Tiny(nn.Module):
+    def __init__(self, width: int = 3):
+        super().__init__()
+        self.fc = nn.Linear(2, width)
+        self.act = nn.ReLU()
+        self.out = nn.Linear(width, 2)
+
+    def forward(self, x):
+        return self.out(self.act(self.fc(x)))
+
+
+def make_tiny(width: int = 3):
+    return Tiny(width)
+
+
+def test_torchvision_names_and_their_suggestions():
+    net = load_network("resnet18", num_classes=7)
+    assert net.fc.out_features == 7 and not net.training
+    with pytest.raises(ValueError, match=r"unknown torchvision architecture 'resnet19'.*resnet18"):
+        load_network("resnet19")
+
+
+def test_a_module_path_a_file_path_a_class_a_factory_and_an_instance(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tests"))
+    assert isinstance(load_network("test_own_model:Tiny", width=5), Tiny)
+    assert load_network("test_own_model:make_tiny", width=4).fc.out_features == 4
+    assert isinstance(load_network(f"{ROOT / 'examples' / 'lenet.py'}:LeNet"), nn.Module)
+    src = tmp_path / "mynet.py"
+    src.write_text("from torch import nn\nnet = nn.Sequential(nn.Linear(2, 2), nn.ReLU())\n")
+    assert isinstance(load_network(f"{src}:net")[1], nn.ReLU)
+    with pytest.raises(AttributeError, match=r"has no 'Nope'.*Tiny"):
+        load_network("test_own_model:Nope")
+    with pytest.raises(ModuleNotFoundError, match="cannot import 'no_such_module'"):
+        load_network("no_such_module:Net")
+    with pytest.raises(FileNotFoundError, match="missing.py"):
+        load_network(f"{tmp_path}/missing.py:Net")
+
+
+def test_weights_are_loaded_exactly_and_bad_files_are_named(tmp_path):
+    torch.manual_seed(0)
+    src = Tiny()
+    path = tmp_path / "w.pt"
+    torch.save(src.state_dict(), path)
+    net = load_network(TINY, path)
+    for k, v in src.state_dict().items():
+        assert torch.equal(net.state_dict()[k], v)
+    ckpt = tmp_path / "ckpt.pt"
+    torch.save({"epoch": 3, "state_dict": src.state_dict()}, ckpt)  # a training checkpoint
+    assert torch.equal(load_network(TINY, ckpt).fc.weight, src.fc.weight)
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        load_network(TINY, tmp_path / "nope.pt")
+    with pytest.raises(ValueError, match="does not fit"):  # shapes differ
+        load_network(TINY, path, width=4)
+    torch.save({"other.weight": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match=r"missing \['fc.weight'"):
+        load_network(TINY, tmp_path / "other.pt")
+    torch.save(src, tmp_path / "module.pt")  # a pickled module, not a state dict
+    with pytest.raises(ValueError, match="save model.state_dict"):
+        load_network(TINY, tmp_path / "module.pt")
+
+
+def test_units_of_any_network_are_its_activation_modules():
+    lenet = load_network(LENET)
+    assert unit_layer_names(lenet) == ("features.1", "features.4", "classifier.2", "classifier.4")
+
+
+def test_example_script_writes_a_state_dict_atomically(tmp_path):
+    out = tmp_path / "w" / "lenet.pt"
+    proc = subprocess.run([sys.executable, "examples/lenet.py", "--epochs", "1", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    assert "test accuracy" in proc.stdout
+    assert [p.name for p in out.parent.iterdir()] == ["lenet.pt"]  # no partial file left
+    net = load_network(LENET, out)
+    ds = load_dataset("mnist5k")
+    with torch.no_grad():
+        acc = (net(ds.x_test).argmax(1) == ds.y_test).float().mean().item()
+    assert acc > 0.5  # one epoch of LeNet on 4000 digits: far above chance (0.1)
+
+
+def test_run_key_follows_the_files_a_parameter_names(tmp_path, monkeypatch):
+    src = ROOT / "chapters" / "07_your_model.md"
+    w = tmp_path / "w.pt"
+    w.write_bytes(b"one")
+    monkeypatch.setenv("MYW", str(tmp_path))
+    params = {"weights": "$MYW/w.pt", "model": LENET}
+    k1 = book.run_key(src, params)
+    w.write_bytes(b"two")
+    k2 = book.run_key(src, params)
+    assert k1 != k2
+    assert book.run_key(src, params) == k2
+    assert (ROOT / "examples" / "lenet.py") in book._named_files(params)  # the model's source file too
+    assert book._named_files({"data": "folder:/tmp", "n": 3}) == []
+
+
+def test_chapter_numbers_are_the_package_numbers(smoke_build):
+    """The smoke chapter's AUC is what analyze() gives here on the same network and data."""
+    nb = nbformat.read(smoke_build.build_dir / "exec" / "07_your_model.ipynb", as_version=4)
+    params = book.load_params(ROOT / "params" / "smoke.yml", book.chapter_paths())["07_your_model"]
+    net = load_network(LENET, smoke_build.cache / "examples" / "lenet-mnist5k.pt")
+    ds = load_dataset(params["data"])
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randperm(len(ds.y_train), generator=g)[:params["n_curve"]].sort().values
+    idx_t = torch.randperm(len(ds.y_test), generator=torch.Generator().manual_seed(0))[:params["n_unit_data"]].sort().values
+    report = analyze(net, train_data=(ds.x_train, ds.y_train), curve_data=(ds.x_train[idx], ds.y_train[idx]),
+                     test_data=(ds.x_test[idx_t], ds.y_test[idx_t]), layers=list(unit_layer_names(net)),
+                     grid=params["grid"], repetitions=params["repetitions"])
+    assert float(glued(nb, "own_auc")) == pytest.approx(report.auc, abs=1e-6)
+    assert int(glued(nb, "own_n_units")) == 6 + 16 + 120 + 84
+    assert int(glued(nb, "own_dead")) == int(report.units.dead.sum())
