@@ -251,7 +251,7 @@ def scorecard_table(findings: list[dict]) -> str:
         cell = lambda t: str(t).replace("|", "\\|")
         rows.append(f"| {f['id']} | {cell(f['claim'])} | {cell(f['paper'])} | {cell(f['statistic'])}: "
                     f"{g('ours', '.3f')} | {g('ci_low', '.3f')} to {g('ci_high', '.3f')} | {cell(f['scale'])} | "
-                    f"**{{glue}}`{doc}::{f['id']}_verdict`** | {fig} |")
+                    f"**{{glue:text}}`{doc}::{f['id']}_verdict:s`** | {fig} |")
     return "\n".join(rows) + "\n"
 
 

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 import yaml
 
+from helpers import glued
 from singledir import book
 from singledir.book import BookError
 
@@ -60,15 +61,6 @@ def write_yaml(path: Path, doc: dict) -> Path:
 
 def smoke_doc() -> dict:
     return yaml.safe_load(SMOKE.read_text())
-
-
-def glued(nb, name: str) -> str:
-    """The text/plain value glued under ``name`` in an executed notebook."""
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.get("metadata", {}).get("scrapbook", {}).get("name") == name:
-                return out["data"]["application/papermill.record/text/plain"]
-    raise KeyError(name)
 
 
 def partials(root: Path) -> list[Path]:

@@ -8,6 +8,7 @@ chromium`); set SINGLEDIR_CHROMIUM to use another binary.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -45,10 +46,17 @@ def served_book(smoke_build):
         times = book.build(SMOKE, build_dir=smoke_build.build_dir, html=True, progress=False)
     assert all(t is None for t in times.values()), "the smoke chapters should be up to date"
     html = (smoke_build.build_dir / "html").resolve()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(html)))
+    with serve(html) as origin:
+        yield origin, html
+
+
+@contextlib.contextmanager
+def serve(folder: Path):
+    """Serve ``folder`` on 127.0.0.1 (a free port) for the duration of the block; yields the origin."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", html
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()
@@ -80,13 +88,16 @@ MATH_JS = """async () => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def visited(served_book):
-    """Open every page once in headless Chromium; returns ``{page: report}`` and the blocked requests."""
+SCORECARD_JS = """() => Array.from(document.querySelectorAll('div.scorecard table tbody tr')).map(tr => ({
+    cells: Array.from(tr.cells).map(td => td.innerText.trim()),
+    link: tr.cells[tr.cells.length - 1].querySelector('a') ? tr.cells[tr.cells.length - 1].querySelector('a').href : null,
+}))"""
+
+
+def visit(origin: str, pages: list[str]) -> tuple[dict[str, dict], list[str]]:
+    """Open each page in headless Chromium: ``({page: report}, [blocked requests to other origins])``."""
     from playwright.sync_api import sync_playwright
 
-    origin, html = served_book
-    pages = book_pages(html)
     reports, outside = {}, []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(),
@@ -115,11 +126,37 @@ def visited(served_book):
                 report["title"] = page.title()
                 report["images"] = page.evaluate(IMAGES_JS)
                 report["math"] = page.evaluate(MATH_JS)
+                report["scorecard"] = page.evaluate(SCORECARD_JS)
                 reports[name] = report
                 page.close()
         finally:
             browser.close()
     return reports, outside
+
+
+@pytest.fixture(scope="module")
+def visited(served_book):
+    """Every page of the smoke book, opened once."""
+    origin, html = served_book
+    return visit(origin, book_pages(html))
+
+
+def test_the_checks_catch_a_broken_page(tmp_path):
+    """The same checks on a page with every fault they look for."""
+    (tmp_path / "ok.png").write_bytes(b"not a png")
+    (tmp_path / "bad.html").write_text(
+        "<html><head><title>bad</title></head><body>"
+        "<img src='ok.png'><img src='missing.png'><img src='https://example.org/x.png'>"
+        "<span class='math'>\\(x^2\\)</span>"
+        "<script>undefinedFunction();</script></body></html>")
+    with serve(tmp_path) as origin:
+        reports, outside = visit(origin, ["bad.html"])
+    r = reports["bad.html"]
+    assert any("undefinedFunction" in e for e in r["js_errors"])
+    assert sum(not i["decoded"] for i in r["images"]) == 3
+    assert any(b.startswith("404 ") and b.endswith("/missing.png") for b in r["bad_responses"])
+    assert outside == ["https://example.org/x.png"]
+    assert r["math"] == {"n": 1, "loaded": False}  # formulas but no MathJax
 
 
 def test_the_book_has_its_pages(served_book):
@@ -161,3 +198,27 @@ def test_math_is_typeset_by_the_books_mathjax(visited):
 def test_no_request_leaves_the_book(visited):
     _, outside = visited
     assert outside == [], f"requests to other origins (blocked): {sorted(set(outside))[:10]}"
+
+
+def test_the_scorecard_shows_what_the_chapters_computed(visited, smoke_build):
+    """Each scorecard row on the first page: the number and verdict of _build/scorecard.csv (written
+    from the chapters' records), and a link to a figure that exists."""
+    import csv
+    from urllib.parse import urlparse
+
+    reports, _ = visited
+    rows = reports["index.html"]["scorecard"]
+    with open(smoke_build.build_dir / "scorecard.csv") as fh:
+        expected = list(csv.DictReader(fh))
+    assert [r["cells"][0] for r in rows] == [e["id"] for e in expected] == [f"E{i}" for i in range(1, 14)]
+    html = smoke_build.build_dir / "html"
+    for row, e in zip(rows, expected):
+        cid, claim, paper, ours, interval, scale, verdict, _ = row["cells"]
+        plain = claim.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"')  # Sphinx's smart quotes
+        assert plain == e["claim"] and verdict == e["verdict"], (cid, claim, verdict)
+        if e["ours"] not in ("", "nan"):
+            assert ours.endswith(f"{float(e['ours']):.3f}"), (cid, ours, e["ours"])
+            assert interval == f"{float(e['ci_low']):.3f} to {float(e['ci_high']):.3f}", (cid, interval)
+        url = urlparse(row["link"])
+        target = (html / url.path.lstrip("/")).read_text()
+        assert f'id="{url.fragment}"' in target, (cid, row["link"])

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import glued
 from singledir import book
 from singledir.analysis import analyze
 from singledir.data import load_dataset
@@ -18,14 +19,6 @@ from singledir.models import load_network, unit_layer_names
 ROOT = book.ROOT
 LENET = "examples/lenet.py:LeNet"
 TINY = f"{ROOT / 'tests' / 'test_own_model.py'}:Tiny"
-
-
-def glued(nb, name: str) -> str:
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.get("metadata", {}).get("scrapbook", {}).get("name") == name:
-                return out["data"]["application/papermill.record/text/plain"]
-    raise KeyError(name)
 
 
 class Tiny(nn.Module):

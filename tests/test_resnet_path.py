@@ -11,6 +11,7 @@ import torchvision
 import yaml
 from PIL import Image
 
+from helpers import glued_values
 from singledir import book
 from singledir.models import ResNetConfig, build_model
 
@@ -65,12 +66,7 @@ def test_chapter_5_runs_the_imagenet_path_on_a_folder(image_folder, weights, tmp
     build_dir = tmp_path / "_build"
     book.build(params, build_dir=build_dir, only=["05_selectivity"], html=False, progress=False)
     nb = nbformat.read(build_dir / "exec" / "05_selectivity.ipynb", as_version=4)
-    glued = {}
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            sb = out.get("metadata", {}).get("scrapbook")
-            if sb and "application/papermill.record/text/plain" in out.get("data", {}):
-                glued[sb["name"]] = out["data"]["application/papermill.record/text/plain"]
+    glued = glued_values(nb)
     # resnet18: stem 64 + 2x64 + 2x128 + 2x256 + 2x512 channels
     assert glued["res_units"] == str(64 + 128 + 256 + 512 + 1024)
     assert glued["res_data"] == repr(f"folder:{image_folder}")

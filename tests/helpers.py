@@ -1,0 +1,23 @@
+"""Helpers shared by the test modules (pytest puts tests/ on sys.path)."""
+from __future__ import annotations
+
+RECORD = "application/papermill.record/text/plain"  # where papermill keeps a glued value's text
+
+
+def glued_values(nb) -> dict[str, str]:
+    """``{name: text/plain value}`` of everything glued in an executed notebook."""
+    out = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name and RECORD in o.get("data", {}):
+                out[name] = o["data"][RECORD]
+    return out
+
+
+def glued(nb, name: str) -> str:
+    """The text/plain value glued under ``name`` in an executed notebook."""
+    values = glued_values(nb)
+    if name not in values:
+        raise KeyError(f"nothing glued as {name!r}; glued: {', '.join(sorted(values))}")
+    return values[name]
