@@ -20,6 +20,7 @@ from torch import nn
 
 from . import information, perturb, selectivity
 from .perturb import CHUNK, Data, chunks, measuring
+from .record import latest
 
 
 @torch.no_grad()
@@ -29,7 +30,7 @@ def layer_activations(model: nn.Module, data: Data, layers: Sequence[str], chunk
     dev = next(model.parameters()).device
     out = {l: [] for l in layers}
     ys = []
-    with measuring(model), perturb._recording(model, layers) as rec:
+    with measuring(model), latest(model, layers) as rec:
         for x, y in chunks(data, chunk_size):
             model(x.to(dev))
             for l in layers:

@@ -36,6 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import get_layer, model_stages, unit_layer_names
+from . import record as _record
+from .record import latest
 
 METRICS = ("accuracy", "top5", "loss")
 CHUNK = 4096  # examples per chunk: bounds memory (chunk x units x 4 bytes per cached layer)
@@ -139,7 +141,7 @@ def unit_stats(model: nn.Module, data: Data, layers: Sequence[str], chunk_size: 
     s2: dict[str, torch.Tensor] = {}
     n = 0
     dev = _device(model)
-    with measuring(model), _recording(model, layers) as rec:
+    with measuring(model), latest(model, layers) as rec:
         for x, _ in chunks(data, chunk_size):
             model(x.to(dev))
             for name in layers:
@@ -156,20 +158,6 @@ def unit_stats(model: nn.Module, data: Data, layers: Sequence[str], chunk_size: 
         var_u = (sq.mean(reduce_dims) if reduce_dims else sq) - mu_u ** 2
         out[name] = {"mean": mean.float().cpu(), "sd": var_u.clamp_min(0).sqrt().float().cpu()}
     return out
-
-
-@contextmanager
-def _recording(model: nn.Module, layers: Sequence[str]):
-    store: dict[str, torch.Tensor] = {}
-    handles = []
-    try:
-        for name in layers:
-            handles.append(get_layer(model, name).register_forward_hook(
-                lambda m, i, o, _n=name: store.__setitem__(_n, o.detach())))
-        yield store
-    finally:
-        for h in handles:
-            h.remove()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,7 +367,7 @@ def _units_of(model: nn.Module, data: Data, layers: list[str], chunk_size: int) 
     """Number of units (dimension 1 of the output) of each layer, from one forward pass."""
     dev = _device(model)
     x, _ = next(iter(chunks(data, min(chunk_size, 2))))
-    with measuring(model), _recording(model, layers) as rec:
+    with measuring(model), latest(model, layers) as rec:
         model(x[:2].to(dev))
         return {l: int(rec[l].shape[1]) for l in layers}
 

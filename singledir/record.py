@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -36,6 +36,21 @@ class Recording:
 
 
 @contextmanager
+def _hooked(model: nn.Module, layers: Sequence[str], keep: Callable[[str, torch.Tensor], None]) -> Iterator[None]:
+    """Call ``keep(name, output)`` on every forward call of ``layers``; the hooks are removed when
+    the block ends, also on error. Unknown layer names fail before any hook is registered."""
+    modules = {name: get_layer(model, name) for name in layers}
+    handles = []
+    try:
+        for name, m in modules.items():
+            handles.append(m.register_forward_hook(lambda mod, i, o, _n=name: keep(_n, o)))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextmanager
 def record(model: nn.Module, layers: Sequence[str]) -> Iterator[Recording]:
     """Register forward hooks on ``layers`` and remove them when the block ends, also on error.
 
@@ -47,15 +62,17 @@ def record(model: nn.Module, layers: Sequence[str]) -> Iterator[Recording]:
         a :class:`Recording`; ``rec[name]`` is ``[N, ...]`` over all forward calls in the block.
     """
     rec = Recording(layers)
-    modules = {name: get_layer(model, name) for name in layers}  # unknown names fail before any hook
-    handles = []
-    try:
-        for name, m in modules.items():
-            handles.append(m.register_forward_hook(lambda mod, i, o, _n=name: rec._store(_n, mod, i, o)))
+    with _hooked(model, layers, lambda name, out: rec._store(name, None, None, out)):
         yield rec
-    finally:
-        for h in handles:
-            h.remove()
+
+
+@contextmanager
+def latest(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+    """Like :func:`record`, but streaming: ``store[name]`` is only the last forward call's output
+    (detached, not copied); take it with ``store.pop(name)`` before the next call."""
+    store: dict[str, torch.Tensor] = {}
+    with _hooked(model, layers, lambda name, out: store.__setitem__(name, out.detach())):
+        yield store
 
 
 @torch.no_grad()

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from singledir.models import ConvNetConfig, MLPConfig, build_model
-from singledir.record import activations, record
+from singledir.record import activations, latest, record
 
 
 def hand_mlp():
@@ -184,3 +184,21 @@ def test_activations_restore_the_mode_on_error():
     with pytest.raises(RuntimeError):
         activations(net, torch.ones(2, 5), ["hidden.0"])
     assert net.training and all_hooks_empty(net)
+
+
+def test_latest_keeps_only_the_last_call_and_removes_its_hooks():
+    net = hand_mlp()
+    with latest(net, ["hidden.0", "hidden.1"]) as store:
+        net(X1)
+        assert torch.equal(store["hidden.0"], H0[:2])
+        net(X2)
+        assert torch.equal(store.pop("hidden.0"), H0[2:]) and torch.equal(store["hidden.1"], H1[2:])
+        assert "hidden.0" not in store
+    assert all_hooks_empty(net)
+    with pytest.raises(KeyError, match="hidden.7"):
+        with latest(net, ["hidden.0", "hidden.7"]):
+            pytest.fail("the block must not run")
+    with pytest.raises(RuntimeError, match="inside"):
+        with latest(net, ["hidden.1"]):
+            raise RuntimeError("inside the block")
+    assert all_hooks_empty(net)
