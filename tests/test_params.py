@@ -101,3 +101,19 @@ def test_bad_extends(tmp_path, files, words):
         (tmp_path / name).write_text(yaml.safe_dump(doc))
     with pytest.raises(book.BookError, match=words):
         book.read_params_file(tmp_path / "a.yml")
+
+
+def test_paper_preset_epoch_counts_behind_the_gpu_estimate():
+    """benchmarks/bench_paper_scale.py's tally of params/paper.yml, counted by hand:
+    512-MLPs: 640 + 640 (chapter 1) + 6 corruptions x 5 seeds x 640 (chapter 2);
+    conv nets: 6 x 5 x 100 (E1) + 200 x 100 (E3) + 12 x 8 x 2 x 100 (E5) + 5 x (100 + 100) (E7);
+    2048-MLPs: 640 (E4) + 3 rates x 3 seeds x (5000 + 5000) (E6)."""
+    import sys
+
+    sys.path.insert(0, str(book.ROOT / "benchmarks"))
+    from bench_paper_scale import epoch_counts
+
+    counts = epoch_counts(book.read_params_file(book.ROOT / "params" / "paper.yml"))
+    assert counts == {"mlp 512-512 (MNIST)": 1280 + 30 * 640,
+                      "conv net x1 (CIFAR-10)": 3000 + 20000 + 19200 + 1000,
+                      "mlp 2048-2048 (MNIST)": 640 + 90000}

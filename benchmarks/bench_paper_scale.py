@@ -1,0 +1,112 @@
+"""What params/paper.yml would cost: training time per epoch of the paper's networks, measured.
+
+Times training steps (Adam, the preset's batch size, channels_last for the conv net) of the three
+network shapes the paper preset trains, on random data of the paper's shapes (MNIST 60000 x 784,
+CIFAR-10 50000 x 3 x 32 x 32), on the chosen device, with the same steps on this machine's CPU as
+the baseline measured in the same run. Then multiplies by the number of epochs each shape is
+trained for under params/paper.yml (counted below, per chapter) and prints the estimate.
+
+    python benchmarks/bench_paper_scale.py                  # CPU only (a few steps each)
+    python benchmarks/bench_paper_scale.py --device cuda    # GPU, with the CPU baseline
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from singledir.models import ConvNetConfig, MLPConfig, build_model  # noqa: E402
+
+MNIST, CIFAR = ((1, 28, 28), 60000), ((3, 32, 32), 50000)
+
+
+def epoch_counts(params: dict) -> dict[str, int]:
+    """Network-epochs of each shape that params/paper.yml trains (chapters 5 and 6 reuse chapter
+    4's conv nets; chapter 5's 128-wide MLPs and the ResNet (not trained) are left out)."""
+    c = params["chapters"]
+    d = params["defaults"]
+    conv_e = d["conv_train"]["epochs"]
+    c1, c2, c3, c4 = c["01_approach"], c["02_memorization"], c["03_generalization"], c["04_dropout_batchnorm"]
+    mlp512 = (c1["train"]["epochs"] + c1["corrupted_epochs"]
+              + len(c2["corruptions"]) * len(c2["mlp_seeds"]) * c2["mlp_train"]["epochs"])
+    conv = (len(c2["corruptions"]) * len(c2["conv_seeds"]) * conv_e        # E1, E2
+            + c3["n_networks"] * conv_e                                    # E3
+            + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * c3["grid_repeats"] * c3["grid_epochs"]  # E5
+            + len(d["bn_seeds"]) * (conv_e + d.get("conv_train_nobn", {}).get("epochs", conv_e)))  # E7
+    mlp2048 = (c3["overfit_train"]["epochs"]                               # E4
+               + len(c4["dropouts"]) * len(c4["dropout_seeds"])
+               * (c4["true_train"]["epochs"] + c4["corrupted_train"]["epochs"]))  # E6
+    return {"mlp 512-512 (MNIST)": mlp512, "conv net x1 (CIFAR-10)": conv, "mlp 2048-2048 (MNIST)": mlp2048}
+
+
+def step_seconds(model_cfg, shape, device: str, batch: int, steps: int, warmup: int = 3) -> float:
+    torch.manual_seed(0)
+    net = build_model(model_cfg, shape, 10).to(device)
+    conv = isinstance(model_cfg, ConvNetConfig)
+    if conv:
+        net = net.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x = torch.randn(batch, *shape, device=device)
+    if conv:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,), device=device)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / steps
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, default=None, help="timed steps per network on --device (50 on a GPU, 5 on the CPU)")
+    ap.add_argument("--cpu-steps", type=int, default=5, help="timed steps per network for the CPU baseline")
+    ap.add_argument("--params", default=str(ROOT / "params" / "paper.yml"))
+    a = ap.parse_args(argv)
+    from singledir.book import read_params_file
+
+    params = read_params_file(Path(a.params))
+    steps = a.steps or (5 if a.device == "cpu" else 50)
+    batch = params["defaults"]["conv_train"]["batch_size"]
+    counts = epoch_counts(params)
+    shapes = {"mlp 512-512 (MNIST)": (MLPConfig(widths=(512, 512)), MNIST),
+              "conv net x1 (CIFAR-10)": (ConvNetConfig(width=1.0), CIFAR),
+              "mlp 2048-2048 (MNIST)": (MLPConfig(widths=(2048, 2048)), MNIST)}
+    name = torch.cuda.get_device_name() if a.device == "cuda" else "cpu"
+    print(f"torch {torch.__version__}, device {name}, {torch.get_num_threads()} CPU threads, batch {batch}")
+    total = 0.0
+    for label, (cfg, (shape, n)) in shapes.items():
+        per_epoch_steps = math.ceil(n / batch)
+        t_dev = step_seconds(cfg, shape, a.device, batch, steps) * per_epoch_steps
+        t_cpu = t_dev if a.device == "cpu" else step_seconds(cfg, shape, "cpu", batch, a.cpu_steps) * per_epoch_steps
+        hours = counts[label] * t_dev / 3600
+        total += hours
+        print(f"{label}: {a.device} {t_dev:.2f} s/epoch, cpu {t_cpu:.1f} s/epoch, ratio {t_cpu / t_dev:.1f}x; "
+              f"{counts[label]} network-epochs in paper.yml -> {hours:.1f} h on {a.device}")
+    print(f"training in params/paper.yml: about {total:.0f} h on {name} (batch-{batch} steps; the E5 grid's "
+          f"other batch sizes, evaluation and the analyses come on top)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
