@@ -338,6 +338,15 @@ def _subset(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     return keep
 
 
+def random_subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded random subset of ``n`` examples, kept in their original order (all when n is None
+    or >= N): the examples an analysis is measured on."""
+    if n is None or n >= len(y):
+        return x, y
+    keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return x[keep], y[keep]
+
+
 def batches(n: int, batch_size: int, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
     """Index tensors covering ``range(n)`` in batches; shuffled when a generator is given."""
     if batch_size <= 0:

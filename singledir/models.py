@@ -177,15 +177,42 @@ def _resnet(config: ResNetConfig, in_channels: int, n_classes: int) -> nn.Module
     if in_channels != 3:
         net.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
     if config.weights is not None:
-        if not Path(config.weights).expanduser().is_file():
-            raise FileNotFoundError(f"ResNet weights file {config.weights!r} does not exist; give the path of a "
-                                    f"state dict saved with torch.save (e.g. torchvision's {config.arch} weights)")
-        state = torch.load(Path(config.weights).expanduser(), map_location="cpu", weights_only=True)
+        state = read_state_dict(config.weights)
         n_out = state["fc.weight"].shape[0] if "fc.weight" in state else n_classes
         if n_out != n_classes:
             raise ValueError(f"weights {config.weights} have {n_out} outputs but the data have {n_classes} classes")
-        net.load_state_dict(state)
+        load_state_dict(net, state, config.weights, config.arch)
     return net
+
+
+def read_state_dict(weights: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict in a file written by ``torch.save(model.state_dict(), path)`` (or a checkpoint
+    dict holding it under ``state_dict`` or ``model``), read with ``weights_only=True``."""
+    path = Path(str(weights)).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {str(weights)!r} does not exist; save one with "
+                                f"torch.save(model.state_dict(), path), or give weights=None for random weights")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"cannot read weights file {str(weights)!r} as a state dict ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0]}); save model.state_dict(), not the model object") from None
+    if isinstance(state, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(state.get(key), dict):
+                return state[key]
+    return state
+
+
+def load_state_dict(net: nn.Module, state: dict, weights: str | Path, spec: str) -> None:
+    """Load ``state`` into ``net`` strictly; keys or shapes that differ raise a ValueError naming both."""
+    try:
+        result = net.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shapes that differ
+        raise ValueError(f"weights file {str(weights)!r} does not fit {spec!r}: {str(e).strip()[:600]}") from None
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(f"weights file {str(weights)!r} does not fit {spec!r}: missing "
+                         f"{list(result.missing_keys)[:5]}, unexpected {list(result.unexpected_keys)[:5]}")
 
 
 def model_config_from_dict(d: dict) -> ModelConfig:
@@ -301,27 +328,7 @@ def load_network(spec: str, weights: str | Path | None = None, **kwargs) -> nn.M
     if not isinstance(net, nn.Module):
         raise TypeError(f"{spec!r} gave a {type(net).__name__}, not a torch nn.Module")
     if weights is not None:
-        path = Path(str(weights)).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"weights file {str(weights)!r} does not exist; save one with "
-                                    f"torch.save(model.state_dict(), path), or give weights=None for random weights")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise ValueError(f"cannot read weights file {str(weights)!r} as a state dict ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0]}); save model.state_dict(), not the model object") from None
-        if isinstance(state, dict):
-            for key in ("state_dict", "model"):
-                if isinstance(state.get(key), dict):
-                    state = state[key]
-                    break
-        try:
-            result = net.load_state_dict(state, strict=False)
-        except RuntimeError as e:  # shapes that differ
-            raise ValueError(f"weights file {str(weights)!r} does not fit {spec!r}: {str(e).strip()[:600]}") from None
-        if result.missing_keys or result.unexpected_keys:
-            raise ValueError(f"weights file {str(weights)!r} does not fit {spec!r}: missing "
-                             f"{list(result.missing_keys)[:5]}, unexpected {list(result.unexpected_keys)[:5]}")
+        load_state_dict(net, read_state_dict(weights), weights, spec)
     return net.eval()
 
 

@@ -36,7 +36,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import get_layer, model_stages, unit_layer_names
-from . import record as _record
 from .record import latest
 
 METRICS = ("accuracy", "top5", "loss")

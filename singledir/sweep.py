@@ -28,7 +28,9 @@ import torch
 from . import analysis as _analysis
 from . import cache as _cache
 from . import information, perturb, selectivity
+from . import record as _record
 from . import train as _train
+from .data import random_subset
 from .models import unit_layer_names
 
 
@@ -123,7 +125,7 @@ def with_and_without_bn(base: _train.RunConfig, seeds: Sequence[int],
 
 def code_version() -> str:
     return _cache.code_version(_train, perturb, selectivity, information, _analysis, sys.modules[__name__],
-                               _train._data, _train._models, perturb._record)
+                               _train._data, _train._models, _record)
 
 
 def _flat(config: _train.RunConfig) -> dict:
@@ -154,7 +156,7 @@ def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | N
     model = run.model
     layers = list(analysis.layers or unit_layer_names(model))
     x, y = (ds.x_train, ds.y_train) if analysis.split == "train" else (ds.x_test, ds.y_test)
-    x, y = _subset(x, y, analysis.n_curve, analysis.seed)
+    x, y = random_subset(x, y, analysis.n_curve, analysis.seed)
     if _is_conv(model):
         x = x.contiguous(memory_format=torch.channels_last)
     train_data = (ds.x_train, ds.y_train)
@@ -180,18 +182,10 @@ def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | N
         if sum(sc > 0 for sc in analysis.noise_scales) >= 2:
             row["noise_auc"] = perturb.noise_auc(nz[nz.scale > 0])
     if analysis.units:
-        xt, yt = _subset(ds.x_test, ds.y_test, analysis.n_unit_data, analysis.seed)
+        xt, yt = random_subset(ds.x_test, ds.y_test, analysis.n_unit_data, analysis.seed)
         units = _analysis.unit_table(model, (xt, yt), layers, n_classes=ds.n_classes,
                                      n_bins=analysis.n_bins).to_dict("records")
     return {"runs": _columns([row]), "curves": _columns(curves), "noise": _columns(noise), "units": _columns(units)}
-
-
-def _subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int):
-    """A seeded random subset of ``n`` examples, in their original order (all when n is None)."""
-    if n is None or n >= len(y):
-        return x, y
-    keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    return x[keep], y[keep]
 
 
 def _is_conv(model) -> bool:

@@ -385,3 +385,14 @@ def test_batches():
     assert torch.equal(got, torch.randperm(10, generator=torch.Generator().manual_seed(0)))
     with pytest.raises(ValueError, match="batch_size"):
         list(data.batches(5, 0))
+
+
+def test_random_subset_is_seeded_ordered_and_complete_when_asked_for_all():
+    from singledir.data import random_subset
+
+    x, y = torch.arange(100).float().unsqueeze(1), torch.arange(100)
+    xs, ys = random_subset(x, y, 10, seed=3)
+    assert len(ys) == 10 and torch.equal(ys, ys.sort().values) and torch.equal(xs[:, 0].long(), ys)
+    assert torch.equal(random_subset(x, y, 10, seed=3)[1], ys)
+    assert not torch.equal(random_subset(x, y, 10, seed=4)[1], ys)
+    assert random_subset(x, y, None)[1] is y and random_subset(x, y, 100)[1] is y

@@ -13,7 +13,7 @@ from torch import nn
 from helpers import glued
 from singledir import book
 from singledir.analysis import analyze
-from singledir.data import load_dataset
+from singledir.data import load_dataset, random_subset
 from singledir.models import load_network, unit_layer_names
 
 ROOT = book.ROOT
@@ -121,11 +121,10 @@ def test_chapter_numbers_are_the_package_numbers(smoke_build):
     params = book.load_params(ROOT / "params" / "smoke.yml", book.chapter_paths())["07_your_model"]
     net = load_network(LENET, smoke_build.cache / "examples" / "lenet-mnist5k.pt")
     ds = load_dataset(params["data"])
-    g = torch.Generator().manual_seed(0)
-    idx = torch.randperm(len(ds.y_train), generator=g)[:params["n_curve"]].sort().values
-    idx_t = torch.randperm(len(ds.y_test), generator=torch.Generator().manual_seed(0))[:params["n_unit_data"]].sort().values
-    report = analyze(net, train_data=(ds.x_train, ds.y_train), curve_data=(ds.x_train[idx], ds.y_train[idx]),
-                     test_data=(ds.x_test[idx_t], ds.y_test[idx_t]), layers=list(unit_layer_names(net)),
+    report = analyze(net, train_data=(ds.x_train, ds.y_train),
+                     curve_data=random_subset(ds.x_train, ds.y_train, params["n_curve"]),
+                     test_data=random_subset(ds.x_test, ds.y_test, params["n_unit_data"]),
+                     layers=list(unit_layer_names(net)),
                      grid=params["grid"], repetitions=params["repetitions"])
     assert float(glued(nb, "own_auc")) == pytest.approx(report.auc, abs=1e-6)
     assert int(glued(nb, "own_n_units")) == 6 + 16 + 120 + 84
