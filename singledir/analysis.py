@@ -19,18 +19,18 @@ import torch
 from torch import nn
 
 from . import information, perturb, selectivity
-from .perturb import CHUNK, Data, chunks, measuring
+from .engine import CHUNK, Data, check_layers, chunks, device_of
+from .models import evaluating
 from .record import latest
 
 
-@torch.no_grad()
 def layer_activations(model: nn.Module, data: Data, layers: Sequence[str], chunk_size: int = CHUNK):
     """``({layer: [N, U]}, labels [N])``: activations (conv maps averaged over space) and labels."""
-    layers = perturb.check_layers(model, layers)
-    dev = next(model.parameters()).device
+    layers = check_layers(model, layers)
+    dev = device_of(model)
     out = {l: [] for l in layers}
     ys = []
-    with measuring(model), latest(model, layers) as rec:
+    with evaluating(model), latest(model, layers) as rec:
         for x, y in chunks(data, chunk_size):
             model(x.to(dev))
             for l in layers:

@@ -9,6 +9,7 @@ chain to run only what lies downstream of a perturbed layer.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -330,6 +331,20 @@ def load_network(spec: str, weights: str | Path | None = None, **kwargs) -> nn.M
     if weights is not None:
         load_state_dict(net, read_state_dict(weights), weights, spec)
     return net.eval()
+
+
+@contextmanager
+def evaluating(model: nn.Module):
+    """Eval mode and no gradients for the block; every submodule's mode is restored after, also
+    on error. The one guard every measurement uses."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        for m, t in modes:
+            m.training = t
 
 
 def get_layer(model: nn.Module, name: str) -> nn.Module:

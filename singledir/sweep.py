@@ -27,7 +27,7 @@ import torch
 
 from . import analysis as _analysis
 from . import cache as _cache
-from . import information, perturb, selectivity
+from . import ensemble, information, perturb, selectivity
 from . import record as _record
 from . import train as _train
 from .data import random_subset
@@ -38,7 +38,11 @@ from .models import unit_layer_names
 class Analysis:
     """What to measure on each trained network of a sweep."""
 
-    layers: tuple[str, ...] | None = None  # None: every layer with units, pooled into one order
+    # units a curve ablates (and noise perturbs), pooled into one order: "paper" (an MLP's hidden
+    # layers, the last three layers of any other network: the paper's Fig. 1), "all", or layer names
+    curve_layers: str | tuple[str, ...] = "paper"
+    all_layers_curve: bool = False  # also the curve over every layer with units (auc_all_<baseline>)
+    unit_layers: tuple[str, ...] | None = None  # layers of the per-unit table (None: every layer with units)
     split: str = "train"  # data of the curves: "train" (the labels trained on) or "test"
     n_curve: int | None = None  # examples of that split used for curves (None: all)
     grid: int = 21  # ablated counts from none to all
@@ -54,10 +58,14 @@ class Analysis:
     seed: int = 0  # seed of ablation orders and noise
 
     def __post_init__(self):
-        for name in ("layers", "baselines", "noise_scales", "metrics"):
+        for name in ("unit_layers", "baselines", "noise_scales", "metrics"):
             v = getattr(self, name)
             if v is not None:
                 object.__setattr__(self, name, tuple(v))
+        if not isinstance(self.curve_layers, str):
+            object.__setattr__(self, "curve_layers", tuple(self.curve_layers))
+        elif self.curve_layers not in ("paper", "all"):
+            raise ValueError(f"curve_layers {self.curve_layers!r}: allowed 'paper', 'all' or a list of layer names")
         if self.split not in ("train", "test"):
             raise ValueError(f"analysis split {self.split!r}: allowed 'train' or 'test'")
         bad = set(self.baselines) - {"zero", "mean"}
@@ -125,7 +133,7 @@ def with_and_without_bn(base: _train.RunConfig, seeds: Sequence[int],
 
 def code_version() -> str:
     return _cache.code_version(_train, perturb, selectivity, information, _analysis, sys.modules[__name__],
-                               _train._data, _train._models, _record)
+                               _train._data, _train._models, _record, ensemble)
 
 
 def _flat(config: _train.RunConfig) -> dict:
@@ -142,10 +150,25 @@ def _columns(rows: list[dict]) -> dict[str, list]:
     return {k: [r.get(k) for r in rows] for k in keys}
 
 
-def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | None = False) -> dict:
+def curve_layers(model: torch.nn.Module, spec: str | Sequence[str] = "paper") -> list[str]:
+    """The layers whose units a curve ablates: ``"paper"``: every hidden layer of an MLP, the last
+    three layers with units of any other network (the paper's conv nets and ResNet, Fig. 1);
+    ``"all"``: every layer with units; or the names given."""
+    names = list(unit_layer_names(model))
+    if spec == "all":
+        return names
+    if spec == "paper":
+        from .models import MLP
+
+        return names if isinstance(model, MLP) else names[-3:]
+    return list(spec)
+
+
+def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | None = False,
+                run: _train.TrainedRun | None = None, ds=None) -> dict:
     """Train (or load) one network and measure it; returns the payload of tables (column lists)."""
-    ds = _train.load_run_dataset(config)
-    run = _train.train(config, dataset=ds, progress=progress)
+    ds = ds or _train.load_run_dataset(config)
+    run = run or _train.train(config, dataset=ds, progress=progress)
     final = run.final
     row = {**_flat(config), "diverged": run.diverged, "train_seconds": run.seconds,
            **{k: final.get(k, float("nan")) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}}
@@ -154,7 +177,9 @@ def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | N
         row.update({f"auc_{b}": float("nan") for b in analysis.baselines})
         return {"runs": _columns([row]), "curves": {}, "noise": {}, "units": {}}
     model = run.model
-    layers = list(analysis.layers or unit_layer_names(model))
+    layers = curve_layers(model, analysis.curve_layers)
+    row["curve_layers"] = "+".join(layers)
+    sets = [("paper", layers)] + ([("all", curve_layers(model, "all"))] if analysis.all_layers_curve else [])
     x, y = (ds.x_train, ds.y_train) if analysis.split == "train" else (ds.x_test, ds.y_test)
     x, y = random_subset(x, y, analysis.n_curve, analysis.seed)
     if _is_conv(model):
@@ -166,14 +191,19 @@ def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | N
     for epoch in epochs:
         net = model if epoch is None else run.at_epoch(epoch)
         ep = config.train.epochs if epoch is None else epoch
-        for b in analysis.baselines:
-            c = perturb.ablation_curve(net, (x, y), layers, grid=analysis.grid, repetitions=analysis.repetitions,
-                                       seed=analysis.seed, baseline=b, baseline_data=train_data,
-                                       metrics=analysis.metrics)
-            t = c.table.assign(epoch=ep, baseline=b)
-            curves += t.to_dict("records")
-            if epoch is None or ep == config.train.epochs:
-                row[f"auc_{b}"] = c.auc
+        for set_name, set_layers in sets:
+            if set_name != "paper" and epoch is not None and ep != config.train.epochs:
+                continue  # the secondary curve only for the final network
+            for b in analysis.baselines:
+                c = perturb.ablation_curve(net, (x, y), set_layers, grid=analysis.grid,
+                                           repetitions=analysis.repetitions, seed=analysis.seed, baseline=b,
+                                           baseline_data=train_data, metrics=analysis.metrics)
+                t = c.table.assign(epoch=ep, baseline=b, units=set_name)
+                curves += t.to_dict("records")
+                if epoch is None or ep == config.train.epochs:
+                    prefix = "auc" if set_name == "paper" else f"auc_{set_name}"
+                    row[f"{prefix}_{b}"] = c.auc
+                    row[f"{prefix}_norm_{b}"] = c.normalized_auc
     if analysis.noise_scales:
         nz = perturb.noise_curve(model, (x, y), layers, scales=analysis.noise_scales,
                                  repetitions=analysis.noise_repetitions, seed=analysis.seed, sd_data=train_data,
@@ -183,7 +213,8 @@ def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | N
             row["noise_auc"] = perturb.noise_auc(nz[nz.scale > 0])
     if analysis.units:
         xt, yt = random_subset(ds.x_test, ds.y_test, analysis.n_unit_data, analysis.seed)
-        units = _analysis.unit_table(model, (xt, yt), layers, n_classes=ds.n_classes,
+        ulayers = list(analysis.unit_layers or unit_layer_names(model))
+        units = _analysis.unit_table(model, (xt, yt), ulayers, n_classes=ds.n_classes,
                                      n_bins=analysis.n_bins).to_dict("records")
     return {"runs": _columns([row]), "curves": _columns(curves), "noise": _columns(noise), "units": _columns(units)}
 
@@ -192,11 +223,25 @@ def _is_conv(model) -> bool:
     return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
 
-def _worker(config_dict: dict, analysis_dict: dict, cache_root: str, threads: int) -> dict:
-    """Runs on a Dask worker: one thread per run unless told otherwise, the driver's cache root."""
+def _analyze_group(configs: list[_train.RunConfig], analysis: "Analysis", done) -> None:
+    """Train ``configs`` together (one group) and measure each member; ``done(j, payload)`` per member."""
+    dss = [_train.load_run_dataset(c) for c in configs]
+    if ensemble.groupable(configs[0]):
+        runs = ensemble.train_group(configs, datasets=dss, progress=False)
+    else:
+        runs = [_train.train(c, dataset=ds, progress=False) for c, ds in zip(configs, dss)]
+    for j, (c, run, ds) in enumerate(zip(configs, runs, dss)):
+        done(j, analyze_run(c, analysis, run=run, ds=ds))
+
+
+def _worker(config_dicts: list[dict], analysis_dict: dict, cache_root: str, threads: int) -> list[dict]:
+    """Runs on a Dask worker: one group, one thread unless told otherwise, the driver's cache root."""
     os.environ["SINGLEDIR_CACHE"] = cache_root
     torch.set_num_threads(threads)
-    return analyze_run(_train.RunConfig.from_dict(config_dict), Analysis(**analysis_dict))
+    out: list[dict] = [{} for _ in config_dicts]
+    _analyze_group([_train.RunConfig.from_dict(d) for d in config_dicts], Analysis(**analysis_dict),
+                   lambda j, p: out.__setitem__(j, p))
+    return out
 
 
 def _to_frame(payloads: list[dict], key: str, run_ids: list[int]) -> pd.DataFrame:
@@ -210,12 +255,19 @@ def _to_frame(payloads: list[dict], key: str, run_ids: list[int]) -> pd.DataFram
 
 def run_sweep(configs: Iterable[_train.RunConfig], analysis: Analysis = Analysis(), *, executor: str = "local",
               address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1,
-              name: str | None = None, progress: bool | None = None) -> SweepResult:
+              name: str | None = None, progress: bool | None = None,
+              group_size: int | None = None) -> SweepResult:
     """Train and analyse every config; finished runs come from the cache.
+
+    Runs that can train together (same architecture, data, batch size and schedule; see
+    :mod:`singledir.ensemble`) are trained in groups of at most ``group_size``, in-process or as
+    one Dask task per group; each run is still cached, and measured, on its own.
 
     Args:
         configs: the runs (see :func:`expand`).
         analysis: what to measure on each.
+        group_size: most networks trained at once (None: :func:`singledir.ensemble.default_group_size`,
+            16 on the CPU, by free memory on a GPU; 1: one at a time).
         executor: ``"local"`` (in this process) or ``"dask"``.
         address: a Dask scheduler's address; None starts a ``LocalCluster`` of ``n_workers``
             processes with ``threads_per_worker`` threads each.
@@ -251,12 +303,14 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: Analysis = Analysis
         bar.update(1)
 
     t0 = time.perf_counter()
+    limit = group_size or (ensemble.default_group_size(configs[todo[0]]) if todo else 1)
+    groups = [[todo[j] for j in g] for g in ensemble.form_groups([configs[i] for i in todo], limit)]
     try:
         if executor == "local":
-            for i in todo:
-                done(i, analyze_run(configs[i], analysis))
-        elif todo:
-            _run_dask(configs, todo, a_dict, address, n_workers, threads_per_worker, done)
+            for grp in groups:
+                _analyze_group([configs[i] for i in grp], analysis, lambda j, p, _g=grp: done(_g[j], p))
+        elif groups:
+            _run_dask(configs, groups, a_dict, address, n_workers, threads_per_worker, done)
     finally:
         bar.close()
     order = list(range(len(configs)))
@@ -290,16 +344,18 @@ def local_client(n_workers: int = 2):
     return client
 
 
-def _run_dask(configs, todo, a_dict, address, n_workers, threads_per_worker, done) -> None:
+def _run_dask(configs, groups, a_dict, address, n_workers, threads_per_worker, done) -> None:
     from distributed import Client, as_completed
 
     client = Client(address) if address is not None else local_client(n_workers)
     try:
         root = str(_cache.cache_dir())
-        futures = {client.submit(_worker, configs[i].to_dict(), a_dict, root, threads_per_worker,
-                                 key=f"singledir-run-{i}-{os.getpid()}-{time.time_ns()}", pure=False): i for i in todo}
+        futures = {client.submit(_worker, [configs[i].to_dict() for i in grp], a_dict, root, threads_per_worker,
+                                 key=f"singledir-group-{grp[0]}-{os.getpid()}-{time.time_ns()}", pure=False): grp
+                   for grp in groups}
         for fut in as_completed(futures):
-            done(futures[fut], fut.result())
+            for i, payload in zip(futures[fut], fut.result()):
+                done(i, payload)
     finally:
         if address is not None:
             client.close()

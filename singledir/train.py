@@ -21,6 +21,7 @@ from . import data as _data
 from . import models as _models
 
 OPTIMIZERS = ("adam", "sgd")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,20 @@ class TrainConfig:
     optimizer: str = "adam"  # "adam" or "sgd" (with momentum)
     momentum: float = 0.9  # SGD only
     weight_decay: float = 0.0  # L2 coefficient
-    checkpoints: tuple[int, ...] = ()  # epochs after which the weights are kept (0 = at init)
+    # epochs after which the weights are kept and evaluated: 0 = at initialization, 3 = after the
+    # third epoch, 0.25 = a quarter of the way through the first epoch (rounded to a step)
+    checkpoints: tuple[float, ...] = ()
     eval_every: int = 1  # evaluate train and test loss and accuracy every this many epochs (and the last)
+    precision: str = "fp32"  # "fp32", or "bf16": the forward pass under bfloat16 autocast (a GPU option)
 
     def __post_init__(self):
-        object.__setattr__(self, "checkpoints", tuple(sorted({int(c) for c in self.checkpoints})))
+        try:
+            points = {float(c) for c in self.checkpoints}
+        except (TypeError, ValueError):
+            raise ValueError(f"checkpoints {self.checkpoints!r} must be numbers of epochs") from None
+        object.__setattr__(self, "checkpoints", tuple(int(c) if c == int(c) else c for c in sorted(points)))
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; allowed: {', '.join(PRECISIONS)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
         if int(self.epochs) != self.epochs or self.epochs < 0:
@@ -135,7 +145,9 @@ def default_device() -> torch.device:
 
 def code_version() -> str:
     """Version of the code that determines trained weights."""
-    return _cache.code_version(_data, _models, sys.modules[__name__])
+    from . import ensemble
+
+    return _cache.code_version(_data, _models, sys.modules[__name__], ensemble)
 
 
 def load_run_dataset(config: RunConfig) -> _data.Dataset:
@@ -144,22 +156,17 @@ def load_run_dataset(config: RunConfig) -> _data.Dataset:
                               n_train=config.n_train, n_test=config.n_test, image_size=config.image_size)
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024,
              device: torch.device | None = None) -> tuple[float, float]:
     """(mean cross-entropy loss, accuracy) of ``model`` on ``x [N, ...]``, ``y [N]``, in eval mode."""
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     loss, correct = 0.0, 0
-    try:
+    with _models.evaluating(model):
         for idx in _data.batches(len(y), batch_size):
             out = model(x[idx].to(device))
             yy = y[idx].to(device)
             loss += F.cross_entropy(out, yy, reduction="sum").item()
             correct += (out.argmax(1) == yy).sum().item()
-    finally:
-        model.train(was_training)
     n = max(len(y), 1)
     return loss / n, correct / n
 
@@ -174,8 +181,50 @@ def _state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return max(1, math.ceil(n / batch_size))
+
+
+def inner_checkpoints(cfg: TrainConfig, n: int) -> dict[tuple[int, int], float]:
+    """``{(epoch, step): checkpoint}`` for checkpoints that fall inside an epoch (1-based epoch and
+    step): 0.25 with 16 steps per epoch is step 4 of epoch 1."""
+    spe = steps_per_epoch(n, cfg.batch_size)
+    out = {}
+    for c in cfg.checkpoints:
+        if c != int(c):
+            whole = math.floor(c)
+            out[(whole + 1, max(1, min(spe, round((c - whole) * spe))))] = c
+    return out
+
+
+def is_eval_epoch(cfg: TrainConfig, epoch: int) -> bool:
+    """Whether the history gets an entry after ``epoch`` (checkpoints are always evaluated)."""
+    return epoch % cfg.eval_every == 0 or epoch == cfg.epochs or epoch in cfg.checkpoints
+
+
+def autocast(cfg: TrainConfig, device: torch.device):
+    """The forward pass's precision context: bfloat16 autocast for ``precision="bf16"``."""
+    import contextlib
+
+    if cfg.precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _history_row(epoch, model, ds, device) -> dict:
+    tr_loss, tr_acc = evaluate(model, ds.x_train, ds.y_train, device=device)
+    te_loss, te_acc = evaluate(model, ds.x_test, ds.y_test, device=device)
+    return {"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc, "test_loss": te_loss, "test_acc": te_acc}
+
+
+def nan_row(epoch) -> dict:
+    return {"epoch": epoch, "train_loss": math.nan, "train_acc": math.nan, "test_loss": math.nan, "test_acc": math.nan}
+
+
 def _fit(config: RunConfig, ds: _data.Dataset, device: torch.device,
          progress: bool | None) -> tuple[nn.Module, list[dict], dict, bool]:
+    """One network trained alone with ``torch.optim``: the reference that grouped training
+    (:mod:`singledir.ensemble`) reproduces, and the path for networks that cannot be grouped."""
     torch.manual_seed(config.seed)
     model = _models.build_model(config.model, ds.input_shape, ds.n_classes).to(device)
     if not isinstance(config.model, _models.MLPConfig):
@@ -186,39 +235,78 @@ def _fit(config: RunConfig, ds: _data.Dataset, device: torch.device,
     history: list[dict] = []
     checkpoints = {0: _state(model)} if 0 in cfg.checkpoints else {}
     x_train, y_train = ds.x_train.to(device), ds.y_train.to(device)
+    inner = inner_checkpoints(cfg, len(y_train))
     diverged = False
     from tqdm import tqdm
 
-    if cfg.epochs == 0:  # an untrained or loaded network: its history is its evaluation
-        tr_loss, tr_acc = evaluate(model, ds.x_train, ds.y_train, device=device)
-        te_loss, te_acc = evaluate(model, ds.x_test, ds.y_test, device=device)
-        history.append({"epoch": 0, "train_loss": tr_loss, "train_acc": tr_acc, "test_loss": te_loss, "test_acc": te_acc})
+    if cfg.epochs == 0 or 0 in cfg.checkpoints:  # an untrained or loaded network: its history is its evaluation
+        history.append(_history_row(0, model, ds, device))
     bar = tqdm(range(1, cfg.epochs + 1), desc=f"train seed={config.seed} p={config.corruption}",
                disable=(not sys.stderr.isatty()) if progress is None else not progress, leave=False)
     for epoch in bar:
         model.train()
-        for idx in _data.batches(len(y_train), cfg.batch_size, g):
+        for step, idx in enumerate(_data.batches(len(y_train), cfg.batch_size, g), 1):
             idx = idx.to(device)
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            with autocast(cfg, device):
+                out = model(x_train[idx])
+            loss = F.cross_entropy(out.float(), y_train[idx])
             if not torch.isfinite(loss):
                 diverged = True
                 break
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            c = inner.get((epoch, step))
+            if c is not None:
+                history.append(_history_row(c, model, ds, device))
+                checkpoints[c] = _state(model)
         if diverged:
-            history.append({"epoch": epoch, "train_loss": math.nan, "train_acc": math.nan,
-                            "test_loss": math.nan, "test_acc": math.nan})
+            history.append(nan_row(epoch))
             break
-        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or epoch in cfg.checkpoints:
-            tr_loss, tr_acc = evaluate(model, ds.x_train, ds.y_train, device=device)
-            te_loss, te_acc = evaluate(model, ds.x_test, ds.y_test, device=device)
-            history.append({"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc,
-                            "test_loss": te_loss, "test_acc": te_acc})
-            bar.set_postfix(train_acc=f"{tr_acc:.3f}", test_acc=f"{te_acc:.3f}")
+        if is_eval_epoch(cfg, epoch):
+            history.append(_history_row(epoch, model, ds, device))
+            bar.set_postfix(train_acc=f"{history[-1]['train_acc']:.3f}", test_acc=f"{history[-1]['test_acc']:.3f}")
         if epoch in cfg.checkpoints:
             checkpoints[epoch] = _state(model)
     return model.eval(), history, checkpoints, diverged
+
+
+def run_key(config: RunConfig, device: torch.device) -> str:
+    """The cache key of a trained run: its config, the code version, and the device type and CPU
+    thread count (floating-point reductions split differently across threads, so the same seed
+    gives bit-identical weights only on the same setting)."""
+    return _cache.config_key({"run": config.to_dict(), "code": code_version(), "device": device.type,
+                              "threads": torch.get_num_threads() if device.type == "cpu" else None})
+
+
+def load_cached(config: RunConfig, device: torch.device, ds: _data.Dataset | None = None) -> "TrainedRun | None":
+    """The cached run of ``config``, or None."""
+    hit = _cache.Cache("runs").get(run_key(config, device))
+    if hit is None:
+        return None
+    ds = ds or load_run_dataset(config)
+    model = _models.build_model(config.model, ds.input_shape, ds.n_classes)
+    model.load_state_dict(hit["state"])
+    if not isinstance(config.model, _models.MLPConfig):
+        model = model.to(memory_format=torch.channels_last)
+    return TrainedRun(config, model.to(device).eval(), hit["history"],
+                      {_epoch(k): v for k, v in hit["checkpoints"].items()},
+                      bool(hit["diverged"]), from_cache=True, seconds=float(hit["seconds"]))
+
+
+def store_run(run: "TrainedRun", device: torch.device, meta: dict | None = None) -> None:
+    """Cache a freshly trained run under :func:`run_key`."""
+    _cache.Cache("runs").put(
+        run_key(run.config, device),
+        {"state": _state(run.model), "history": run.history,
+         "checkpoints": {str(k): v for k, v in run.checkpoints.items()},
+         "diverged": run.diverged, "seconds": run.seconds},
+        meta={"config": run.config.to_dict(), "code_version": code_version(), "device": str(device), **(meta or {})})
+
+
+def _epoch(key: str) -> int | float:
+    v = float(key)
+    return int(v) if v == int(v) else v
 
 
 def train(config: RunConfig, *, use_cache: bool = True, device: torch.device | str | None = None,
@@ -241,30 +329,20 @@ def train(config: RunConfig, *, use_cache: bool = True, device: torch.device | s
         True
     """
     device = torch.device(device) if device is not None else default_device()
-    store = _cache.Cache("runs")
-    # the device type and the CPU thread count are part of the key: floating-point reductions split
-    # differently across threads, so the same seed gives bit-identical weights only on the same setting
-    key = _cache.config_key({"run": config.to_dict(), "code": code_version(), "device": device.type,
-                             "threads": torch.get_num_threads() if device.type == "cpu" else None})
-    ds = dataset
     if use_cache:
-        hit = store.get(key)
+        hit = load_cached(config, device, dataset)
         if hit is not None:
-            ds = ds or load_run_dataset(config)
-            model = _models.build_model(config.model, ds.input_shape, ds.n_classes)
-            model.load_state_dict(hit["state"])
-            if not isinstance(config.model, _models.MLPConfig):
-                model = model.to(memory_format=torch.channels_last)
-            return TrainedRun(config, model.to(device).eval(), hit["history"],
-                              {int(k): v for k, v in hit["checkpoints"].items()},
-                              bool(hit["diverged"]), from_cache=True, seconds=float(hit["seconds"]))
-    ds = ds or load_run_dataset(config)
+            return hit
+    from . import ensemble
+
+    if ensemble.groupable(config):  # one code path for a network alone and in a group
+        return ensemble.train_group([config], device=device, progress=progress, use_cache=use_cache,
+                                    datasets=[dataset] if dataset is not None else None)[0]
+    ds = dataset or load_run_dataset(config)
     t0 = time.perf_counter()
     model, history, checkpoints, diverged = _fit(config, ds, device, progress)
-    seconds = time.perf_counter() - t0
+    run = TrainedRun(config, model, history, checkpoints, diverged, from_cache=False,
+                     seconds=time.perf_counter() - t0)
     if use_cache:
-        store.put(key, {"state": _state(model), "history": history,
-                        "checkpoints": {str(k): v for k, v in checkpoints.items()},
-                        "diverged": diverged, "seconds": seconds},
-                  meta={"config": config.to_dict(), "code_version": code_version(), "device": str(device)})
-    return TrainedRun(config, model, history, checkpoints, diverged, from_cache=False, seconds=seconds)
+        store_run(run, device)
+    return run

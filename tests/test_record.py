@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from singledir.models import ConvNetConfig, MLPConfig, build_model
-from singledir.record import activations, latest, record
+from singledir.record import activations, capture, latest
 
 
 def hand_mlp():
@@ -39,7 +39,7 @@ def all_hooks_empty(model: nn.Module) -> bool:
 
 def test_records_the_hand_computed_activations():
     net = hand_mlp()
-    with record(net, ["hidden.0", "hidden.1", "out"]) as rec:
+    with capture(net, ["hidden.0", "hidden.1", "out"]) as rec:
         y = net(X1)
     assert torch.equal(rec["hidden.0"], H0[:2])
     assert torch.equal(rec["hidden.1"], H1[:2])
@@ -49,7 +49,7 @@ def test_records_the_hand_computed_activations():
 
 def test_concatenates_over_forward_calls():
     net = hand_mlp()
-    with record(net, ["hidden.0", "hidden.1"]) as rec:
+    with capture(net, ["hidden.0", "hidden.1"]) as rec:
         net(X1)
         net(X2)
     assert torch.equal(rec["hidden.0"], H0) and torch.equal(rec["hidden.1"], H1)
@@ -58,7 +58,7 @@ def test_concatenates_over_forward_calls():
 def test_recorded_tensors_are_detached_copies():
     net = hand_mlp().train()
     x = X1.clone().requires_grad_(True)
-    with record(net, ["hidden.0"]) as rec:
+    with capture(net, ["hidden.0"]) as rec:
         y = net(x)
     y.sum().backward()  # the graph of the real forward pass is untouched
     h = rec["hidden.0"]
@@ -83,14 +83,14 @@ def test_inplace_change_of_the_output_after_the_hook_does_not_reach_the_copy():
 
     net = Net()
     x = torch.ones(2, 3)
-    with record(net, ["a"]) as rec:
+    with capture(net, ["a"]) as rec:
         net(x)
     assert torch.equal(rec["a"], torch.ones(2, 3))
 
 
 def test_no_hook_survives_the_block():
     net = hand_mlp()
-    with record(net, ["hidden.0", "hidden.1", "drop.0", "out"]) as rec:
+    with capture(net, ["hidden.0", "hidden.1", "drop.0", "out"]) as rec:
         assert not all_hooks_empty(net)
         assert len(net.hidden[0]._forward_hooks) == 1
         net(X1)
@@ -102,7 +102,7 @@ def test_no_hook_survives_the_block():
 def test_no_hook_survives_an_exception():
     net = hand_mlp()
     with pytest.raises(RuntimeError, match="inside the block"):
-        with record(net, ["hidden.0", "hidden.1"]):
+        with capture(net, ["hidden.0", "hidden.1"]):
             net(X1)
             raise RuntimeError("inside the block")
     assert all_hooks_empty(net)
@@ -111,7 +111,7 @@ def test_no_hook_survives_an_exception():
 def test_no_hook_survives_an_exception_in_forward():
     net = hand_mlp()
     with pytest.raises(RuntimeError):
-        with record(net, ["hidden.0"]):
+        with capture(net, ["hidden.0"]):
             net(torch.ones(2, 5))  # wrong input size: fails inside the model
     assert all_hooks_empty(net)
 
@@ -119,7 +119,7 @@ def test_no_hook_survives_an_exception_in_forward():
 def test_unknown_layer_fails_before_any_hook():
     net = hand_mlp()
     with pytest.raises(KeyError) as e:
-        with record(net, ["hidden.0", "hidden.7"]):
+        with capture(net, ["hidden.0", "hidden.7"]):
             pytest.fail("the block must not run")
     assert "hidden.7" in str(e.value) and "hidden.0, hidden.1" in str(e.value)
     assert all_hooks_empty(net)
@@ -127,7 +127,7 @@ def test_unknown_layer_fails_before_any_hook():
 
 def test_layer_that_did_not_run():
     net = hand_mlp()
-    with record(net, ["hidden.0"]) as rec:
+    with capture(net, ["hidden.0"]) as rec:
         pass
     with pytest.raises(KeyError, match="has not run"):
         rec["hidden.0"]
@@ -138,7 +138,7 @@ def test_record_on_a_convnet_matches_its_stages():
     net = build_model(ConvNetConfig(width=0.0625), (1, 8, 8), 10).eval()
     x = torch.randn(3, 1, 8, 8)
     names = [f"conv.{i}" for i in (0, 4, 10)]
-    with torch.no_grad(), record(net, names) as rec:
+    with torch.no_grad(), capture(net, names) as rec:
         net(x)
     h, manual = x, {}
     with torch.no_grad():

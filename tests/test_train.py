@@ -180,7 +180,10 @@ def test_checkpoints_are_kept_and_load():
     one = train(cfg.with_(train=TrainConfig(epochs=1, batch_size=64, lr=3e-3)), use_cache=False, device="cpu")
     assert state_equal(one.model.state_dict(), run.checkpoints[1])
     ds = load_run_dataset(cfg)
-    assert evaluate(m1, ds.x_test, ds.y_test) == (run.history[0]["test_loss"], run.history[0]["test_acc"])
+    # every checkpoint is evaluated, the initialization included
+    assert [h["epoch"] for h in run.history] == [0, 1, 2]
+    assert evaluate(init, ds.x_test, ds.y_test) == (run.history[0]["test_loss"], run.history[0]["test_acc"])
+    assert evaluate(m1, ds.x_test, ds.y_test) == (run.history[1]["test_loss"], run.history[1]["test_acc"])
     with pytest.raises(KeyError, match=r"kept: \[0, 1, 2\]"):
         run.at_epoch(3)
 

@@ -1,0 +1,625 @@
+"""Many networks trained as one computation: seeds and settings of one architecture, together.
+
+Networks that share their architecture, data, batch size and schedule, and differ only in their
+seed, label corruption, learning rate, weight decay or dropout, are trained as a *group*. Their
+weights are stacked along a member dimension: an MLP's layers become ``[G, out, in]`` tensors
+applied with batched matrix products, a conv net's layers become grouped convolutions over the
+members' concatenated channels (each member keeps its own batch-norm statistics, since batch norm
+is per channel), and one optimizer step updates every member. On two CPU cores this keeps the
+matrix units busy where one small network leaves them idle (``benchmarks/bench_ensemble.py``).
+
+Each member stays the network it would be alone:
+
+* it is initialized by building it from its own seed exactly as a solo run does, and its weights
+  are copied into the stack;
+* it draws its own data order (a generator seeded with its seed, one permutation per epoch) and
+  its own dropout masks (a generator that continues the global random stream right after its
+  initialization, as a solo run's dropout does);
+* its loss is the mean cross-entropy over its own batch, and the group's loss is the sum of the
+  members' losses, so each member's gradient is its own;
+* the optimizer (Adam or SGD with momentum, as in ``torch.optim``) is elementwise, with each
+  member's learning rate and weight decay;
+* it is evaluated, checkpointed and given a history exactly when a solo run would be, and cached
+  as its own run under the same key as :func:`singledir.train.train`, so sweeps resume run by run
+  and every analysis loads it like any other run;
+* a member whose loss becomes NaN or infinite is recorded as diverged at that step (its weights
+  as they were before the step, its history ending with a NaN row, as a solo run) and frozen;
+  the others go on.
+
+What is identical. :func:`singledir.train.train` trains a groupable network as a group of one,
+which runs the very operations of a network trained alone (``F.linear``, a convolution with one
+group, batch norm, ``torch.optim``'s update), so a solo run equals the plain PyTorch loop of
+:func:`singledir.train._fit` bit for bit. In a larger group an MLP member computes its products
+member by member in the same orientation and equals its solo run bit for bit (measured on this
+book's AVX2 machines; tested to 1e-6 elsewhere). A conv-net member equals its solo run to float
+tolerance only: oneDNN vectorizes grouped convolutions, batch norm and pooling across all the
+members' channels, which rounds a member's sums differently (measured: 1e-7 after 8 Adam steps).
+So a conv net's last bits depend on the group it was trained in; the cache keeps whichever was
+trained first, and a build with the same configs and group size reproduces itself bit for bit.
+A group interrupted between epochs resumes from its last snapshot and ends bit-identical to an
+uninterrupted run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import replace
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import cache as _cache
+from . import data as _data
+from . import models as _models
+from . import train as _train
+
+GROUPABLE = (_models.MLPConfig, _models.ConvNetConfig)
+# what members may differ in: everything else of a run config must be shared
+MEMBER_FIELDS = {"seed", "corruption"}
+MEMBER_TRAIN_FIELDS = {"lr", "weight_decay"}
+MEMBER_MODEL_FIELDS = {"dropout"}
+
+
+def groupable(config: _train.RunConfig) -> bool:
+    """Whether ``config`` can be trained in a group (the project's MLPs and conv nets)."""
+    return isinstance(config.model, GROUPABLE)
+
+
+def group_key(config: _train.RunConfig) -> str | None:
+    """What a run shares with the other members of its group (None: it trains alone)."""
+    if not groupable(config):
+        return None
+    d = config.to_dict()
+    for k in MEMBER_FIELDS:
+        d.pop(k)
+    for k in MEMBER_TRAIN_FIELDS:
+        d["train"].pop(k)
+    for k in MEMBER_MODEL_FIELDS:
+        d["model"].pop(k, None)
+    return json.dumps(d, sort_keys=True)
+
+
+def form_groups(configs: Sequence[_train.RunConfig], max_size: int) -> list[list[int]]:
+    """Indices of ``configs`` in groups of at most ``max_size`` that can train together, in order
+    of first appearance (deterministic); a config that cannot be grouped is a group of one."""
+    if int(max_size) < 1:
+        raise ValueError(f"group size {max_size} must be at least 1")
+    by_key: dict[str, list[int]] = {}
+    groups: list[list[int]] = []
+    for i, c in enumerate(configs):
+        k = group_key(c)
+        if k is None:
+            groups.append([i])
+            continue
+        members = by_key.setdefault(k, [])
+        members.append(i)
+    for members in by_key.values():
+        groups += [members[s:s + int(max_size)] for s in range(0, len(members), int(max_size))]
+    return sorted(groups, key=lambda g: g[0])
+
+
+def default_group_size(config: _train.RunConfig, device: torch.device | str | None = None,
+                       cap: int = 16) -> int:
+    """How many networks like ``config`` to train at once: ``cap`` on the CPU; on a GPU as many
+    as fit in half its free memory by a per-member estimate (weights, gradients and Adam moments,
+    and the activations of one batch kept for the backward pass), at most ``cap``."""
+    device = torch.device(device) if device is not None else _train.default_device()
+    if device.type != "cuda":
+        return cap
+    ds = _train.load_run_dataset(config)
+    net = _models.build_model(config.model, ds.input_shape, ds.n_classes)
+    params = sum(p.numel() for p in net.parameters())
+    acts = 0
+    x = ds.x_train[:1]
+    with torch.no_grad():
+        for _, stage in net.stages():
+            x = stage(x)
+            acts += x.numel()
+    per_member = 4 * (4 * params + 3 * acts * config.train.batch_size)
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(cap, int(0.5 * free // max(per_member, 1))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Stacked networks
+# ---------------------------------------------------------------------------------------------
+def _dropout(h: torch.Tensor, ps: Sequence[float], generators: Sequence[torch.Generator]) -> torch.Tensor:
+    """Each member's dropout of ``h [G, B, U]`` with its own generator, drawn as ``F.dropout`` draws
+    on the CPU (a Bernoulli mask scaled by ``1 / (1 - p)``)."""
+    masks = []
+    for g, p in enumerate(ps):
+        if p > 0:
+            noise = torch.empty_like(h[g]).bernoulli_(1 - p, generator=generators[g])
+            masks.append(noise.div_(1 - p))
+        else:
+            masks.append(torch.ones_like(h[g]))
+    return h * torch.stack(masks)
+
+
+class _StackedLinear(torch.autograd.Function):
+    """``x [G, B, in] @ weight[G, out, in]^T + bias [G, out]``, with the gradients computed in the
+    same orientation as ``F.linear``'s (``grad_out^T @ x`` for the weight), so that a group of one
+    matches a plain ``nn.Linear`` bit for bit."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        grad_x = torch.bmm(grad_out, weight) if ctx.needs_input_grad[0] else None
+        # one product per member: a batched product of transposed operands splits its sums
+        # differently for more than one member
+        grad_w = torch.stack([torch.mm(grad_out[g].t(), x[g]) for g in range(len(x))])
+        return grad_x, grad_w, grad_out.sum(1)
+
+
+def stacked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Each member's linear layer; a group of one calls ``F.linear`` itself."""
+    if len(weight) == 1:
+        return F.linear(x[0], weight[0], bias[0]).unsqueeze(0)
+    if torch.is_grad_enabled():
+        return _StackedLinear.apply(x, weight, bias)
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+class StackedMLP(nn.Module):
+    """G MLPs of one shape: layer ``i`` is ``weight[i] [G, out, in]`` and ``bias[i] [G, out]``."""
+
+    def __init__(self, members: Sequence[_models.MLP]):
+        super().__init__()
+        self.G = len(members)
+        layers = [[h[0] for h in m.hidden] + [m.out] for m in members]
+        n = len(layers[0])
+        self.weight = nn.ParameterList(nn.Parameter(torch.stack([l[i].weight.detach() for l in layers]).contiguous())
+                                       for i in range(n))
+        self.bias = nn.ParameterList(nn.Parameter(torch.stack([l[i].bias.detach() for l in layers]).contiguous())
+                                     for i in range(n))
+        self.dropouts = [m.config.dropout for m in members]
+
+    def forward(self, x: torch.Tensor, generators: Sequence[torch.Generator] | None = None) -> torch.Tensor:
+        """``x [G, B, ...]`` (each member's batch) -> logits ``[G, B, K]``."""
+        h = x.flatten(2)
+        last = len(self.weight) - 1
+        for i in range(last):
+            h = torch.relu(stacked_linear(h, self.weight[i], self.bias[i]))
+            if self.training and any(p > 0 for p in self.dropouts):
+                h = _dropout(h, self.dropouts, generators)
+        return stacked_linear(h, self.weight[last], self.bias[last])
+
+    def member_state(self, g: int) -> dict[str, torch.Tensor]:
+        """Member ``g``'s state dict, as :class:`singledir.models.MLP` names it."""
+        n = len(self.weight)
+        names = [f"hidden.{i}.0" for i in range(n - 1)] + ["out"]
+        out = {}
+        for name, w, b in zip(names, self.weight, self.bias):
+            out[f"{name}.weight"] = w[g].detach().cpu().clone()
+            out[f"{name}.bias"] = b[g].detach().cpu().clone()
+        return out
+
+    @staticmethod
+    def batch(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Each member's batch ``[G, B, ...]`` from the shared inputs ``x [N, ...]`` and indices ``idx [G, B]``."""
+        return x[idx]
+
+    def shared(self, x: torch.Tensor) -> torch.Tensor:
+        """The same inputs ``x [B, ...]`` for every member: ``[G, B, ...]``."""
+        return x.unsqueeze(0).expand(self.G, *x.shape)
+
+
+class StackedConvNet(nn.Module):
+    """G conv nets of one shape as one network with G groups of channels (channels last)."""
+
+    def __init__(self, members: Sequence[_models.ConvNet]):
+        super().__init__()
+        G = self.G = len(members)
+        cfg = members[0].config
+        self.batch_norm = cfg.batch_norm
+        blocks = []
+        for i, (c, s) in enumerate(zip(cfg.layer_channels, cfg.strides)):
+            src = [m.conv[i] for m in members]
+            conv = nn.Conv2d(G * src[0][0].in_channels, G * c, 3, stride=s, padding=1, groups=G,
+                             bias=not cfg.batch_norm)
+            conv.weight = nn.Parameter(torch.cat([b[0].weight.detach() for b in src]))
+            layers: list[nn.Module] = [conv]
+            if cfg.batch_norm:
+                bn = nn.BatchNorm2d(G * c)
+                bn.weight = nn.Parameter(torch.cat([b[1].weight.detach() for b in src]))
+                bn.bias = nn.Parameter(torch.cat([b[1].bias.detach() for b in src]))
+                bn.running_mean.copy_(torch.cat([b[1].running_mean for b in src]))
+                bn.running_var.copy_(torch.cat([b[1].running_var for b in src]))
+                bn.num_batches_tracked.copy_(src[0][1].num_batches_tracked)
+                layers.append(bn)
+            else:
+                conv.bias = nn.Parameter(torch.cat([b[0].bias.detach() for b in src]))
+            layers.append(nn.ReLU())
+            blocks.append(nn.Sequential(*layers))
+        self.conv = nn.ModuleList(blocks)
+        self.channels = cfg.layer_channels
+        self.out_weight = nn.Parameter(torch.stack([m.out.weight.detach() for m in members]).contiguous())
+        self.out_bias = nn.Parameter(torch.stack([m.out.bias.detach() for m in members]).contiguous())
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor, generators=None) -> torch.Tensor:
+        """``x [B, G * C, H, W]`` (member g's batch in channels ``g*C:(g+1)*C``) -> ``[G, B, K]``."""
+        for block in self.conv:
+            x = block(x)
+        pooled = F.adaptive_avg_pool2d(x, 1).flatten(1)  # [B, G * C]
+        h = pooled.view(len(pooled), self.G, -1).transpose(0, 1)  # [G, B, C]
+        return stacked_linear(h, self.out_weight, self.out_bias)
+
+    def member_state(self, g: int) -> dict[str, torch.Tensor]:
+        """Member ``g``'s state dict, as :class:`singledir.models.ConvNet` names it."""
+        out = {}
+        for i, (block, c) in enumerate(zip(self.conv, self.channels)):
+            sl = slice(g * c, (g + 1) * c)
+            out[f"conv.{i}.0.weight"] = block[0].weight[sl].detach().cpu().clone()
+            if self.batch_norm:
+                bn = block[1]
+                for name in ("weight", "bias", "running_mean", "running_var"):
+                    out[f"conv.{i}.1.{name}"] = getattr(bn, name)[sl].detach().cpu().clone()
+                out[f"conv.{i}.1.num_batches_tracked"] = bn.num_batches_tracked.detach().cpu().clone()
+            else:
+                out[f"conv.{i}.0.bias"] = block[0].bias[sl].detach().cpu().clone()
+        out["out.weight"] = self.out_weight[g].detach().cpu().clone()
+        out["out.bias"] = self.out_bias[g].detach().cpu().clone()
+        return out
+
+    @staticmethod
+    def batch(x_hwc: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Each member's batch as one channels-last tensor ``[B, G*C, H, W]`` from the shared
+        inputs stored channels last (``x_hwc [N, H, W, C]``) and indices ``idx [G, B]``."""
+        G, B = idx.shape
+        xb = x_hwc[idx]  # [G, B, H, W, C]
+        _, _, H, W, C = xb.shape
+        return xb.permute(1, 2, 3, 0, 4).reshape(B, H, W, G * C).permute(0, 3, 1, 2)
+
+    def shared(self, x: torch.Tensor) -> torch.Tensor:
+        """The same inputs ``x [B, C, H, W]`` for every member: ``[B, G*C, H, W]``, channels last."""
+        B, C, H, W = x.shape
+        xh = x.permute(0, 2, 3, 1).unsqueeze(3).expand(B, H, W, self.G, C)
+        return xh.reshape(B, H, W, self.G * C).permute(0, 3, 1, 2)
+
+
+def stack(members: Sequence[nn.Module]) -> StackedMLP | StackedConvNet:
+    if isinstance(members[0], _models.MLP):
+        return StackedMLP(members)
+    if isinstance(members[0], _models.ConvNet):
+        return StackedConvNet(members)
+    raise TypeError(f"cannot stack {type(members[0]).__name__}; groupable: MLP, ConvNet")
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimizer: torch.optim's Adam and SGD, elementwise, with a learning rate per member
+# ---------------------------------------------------------------------------------------------
+def _rows(t: torch.Tensor, G: int) -> torch.Tensor:
+    """``t`` with its member dimension first, as ``[G, -1]`` (a view where the layout allows;
+    conv weights are kept channels last, so their rows are taken in that order)."""
+    if t.dim() == 4:
+        t = t.permute(0, 2, 3, 1)
+    return t.reshape(G, -1)
+
+
+class StackedOptimizer:
+    """Adam (``torch.optim.Adam``'s single-tensor update) or SGD with momentum
+    (``torch.optim.SGD``'s), applied to stacked parameters with each member's learning rate and
+    weight decay. Every member's update is the same sequence of tensor operations ``torch.optim``
+    applies to a network alone; where the members' values differ, the steps that take a scalar are
+    applied member by member (a fused multiply-add rounds differently from a product and a sum)."""
+
+    def __init__(self, params: Sequence[nn.Parameter], G: int, cfgs: Sequence[_train.TrainConfig]):
+        self.params = list(params)
+        self.G = G
+        self.kind = cfgs[0].optimizer
+        self.momentum = cfgs[0].momentum
+        self.betas, self.eps = (0.9, 0.999), 1e-8
+        self.lrs = [float(c.lr) for c in cfgs]
+        self.wds = [float(c.weight_decay) for c in cfgs]
+        self.steps = 0
+        self.state: list[list[torch.Tensor]] = [[] for _ in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def _each(self, values: list[float], op: Callable[[slice | int, float], None]) -> None:
+        """``op(rows, value)`` on all rows at once when every member has the same value, else per member."""
+        if len(set(values)) == 1:
+            op(slice(None), values[0])
+        else:
+            for g, v in enumerate(values):
+                op(g, v)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.steps += 1
+        b1, b2 = self.betas
+        for p, st in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            param = _rows(p.data, self.G)
+            if param.data_ptr() != p.data.data_ptr() or not param.is_contiguous():
+                raise RuntimeError("a stacked parameter is not laid out member-major")  # never update a copy
+            grad = _rows(p.grad, self.G)
+            if any(self.wds):
+                grad = grad.clone()
+                self._each(self.wds, lambda r, wd: grad[r].add_(param[r], alpha=wd) if wd else None)
+            if self.kind == "adam":
+                if not st:
+                    st += [torch.zeros_like(param), torch.zeros_like(param)]
+                exp_avg, exp_avg_sq = st
+                exp_avg.lerp_(grad, 1 - b1)
+                exp_avg_sq.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                bias_correction1 = 1 - b1 ** self.steps
+                bias_correction2_sqrt = (1 - b2 ** self.steps) ** 0.5
+                denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
+                self._each(self.lrs, lambda r, lr: param[r].addcdiv_(exp_avg[r], denom[r],
+                                                                      value=-(lr / bias_correction1)))
+            else:
+                if self.momentum != 0:
+                    if not st:
+                        st.append(torch.clone(grad).detach())
+                    else:
+                        st[0].mul_(self.momentum).add_(grad, alpha=1)
+                    grad = st[0]
+                self._each(self.lrs, lambda r, lr: param[r].add_(grad[r], alpha=-lr))
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "state": [[t.detach().cpu().clone() for t in st] for st in self.state]}
+
+    def load_state_dict(self, d: dict, device: torch.device) -> None:
+        self.steps = int(d["steps"])
+        self.state = [[t.to(device) for t in st] for st in d["state"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Training a group
+# ---------------------------------------------------------------------------------------------
+def _check_group(configs: Sequence[_train.RunConfig]) -> None:
+    if not configs:
+        raise ValueError("an empty group: give at least one run config")
+    keys = {group_key(c) for c in configs}
+    if None in keys:
+        bad = [c for c in configs if not groupable(c)][0]
+        raise ValueError(f"{_models.describe(bad.model)} cannot be trained in a group; groupable: "
+                         "MLPs and the project's conv nets (train it with singledir.train.train)")
+    if len(keys) > 1:
+        raise ValueError("runs of one group must share everything but seed, corruption, lr, weight_decay "
+                         "and dropout; form groups with singledir.ensemble.form_groups")
+
+
+def _evaluate(net, x: torch.Tensor, ys: torch.Tensor, members: list[int], cfg: _train.TrainConfig,
+              device: torch.device, batch_size: int = 1024) -> dict[int, tuple[float, float]]:
+    """``{member: (mean loss, accuracy)}`` on ``x [N, ...]`` with each member's labels ``ys [G, N]``,
+    in eval mode and full precision, batched as :func:`singledir.train.evaluate` does."""
+    was = net.training
+    net.eval()
+    loss = {g: 0.0 for g in members}
+    correct = {g: 0 for g in members}
+    try:
+        with torch.no_grad():
+            for idx in _data.batches(ys.shape[1], batch_size):
+                out = net(net.shared(x[idx].to(device)))  # in full precision, as train.evaluate
+                for g in members:
+                    yy = ys[g, idx].to(device)
+                    loss[g] += F.cross_entropy(out[g].float(), yy, reduction="sum").item()
+                    correct[g] += (out[g].argmax(1) == yy).sum().item()
+    finally:
+        net.train(was)
+    n = max(ys.shape[1], 1)
+    return {g: (loss[g] / n, correct[g] / n) for g in members}
+
+
+class _Group:
+    """The state of a group in training: what a snapshot holds."""
+
+    def __init__(self, configs, datasets, device):
+        self.configs, self.device = list(configs), device
+        self.G = len(configs)
+        self.cfg = configs[0].train
+        ds0 = datasets[0]
+        members, self.drop_gens = [], []
+        for c, ds in zip(configs, datasets):
+            torch.manual_seed(c.seed)  # each member built exactly as a solo run builds it
+            m = _models.build_model(c.model, ds.input_shape, ds.n_classes)
+            if not isinstance(c.model, _models.MLPConfig):
+                m = m.to(memory_format=torch.channels_last)
+            members.append(m)
+            g = torch.Generator(device=device)
+            if device.type == "cpu":  # dropout continues the global stream, as in a solo run
+                g.set_state(torch.get_rng_state())
+            else:
+                g.manual_seed(c.seed)
+            self.drop_gens.append(g)
+        self.net = stack(members).to(device)
+        self.order_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
+        self.opt = StackedOptimizer(list(self.net.parameters()), self.G, [c.train for c in configs])
+        self.epoch = 0
+        self.live = [True] * self.G
+        self.frozen: dict[int, dict] = {}  # diverged members: their state at divergence
+        self.history: list[list[dict]] = [[] for _ in configs]
+        self.checkpoints: list[dict] = [{} for _ in configs]
+        self.seconds = 0.0
+        conv = isinstance(self.net, StackedConvNet)
+        self.x_train = (ds0.x_train.permute(0, 2, 3, 1).contiguous() if conv else ds0.x_train).to(device)
+        self.y_train = torch.stack([ds.y_train for ds in datasets]).to(device)  # [G, N]: each member's labels
+        self.y_test = ds0.y_test.unsqueeze(0).expand(self.G, -1)
+        self.x_train_nchw, self.x_test = ds0.x_train, ds0.x_test
+
+    def state(self, g: int) -> dict[str, torch.Tensor]:
+        return self.frozen.get(g) or self.net.member_state(g)
+
+    def evaluate(self, epoch) -> None:
+        members = [g for g in range(self.G) if self.live[g]]
+        if not members:
+            return
+        tr = _evaluate(self.net, self.x_train_nchw, self.y_train, members, self.cfg, self.device)
+        te = _evaluate(self.net, self.x_test, self.y_test, members, self.cfg, self.device)
+        for g in members:
+            self.history[g].append({"epoch": epoch, "train_loss": tr[g][0], "train_acc": tr[g][1],
+                                    "test_loss": te[g][0], "test_acc": te[g][1]})
+
+    def checkpoint(self, epoch) -> None:
+        for g in range(self.G):
+            if self.live[g]:
+                self.checkpoints[g][epoch] = self.net.member_state(g)
+
+    def snapshot(self) -> dict:
+        return {"net": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
+                "opt": self.opt.state_dict(), "epoch": self.epoch, "live": list(self.live),
+                "frozen": {str(g): s for g, s in self.frozen.items()},
+                "order_gens": [g.get_state() for g in self.order_gens],
+                "drop_gens": [g.get_state().cpu() for g in self.drop_gens],
+                "history": self.history, "checkpoints": [{str(k): v for k, v in c.items()} for c in self.checkpoints],
+                "seconds": self.seconds}
+
+    def restore(self, snap: dict) -> None:
+        self.net.load_state_dict(snap["net"])
+        self.opt.load_state_dict(snap["opt"], self.device)
+        self.epoch = int(snap["epoch"])
+        self.live = list(snap["live"])
+        self.frozen = {int(g): s for g, s in snap["frozen"].items()}
+        for g, s in zip(self.order_gens, snap["order_gens"]):
+            g.set_state(s)
+        for g, s in zip(self.drop_gens, snap["drop_gens"]):
+            g.set_state(s.to(g.device) if g.device.type != "cpu" else s)
+        self.history = snap["history"]
+        self.checkpoints = [{_train._epoch(k): v for k, v in c.items()} for c in snap["checkpoints"]]
+        self.seconds = float(snap["seconds"])
+
+    def run(self, progress: bool | None, snapshot: Callable[["_Group"], None] | None,
+            on_epoch: Callable[[int], None] | None) -> None:
+        from tqdm import tqdm
+
+        cfg, G, dev = self.cfg, self.G, self.device
+        n = self.y_train.shape[1]
+        inner = _train.inner_checkpoints(cfg, n)
+        if self.epoch == 0:
+            if 0 in cfg.checkpoints:
+                self.checkpoint(0)
+            if cfg.epochs == 0 or 0 in cfg.checkpoints:
+                self.evaluate(0)
+        bar = tqdm(range(self.epoch + 1, cfg.epochs + 1), desc=f"train group of {G}",
+                   disable=(not sys.stderr.isatty()) if progress is None else not progress, leave=False)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            self.net.train()
+            order = torch.stack([torch.randperm(n, generator=g) for g in self.order_gens]).to(dev)
+            for step, s0 in enumerate(range(0, n, cfg.batch_size), 1):
+                idx = order[:, s0:s0 + cfg.batch_size]
+                xb = self.net.batch(self.x_train, idx)
+                yb = self.y_train.gather(1, idx)
+                with _train.autocast(cfg, dev):
+                    out = self.net(xb, self.drop_gens)
+                B = yb.shape[1]
+                losses = F.cross_entropy(out.float().reshape(G * B, -1), yb.reshape(-1),
+                                         reduction="none").view(G, B).mean(1)
+                finite = torch.isfinite(losses).tolist()
+                for g in range(G):
+                    if self.live[g] and not finite[g]:  # diverged: keep the state before this step
+                        self.frozen[g] = self.net.member_state(g)
+                        self.history[g].append(_train.nan_row(epoch))
+                        self.live[g] = False
+                active = [g for g in range(G) if self.live[g]]
+                if not active:
+                    break
+                loss = losses[active].sum() if len(active) < G else losses.sum()
+                self.opt.zero_grad()
+                loss.backward()
+                self.opt.step()
+                c = inner.get((epoch, step))
+                if c is not None:
+                    self.evaluate(c)
+                    self.checkpoint(c)
+            self.epoch = epoch
+            if not any(self.live):
+                break
+            if _train.is_eval_epoch(cfg, epoch):
+                self.evaluate(epoch)
+                accs = [self.history[g][-1]["train_acc"] for g in range(G) if self.live[g]]
+                bar.set_postfix(min_train_acc=f"{min(accs):.3f}")
+            if epoch in cfg.checkpoints:
+                self.checkpoint(epoch)
+            self.seconds += time.perf_counter() - t0
+            if snapshot is not None:
+                snapshot(self)
+            if on_epoch is not None:
+                on_epoch(epoch)
+
+
+def _group_cache_key(keys: Sequence[str]) -> str:
+    return _cache.config_key({"group": list(keys)})
+
+
+def train_group(configs: Sequence[_train.RunConfig], *, device: torch.device | str | None = None,
+                progress: bool | None = None, use_cache: bool = True,
+                datasets: Sequence[_data.Dataset] | None = None, snapshot_every: float = 120.0,
+                on_epoch: Callable[[int], None] | None = None) -> list[_train.TrainedRun]:
+    """Train ``configs`` as one group (or load them from the cache); one :class:`TrainedRun` each.
+
+    Members already cached are loaded; the others train together and are each cached as their own
+    run under the key :func:`singledir.train.train` uses. While training, the group's whole state
+    is written to the cache every ``snapshot_every`` seconds (at the end of an epoch; 0: every
+    epoch), so an interrupted group resumes from its last snapshot with the same result.
+
+    Args:
+        configs: runs that share everything but seed, corruption, learning rate, weight decay and
+            dropout (see :func:`form_groups`).
+        device: defaults to the GPU when one is present.
+        datasets: the runs' datasets if already loaded (``load_run_dataset(config)`` each).
+        on_epoch: called after each epoch (and its snapshot) with the epoch number.
+
+    Example:
+        >>> runs = train_group(expand(RunConfig(dataset="digits"), seed=range(8)))
+    """
+    configs = list(configs)
+    _check_group(configs)
+    device = torch.device(device) if device is not None else _train.default_device()
+    runs: dict[int, _train.TrainedRun] = {}
+    if use_cache:
+        for i, c in enumerate(configs):
+            hit = _train.load_cached(c, device, datasets[i] if datasets else None)
+            if hit is not None:
+                runs[i] = hit
+    todo = [i for i in range(len(configs)) if i not in runs]
+    if todo:
+        cfgs = [configs[i] for i in todo]
+        dss = [datasets[i] if datasets else _train.load_run_dataset(configs[i]) for i in todo]
+        x0 = dss[0].x_train
+        if any(d.x_train.shape != x0.shape for d in dss):
+            raise ValueError("members of a group must train on the same images")
+        group = _Group(cfgs, dss, device)
+        store = _cache.Cache("groups")
+        gkey = _group_cache_key([_train.run_key(c, device) for c in cfgs])
+        if use_cache:
+            snap = store.get(gkey)
+            if snap is not None:
+                group.restore(snap)
+        last = [time.monotonic()]
+
+        def snapshot(gr: _Group) -> None:
+            if use_cache and gr.epoch < gr.cfg.epochs and time.monotonic() - last[0] >= snapshot_every:
+                store.put(gkey, gr.snapshot(), meta={"configs": [c.to_dict() for c in cfgs]})
+                last[0] = time.monotonic()
+
+        group.run(progress, snapshot, on_epoch)
+        for j, i in enumerate(todo):
+            c, ds = cfgs[j], dss[j]
+            model = _models.build_model(c.model, ds.input_shape, ds.n_classes)
+            model.load_state_dict(group.state(j))
+            if not isinstance(c.model, _models.MLPConfig):
+                model = model.to(memory_format=torch.channels_last)
+            run = _train.TrainedRun(c, model.to(device).eval(), group.history[j], group.checkpoints[j],
+                                    diverged=not group.live[j], from_cache=False, seconds=group.seconds / len(todo))
+            if use_cache:
+                _train.store_run(run, device, meta={"group_size": len(todo)})
+            runs[i] = run
+        if use_cache:
+            store.remove(gkey)
+    return [runs[i] for i in range(len(configs))]
