@@ -76,12 +76,56 @@ def step_seconds(model_cfg, shape, device: str, batch: int, steps: int, warmup: 
     return (time.perf_counter() - t0) / steps
 
 
+def group_step_seconds(model_cfg, shape, device: str, batch: int, steps: int, G: int, warmup: int = 2,
+                       precision: str = "fp32") -> float:
+    """Seconds per training step of G networks trained as one group (singledir.ensemble), each on
+    its own random batch: the grouped path the sweeps use."""
+    from singledir import ensemble
+    from singledir.train import TrainConfig, autocast
+
+    members = []
+    for s in range(G):
+        torch.manual_seed(s)
+        m = build_model(model_cfg, shape, 10)
+        members.append(m.to(memory_format=torch.channels_last) if isinstance(model_cfg, ConvNetConfig) else m)
+    net = ensemble.stack(members).to(device)
+    tcfg = TrainConfig(lr=1e-3, batch_size=batch, precision=precision)
+    opt = ensemble.StackedOptimizer(list(net.parameters()), G, [tcfg] * G)
+    conv = isinstance(model_cfg, ConvNetConfig)
+    n = 4 * batch
+    x = torch.randn(n, *shape[1:], shape[0], device=device) if conv else torch.randn(n, *shape, device=device)
+    y = torch.randint(0, 10, (G, n), device=device)
+    idx = torch.stack([torch.randperm(n, device=device)[:batch] for _ in range(G)])
+
+    def step():
+        xb = net.batch(x, idx)
+        with autocast(tcfg, torch.device(device)):
+            out = net(xb)
+        loss = F.cross_entropy(out.float().reshape(G * batch, -1), y.gather(1, idx).reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / steps
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=None, help="timed steps per network on --device (50 on a GPU, 5 on the CPU)")
     ap.add_argument("--cpu-steps", type=int, default=5, help="timed steps per network for the CPU baseline")
     ap.add_argument("--params", default=str(ROOT / "params" / "paper.yml"))
+    ap.add_argument("--groups", default="16,4,8", help="group sizes for the three shapes (MLP 512, conv net, MLP 2048)")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="of the grouped steps")
     a = ap.parse_args(argv)
     from singledir.book import read_params_file
 
@@ -92,19 +136,25 @@ def main(argv: list[str] | None = None) -> int:
     shapes = {"mlp 512-512 (MNIST)": (MLPConfig(widths=(512, 512)), MNIST),
               "conv net x1 (CIFAR-10)": (ConvNetConfig(width=1.0), CIFAR),
               "mlp 2048-2048 (MNIST)": (MLPConfig(widths=(2048, 2048)), MNIST)}
-    name = torch.cuda.get_device_name() if a.device == "cuda" else "cpu"
-    print(f"torch {torch.__version__}, device {name}, {torch.get_num_threads()} CPU threads, batch {batch}")
-    total = 0.0
-    for label, (cfg, (shape, n)) in shapes.items():
+    name = torch.cuda.get_device_name() if a.device == "cuda" else f"cpu ({torch.backends.cpu.get_cpu_capability()})"
+    groups = [int(g) for g in a.groups.split(",")]
+    print(f"torch {torch.__version__}, device {name}, {torch.get_num_threads()} CPU threads, batch {batch}"
+          + ("" if a.device == "cuda" else "; no GPU: these are CPU figures"))
+    total = total_grouped = 0.0
+    for (label, (cfg, (shape, n))), G in zip(shapes.items(), groups):
         per_epoch_steps = math.ceil(n / batch)
         t_dev = step_seconds(cfg, shape, a.device, batch, steps) * per_epoch_steps
         t_cpu = t_dev if a.device == "cpu" else step_seconds(cfg, shape, "cpu", batch, a.cpu_steps) * per_epoch_steps
-        hours = counts[label] * t_dev / 3600
+        t_grp = group_step_seconds(cfg, shape, a.device, batch, max(2, steps // 2), G, precision=a.precision) \
+            * per_epoch_steps / G
+        hours, hours_grp = counts[label] * t_dev / 3600, counts[label] * t_grp / 3600
         total += hours
-        print(f"{label}: {a.device} {t_dev:.2f} s/epoch, cpu {t_cpu:.1f} s/epoch, ratio {t_cpu / t_dev:.1f}x; "
-              f"{counts[label]} network-epochs in paper.yml -> {hours:.1f} h on {a.device}")
-    print(f"training in params/paper.yml: about {total:.0f} h on {name} (batch-{batch} steps; the E5 grid's "
-          f"other batch sizes, evaluation and the analyses come on top)")
+        total_grouped += hours_grp
+        print(f"{label}: {a.device} {t_dev:.2f} s/epoch alone, {t_grp:.2f} s/epoch per network in groups of {G} "
+              f"(ratio {t_dev / t_grp:.2f}x), cpu alone {t_cpu:.1f} s/epoch; {counts[label]} network-epochs in "
+              f"paper.yml -> {hours:.1f} h alone, {hours_grp:.1f} h grouped on {a.device}")
+    print(f"training in params/paper.yml: about {total:.1f} h alone, {total_grouped:.1f} h grouped ({a.precision}) on "
+          f"{name} (batch-{batch} steps; the E5 grid's other batch sizes, evaluation and the analyses come on top)")
     return 0
 
 

@@ -48,7 +48,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path`` and rename it into place: a reader
+    never sees a partial file, and a failed write leaves the old file as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     os.close(fd)
@@ -93,9 +95,9 @@ class Cache:
         buf = io.BytesIO()
         torch.save(payload, buf)
         blob = buf.getvalue()
-        _atomic_write(path, lambda p: p.write_bytes(blob))
+        atomic_write(path, lambda p: p.write_bytes(blob))
         record = {**(meta or {}), "sha256": hashlib.sha256(blob).hexdigest()}
-        _atomic_write(manifest, lambda p: p.write_text(json.dumps(record, indent=1, sort_keys=True, default=str)))
+        atomic_write(manifest, lambda p: p.write_text(json.dumps(record, indent=1, sort_keys=True, default=str)))
 
     def remove(self, key: str) -> None:
         for p in self.paths(key):

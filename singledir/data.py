@@ -166,12 +166,16 @@ def _unpack_debian_fashion_mnist(raw_dir: Path) -> bool:
         return True
     if not all((DEBIAN_FASHION_MNIST / f"{n}.gz").exists() for n in names):
         return False
-    raw_dir.mkdir(parents=True, exist_ok=True)
+    from .cache import atomic_write
+
+    def unpack(n: str):
+        def write(tmp: Path):
+            with gzip.open(DEBIAN_FASHION_MNIST / f"{n}.gz", "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        return write
+
     for n in names:
-        tmp = raw_dir / f".{n}.partial"
-        with gzip.open(DEBIAN_FASHION_MNIST / f"{n}.gz", "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        os.replace(tmp, raw_dir / n)  # never leave a half-written file under the real name
+        atomic_write(raw_dir / n, unpack(n))  # never a half-written file under the real name
     return True
 
 
@@ -284,7 +288,7 @@ def corrupt_labels(y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.T
 
 def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_seed: int = 0,
                  split_seed: int = 0, n_train: int | None = None, n_test: int | None = None,
-                 download: bool = False, image_size: int | None = None) -> Dataset:
+                 download: bool = False, image_size: int | None = None, unused_to_test: bool = False) -> Dataset:
     """Load a registered dataset as in-memory tensors, optionally with corrupted training labels.
 
     Args:
@@ -296,6 +300,8 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
             before corruption, so the corrupted fraction is exact on what is kept.
         download: let torchvision download ``mnist``, ``cifar10`` or ``fashion_mnist``.
         image_size: resize ``folder:`` images to this square size.
+        unused_to_test: add the training images that ``n_train`` leaves out to the test set (a
+            larger held-out set for networks trained on a subset).
 
     Example:
         >>> ds = load_dataset("mnist5k", corruption=0.4, corruption_seed=1)
@@ -306,7 +312,9 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
         raise TypeError(f"dataset name must be a string, got {name!r}")
     xtr, ytr, xte, yte, classes = _raw(name, int(split_seed), bool(download), image_size)
     tr, te = _subset(ytr, n_train, split_seed), _subset(yte, n_test, split_seed)
-    xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
+    rest = np.setdiff1d(np.arange(len(ytr)), tr) if unused_to_test else np.zeros(0, dtype=int)
+    xte, yte = np.concatenate([xte[te], xtr[rest]]), np.concatenate([yte[te], ytr[rest]])
+    xtr, ytr = xtr[tr], ytr[tr]
     x_train = torch.from_numpy(xtr).float()
     x_test = torch.from_numpy(xte).float()
     mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
@@ -323,7 +331,7 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
         y_train_true=y_true,
         corrupted=corrupted,
         corruption=float(corruption),
-        meta={"split_seed": split_seed, "corruption_seed": corruption_seed},
+        meta={"split_seed": split_seed, "corruption_seed": corruption_seed, "unused_to_test": int(len(rest))},
     )
 
 

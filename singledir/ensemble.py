@@ -85,7 +85,8 @@ def group_key(config: _train.RunConfig) -> str | None:
 
 def form_groups(configs: Sequence[_train.RunConfig], max_size: int) -> list[list[int]]:
     """Indices of ``configs`` in groups of at most ``max_size`` that can train together, in order
-    of first appearance (deterministic); a config that cannot be grouped is a group of one."""
+    of first appearance (deterministic): as few groups as the limit allows, of nearly equal size
+    (18 runs with a limit of 16 train as 9 and 9). A config that cannot be grouped is a group of one."""
     if int(max_size) < 1:
         raise ValueError(f"group size {max_size} must be at least 1")
     by_key: dict[str, list[int]] = {}
@@ -97,8 +98,10 @@ def form_groups(configs: Sequence[_train.RunConfig], max_size: int) -> list[list
             continue
         members = by_key.setdefault(k, [])
         members.append(i)
-    for members in by_key.values():
-        groups += [members[s:s + int(max_size)] for s in range(0, len(members), int(max_size))]
+    for members in by_key.values():  # as few groups as the limit allows, of nearly equal sizes
+        k = math.ceil(len(members) / int(max_size))
+        bounds = [round(j * len(members) / k) for j in range(k + 1)]
+        groups += [members[bounds[j]:bounds[j + 1]] for j in range(k)]
     return sorted(groups, key=lambda g: g[0])
 
 

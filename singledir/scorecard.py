@@ -1,41 +1,31 @@
-"""Findings: each experiment's statistic, interval, scale and verdict, machine-readable.
+"""Findings: each claim's parts, numbers, intervals and verdicts, machine-readable and glued.
 
-A chapter calls :func:`record` once per experiment id (E1 ... E13, ``shared/paper/METHODS.md``).
-The finding is written as ``E<n>.json`` into ``$SINGLEDIR_RESULTS`` (the book runner sets it to
-``_build/results``) and glued into the chapter (``E1_ours``, ``E1_verdict``, ...), so the book's
-scorecard can collect it without anything typed by hand.
+A chapter computes the statistics of a claim's parts and calls :func:`report` once per claim
+(E1 ... E13). The verdicts come from the rules of :mod:`singledir.claims`, fixed before the chapter
+runs. The finding is written as ``E<n>.json`` into ``$SINGLEDIR_RESULTS`` (the book runner sets it
+to the build's results folder) and glued into the chapter, so the book's first page (the
+scorecard) and its scale table can show it without anything typed by hand.
+
+Glued names: ``E1_verdict``, ``E1_scale``, and per part ``i`` (in the claim's order)
+``E1_p0_est``, ``E1_p0_lo``, ``E1_p0_hi``, ``E1_p0_mde``, ``E1_p0_verdict``; the run's setup as
+``E1_setup_data``, ``E1_setup_network``, ... .
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from .cache import cache_dir
+from . import claims as _claims
+from .cache import atomic_write, cache_dir
 
-VERDICTS = ("reproduced", "partly", "not reproduced")
-COLUMNS = ("id", "claim", "paper", "ours", "ci_low", "ci_high", "scale", "verdict")
-
-
-@dataclass(frozen=True)
-class Finding:
-    id: str  # "E1" ... "E13"
-    claim: str  # the paper's claim, in this book's words
-    paper: str  # the paper's number or statement
-    statistic: str  # what `ours` is, e.g. "Spearman(corruption, AUC)"
-    ours: float
-    ci_low: float
-    ci_high: float
-    scale: str  # what was run: data, networks, seeds
-    verdict: str
-    chapter: str = ""  # chapter name, for links
-    figure: str = ""  # label of the figure that shows it
-
-    def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict {self.verdict!r}; allowed: {', '.join(VERDICTS)}")
+SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
+CSV_COLUMNS = ("id", "part", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "resampled", "rule",
+               "part_verdict", "mde", "verdict", "scale")
 
 
 def results_dir() -> Path:
@@ -43,48 +33,119 @@ def results_dir() -> Path:
     return Path(env) if env else cache_dir() / "results"
 
 
-def direction_verdict(ours: float, ci_low: float, ci_high: float, expected_sign: int) -> str:
-    """``reproduced`` when the interval lies wholly on the paper's side of 0, ``partly`` when the
-    estimate does but the interval reaches 0, ``not reproduced`` otherwise (or when undefined)."""
-    if not all(math.isfinite(v) for v in (ours, ci_low, ci_high)):
-        return "not reproduced"
-    lo, hi = sorted((ci_low, ci_high))
-    if expected_sign * ours <= 0:
-        return "not reproduced"
-    if (expected_sign > 0 and lo > 0) or (expected_sign < 0 and hi < 0):
-        return "reproduced"
-    return "partly"
+def report(claim_id: str, results: dict[str, dict], *, scale: str, setup: dict[str, str],
+           glue: bool = True) -> dict:
+    """Decide ``claim_id`` from its parts' ``results`` (see :func:`singledir.claims.decide`), write the
+    finding to ``results_dir()/ID.json`` atomically and glue its fields into the chapter.
 
-
-def combine(*verdicts: str) -> str:
-    """One verdict for a claim tested on several models: all reproduced -> reproduced; none even
-    partly -> not reproduced; otherwise partly."""
-    if all(v == "reproduced" for v in verdicts):
-        return "reproduced"
-    if all(v == "not reproduced" for v in verdicts):
-        return "not reproduced"
-    return "partly"
-
-
-def record(finding: Finding, glue: bool = True) -> Finding:
-    """Write the finding to ``results_dir()/ID.json`` (atomically) and glue its fields."""
+    Args:
+        results: ``{part name: {"estimate", "ci_low", "ci_high", "n", "mde"}}``.
+        scale: what was run, in a sentence (data, networks, seeds).
+        setup: this build's side of the scale table: ``data``, ``network``, ``epochs``, ``seeds``,
+            ``layers``, ``statistic`` (strings made from the run configs).
+    """
+    claim = _claims.CLAIMS[claim_id]
+    missing = set(SETUP_KEYS) - set(setup)
+    if missing:
+        raise ValueError(f"setup of {claim_id} lacks {sorted(missing)}")
+    verdict, parts = _claims.decide(claim_id, results)
+    finding = {"id": claim_id, "claim": claim.claim, "paper": claim.paper, "section": claim.section,
+               "verdict": verdict, "scale": scale, "chapter": claim.chapter, "figure": claim.figure,
+               "parts": [asdict(p) for p in parts], "setup": {k: str(setup[k]) for k in SETUP_KEYS},
+               "paper_setup": claim.paper_setup}
     d = results_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    tmp = d / f".{finding.id}.json.partial"
-    tmp.write_text(json.dumps(asdict(finding), indent=1))
-    os.replace(tmp, d / f"{finding.id}.json")
+    atomic_write(d / f"{claim_id}.json", lambda p: p.write_text(json.dumps(finding, indent=1)))
     if glue:
         from myst_nb import glue as _glue
 
-        for k in ("ours", "ci_low", "ci_high"):
-            _glue(f"{finding.id}_{k}", float(getattr(finding, k)), display=False)
-        for k in ("verdict", "scale", "paper", "statistic"):
-            _glue(f"{finding.id}_{k}", getattr(finding, k), display=False)
+        _glue(f"{claim_id}_verdict", verdict, display=False)
+        _glue(f"{claim_id}_scale", scale, display=False)
+        for i, p in enumerate(parts):
+            for k, v in (("est", p.estimate), ("lo", p.ci_low), ("hi", p.ci_high), ("mde", p.mde)):
+                _glue(f"{claim_id}_p{i}_{k}", float(v), display=False)
+            _glue(f"{claim_id}_p{i}_verdict", p.verdict, display=False)
+            _glue(f"{claim_id}_p{i}_mde_text", mde_text(p), display=False)
+        for k in SETUP_KEYS:
+            _glue(f"{claim_id}_setup_{k}", str(setup[k]), display=False)
     return finding
+
+
+def mde_text(part: _claims.PartResult) -> str:
+    """What an inconclusive part could have detected, in words (empty for a decided part)."""
+    if part.verdict != "inconclusive":
+        return ""
+    if not math.isfinite(part.mde):
+        return "too few samples to estimate what this run could detect"
+    return f"this run detects an effect of {part.mde:.3f} beyond the rule's boundary with 80% power"
 
 
 def collect(folder: Path | None = None) -> list[dict]:
     """Every recorded finding in ``folder`` (default ``results_dir()``), sorted by id number."""
     folder = folder or results_dir()
+    if not folder.exists():
+        return []
     items = [json.loads(p.read_text()) for p in folder.glob("E*.json")]
     return sorted(items, key=lambda f: int(f["id"][1:]))
+
+
+def _cell(t) -> str:
+    return str(t).replace("|", "\\|").replace("\n", " ")
+
+
+def scorecard_markdown(findings: list[dict]) -> str:
+    """The scorecard as MyST: one row per part of each claim, every number a glue reference into the
+    chapter that computed it, the claim's verdict beside each part's, each claim linked to its figure."""
+    if not findings:
+        return "*No findings recorded yet: execute the chapters (`make book`).*\n"
+    rows = ["| id | the paper's claim | paper | part: statistic | this build | 95% interval | part verdict | "
+            "claim verdict | figure |", "|---|---|---|---|---|---|---|---|---|"]
+    for f in findings:
+        doc = f"/chapters/{f['chapter']}.ipynb"
+        g = lambda k, fmt: f"{{glue:text}}`{doc}::{f['id']}_{k}:{fmt}`"
+        fig = f"{{numref}}`{f['figure']}`" if f.get("figure") else ""
+        for i, p in enumerate(f["parts"]):
+            first = i == 0
+            rows.append(
+                f"| {f['id'] if first else ''} | {_cell(f['claim']) if first else ''} | {_cell(p['paper'] or f['paper'])} | "
+                f"{_cell(p['name'])}: {_cell(p['statistic'])} | {g(f'p{i}_est', '.3f')} | "
+                f"{g(f'p{i}_lo', '.3f')} to {g(f'p{i}_hi', '.3f')} | {g(f'p{i}_verdict', 's')} | "
+                f"{'**' + g('verdict', 's') + '**' if first else ''} | {fig if first else ''} |")
+    return "\n".join(rows) + "\n"
+
+
+def scale_markdown(findings: list[dict]) -> str:
+    """How far each experiment is from the paper's scale: the paper's setup beside this build's,
+    this build's values glued from the chapter that ran it."""
+    if not findings:
+        return "*No findings recorded yet.*\n"
+    rows = ["| id | | data | network | epochs | seeds / networks | units ablated | compared |",
+            "|---|---|---|---|---|---|---|---|"]
+    for f in findings:
+        doc = f"/chapters/{f['chapter']}.ipynb"
+        paper = f.get("paper_setup") or {}
+        rows.append(f"| {f['id']} | paper | " + " | ".join(_cell(paper.get(k, "")) for k in SETUP_KEYS) + " |")
+        rows.append("| | this build | " + " | ".join(f"{{glue:text}}`{doc}::{f['id']}_setup_{k}:s`"
+                                                    for k in SETUP_KEYS) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def csv_rows(findings: list[dict]) -> list[list]:
+    rows = []
+    for f in findings:
+        for p in f["parts"]:
+            rows.append([f["id"], p["name"], f["claim"], p["paper"] or f["paper"], p["statistic"], p["estimate"],
+                         p["ci_low"], p["ci_high"], p["n"], p["unit"], p["rule"], p["verdict"],
+                         p["mde"] if p["verdict"] == "inconclusive" else "", f["verdict"], f["scale"]])
+    return rows
+
+
+def write_csv(findings: list[dict], path: Path, metadata: dict[str, str] | None = None) -> None:
+    """``scorecard.csv``: one row per part (columns :data:`CSV_COLUMNS`), written atomically;
+    ``metadata`` (where and how the build ran) goes into ``#``-comment lines at the top."""
+    buf = io.StringIO()
+    for k, v in (metadata or {}).items():
+        buf.write(f"# {k}: {v}\n")
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    w.writerows(csv_rows(findings))
+    atomic_write(path, lambda p: p.write_text(buf.getvalue()))

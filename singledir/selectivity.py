@@ -1,4 +1,4 @@
-"""Class selectivity of units, filter norms, and rank correlations with bootstrap intervals.
+"""Class selectivity of units and the L1 norms of the filters that compute them.
 
 Class selectivity index (paper section 2.3, after neuroscience's selectivity indices): with
 ``mu_c`` the mean activation of a unit over test examples of class ``c`` (a conv feature map is
@@ -78,35 +78,3 @@ def filter_l1_norms(model: nn.Module, layer: str) -> torch.Tensor:
         raise ValueError(f"layer {layer!r} has no convolution; filter L1 norms are defined for conv layers")
     conv = convs[-1]
     return conv.weight.detach().abs().flatten(1).sum(1).cpu()
-
-
-def spearman(x, y, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> dict:
-    """Spearman's rho of paired samples with a percentile bootstrap interval; NaN pairs are dropped.
-
-    Returns:
-        ``{"rho", "ci_low", "ci_high", "n", "p"}``; ``p`` is scipy's two-sided p-value.
-    """
-    from scipy import stats
-
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if x.shape != y.shape:
-        raise ValueError(f"x {x.shape} and y {y.shape} must have the same shape")
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
-    if len(x) < 3:
-        return {"rho": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": int(len(x)), "p": float("nan")}
-    res = stats.spearmanr(x, y)
-    # percentile bootstrap over pairs, vectorized: rank each resample, then Pearson row by row
-    idx = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
-    rx = stats.rankdata(x[idx], axis=1)
-    ry = stats.rankdata(y[idx], axis=1)
-    rx -= rx.mean(1, keepdims=True)
-    ry -= ry.mean(1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rhos = (rx * ry).sum(1) / np.sqrt((rx * rx).sum(1) * (ry * ry).sum(1))
-    rhos = rhos[np.isfinite(rhos)]  # a resample of tied values has no defined rho
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(rhos, [alpha, 1 - alpha]) if len(rhos) else (np.nan, np.nan)
-    return {"rho": float(res.statistic), "ci_low": float(low), "ci_high": float(high), "n": int(len(x)),
-            "p": float(res.pvalue)}

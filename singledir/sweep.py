@@ -1,6 +1,6 @@
 """Sweeps: train and analyse many networks, in-process or on Dask, resumable, one tidy table.
 
-A sweep is a list of :class:`~singledir.train.RunConfig` and one :class:`Analysis` applied to
+A sweep is a list of :class:`~singledir.train.RunConfig` and one :class:`Measurements` applied to
 each trained network. Every finished run's result is cached on disk as soon as it arrives (keyed
 by the run, the analysis and the code version), so an interrupted sweep (Ctrl-C, a killed process,
 a crashed worker) resumes where it stopped and loses no finished run. A run whose loss diverges is
@@ -35,7 +35,7 @@ from .models import unit_layer_names
 
 
 @dataclass(frozen=True)
-class Analysis:
+class Measurements:
     """What to measure on each trained network of a sweep."""
 
     # units a curve ablates (and noise perturbs), pooled into one order: "paper" (an MLP's hidden
@@ -73,6 +73,35 @@ class Analysis:
             raise ValueError(f"baselines {self.baselines}: allowed 'zero' and 'mean'")
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What the runs of a chapter share (its parameters): the data, the held-out images, and where
+    and how many at once its sweeps train. One place for what chapters would otherwise repeat."""
+
+    dataset: str
+    conv_dataset: str | None = None  # data of the conv nets (None: ``dataset``)
+    n_test: int | None = None
+    image_size: int | None = None  # resize folder images to this square size
+    executor: str = "local"
+    address: str | None = None
+    group_size: int | None = None  # most networks trained at once (None: 16 on the CPU)
+
+    def data_for(self, model: dict) -> str:
+        return self.dataset if model.get("kind") == "mlp" else (self.conv_dataset or self.dataset)
+
+    def run(self, model: dict, train: dict, *, n_train: int | None = None, data: str | None = None,
+            **fields) -> _train.RunConfig:
+        """A run config on the chapter's data (the conv nets' data for a conv model)."""
+        return _train.RunConfig.from_dict({"dataset": data or self.data_for(model), "n_train": n_train,
+                                           "n_test": self.n_test, "image_size": self.image_size,
+                                           "model": model, "train": train, **fields})
+
+    def sweep(self, configs: Iterable[_train.RunConfig], measurements: "Measurements",
+              name: str | None = None) -> "SweepResult":
+        return run_sweep(configs, measurements, executor=self.executor, address=self.address, name=name,
+                         group_size=self.group_size)
+
+
 @dataclass
 class SweepResult:
     """Tidy tables: ``runs`` one row per run; ``curves`` one row per run x checkpoint x baseline x
@@ -84,11 +113,8 @@ class SweepResult:
     units: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
         for name in ("runs", "curves", "noise", "units"):
-            tmp = folder / f".{name}.parquet.partial"
-            getattr(self, name).to_parquet(tmp, index=False)
-            os.replace(tmp, folder / f"{name}.parquet")
+            _cache.atomic_write(folder / f"{name}.parquet", lambda p, _t=getattr(self, name): _t.to_parquet(p, index=False))
 
 
 def expand(base: _train.RunConfig, **axes: Sequence) -> list[_train.RunConfig]:
@@ -164,7 +190,7 @@ def curve_layers(model: torch.nn.Module, spec: str | Sequence[str] = "paper") ->
     return list(spec)
 
 
-def analyze_run(config: _train.RunConfig, analysis: Analysis, progress: bool | None = False,
+def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool | None = False,
                 run: _train.TrainedRun | None = None, ds=None) -> dict:
     """Train (or load) one network and measure it; returns the payload of tables (column lists)."""
     ds = ds or _train.load_run_dataset(config)
@@ -223,7 +249,7 @@ def _is_conv(model) -> bool:
     return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
 
-def _analyze_group(configs: list[_train.RunConfig], analysis: "Analysis", done) -> None:
+def _analyze_group(configs: list[_train.RunConfig], analysis: "Measurements", done) -> None:
     """Train ``configs`` together (one group) and measure each member; ``done(j, payload)`` per member."""
     dss = [_train.load_run_dataset(c) for c in configs]
     if ensemble.groupable(configs[0]):
@@ -239,7 +265,7 @@ def _worker(config_dicts: list[dict], analysis_dict: dict, cache_root: str, thre
     os.environ["SINGLEDIR_CACHE"] = cache_root
     torch.set_num_threads(threads)
     out: list[dict] = [{} for _ in config_dicts]
-    _analyze_group([_train.RunConfig.from_dict(d) for d in config_dicts], Analysis(**analysis_dict),
+    _analyze_group([_train.RunConfig.from_dict(d) for d in config_dicts], Measurements(**analysis_dict),
                    lambda j, p: out.__setitem__(j, p))
     return out
 
@@ -253,7 +279,7 @@ def _to_frame(payloads: list[dict], key: str, run_ids: list[int]) -> pd.DataFram
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def run_sweep(configs: Iterable[_train.RunConfig], analysis: Analysis = Analysis(), *, executor: str = "local",
+def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = None, *, executor: str = "local",
               address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1,
               name: str | None = None, progress: bool | None = None,
               group_size: int | None = None) -> SweepResult:
@@ -278,6 +304,7 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: Analysis = Analysis
         a :class:`SweepResult`; ``runs.run`` numbers the configs in the order given.
     """
     configs = list(configs)
+    analysis = analysis if analysis is not None else Measurements()
     if executor not in ("local", "dask"):
         raise ValueError(f"unknown executor {executor!r}; allowed: local, dask")
     store = _cache.Cache("sweep-runs")
@@ -359,34 +386,3 @@ def _run_dask(configs, groups, a_dict, address, n_workers, threads_per_worker, d
     finally:
         if address is not None:
             client.close()
-
-
-def selection_analysis(settings: pd.DataFrame, score: str = "auc_zero", target: str = "test_acc",
-                       subset_size: int | None = None, n_subsets: int = 10000, tops: Sequence[int] = (1, 5, 10),
-                       seed: int = 0) -> dict:
-    """How well choosing the setting with the highest ``score`` picks a setting high in ``target``.
-
-    Over ``n_subsets`` random subsets of ``subset_size`` settings (default: half), the setting with
-    the highest score is picked; returned are the fraction of subsets in which it is among the
-    top-k of the subset by ``target`` for each k in ``tops`` (``top1``, ``top5``, ...), and the mean
-    and standard deviation of the gap ``best target in subset - target of the pick``.
-
-    ``settings`` has one row per setting (average repeats first).
-    """
-    s = settings[[score, target]].dropna().to_numpy(dtype=float)
-    n = len(s)
-    subset_size = n // 2 if subset_size is None else int(subset_size)
-    if not 1 <= subset_size <= n:
-        raise ValueError(f"subset_size {subset_size} must be in [1, {n}] (settings with both values)")
-    rng = np.random.default_rng(seed)
-    hits = {k: 0 for k in tops}
-    gaps = np.empty(n_subsets)
-    for i in range(n_subsets):
-        sub = s[rng.choice(n, subset_size, replace=False)]
-        pick = np.argmax(sub[:, 0])
-        rank = int((sub[:, 1] > sub[pick, 1]).sum())  # settings strictly better than the pick
-        for k in tops:
-            hits[k] += rank < k
-        gaps[i] = sub[:, 1].max() - sub[pick, 1]
-    return {**{f"top{k}": hits[k] / n_subsets for k in tops}, "gap_mean": float(gaps.mean()),
-            "gap_sd": float(gaps.std()), "subset_size": subset_size, "n_settings": n}

@@ -80,6 +80,7 @@ class RunConfig:
     n_train: int | None = None  # stratified subset of the training set (None = all)
     n_test: int | None = None
     image_size: int | None = None  # resize folder: images to this square size
+    unused_to_test: bool = False  # the training images n_train leaves out join the test set
 
     def __post_init__(self):
         if not 0.0 <= float(self.corruption) <= 1.0:
@@ -153,7 +154,8 @@ def code_version() -> str:
 def load_run_dataset(config: RunConfig) -> _data.Dataset:
     """The dataset a run trains on, corrupted with the run's seed."""
     return _data.load_dataset(config.dataset, corruption=config.corruption, corruption_seed=config.seed,
-                              n_train=config.n_train, n_test=config.n_test, image_size=config.image_size)
+                              n_train=config.n_train, n_test=config.n_test, image_size=config.image_size,
+                              unused_to_test=config.unused_to_test)
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024,

@@ -165,7 +165,8 @@ def test_form_groups_by_what_members_must_share():
     e = MLP.with_(train=replace(MLP.train, epochs=5))  # another schedule
     r = MLP.with_(model=ResNetConfig())  # not groupable: alone
     assert ensemble.form_groups([a, c, b, d, e, r, a], 16) == [[0, 2, 6], [1], [3], [4], [5]]
-    assert ensemble.form_groups([a, b, a, b, a], 2) == [[0, 1], [2, 3], [4]]
+    assert ensemble.form_groups([a, b, a, b, a], 2) == [[0, 1], [2], [3, 4]]
+    assert [len(g) for g in ensemble.form_groups([a] * 18, 16)] == [9, 9]  # balanced
     with pytest.raises(ValueError, match="share everything but seed"):
         ensemble.train_group([a, c], use_cache=False)
     with pytest.raises(ValueError, match="cannot be trained in a group"):
@@ -175,7 +176,7 @@ def test_form_groups_by_what_members_must_share():
 
 
 def test_sweep_results_do_not_depend_on_the_group_size(tmp_path, monkeypatch):
-    an = sweep.Analysis(grid=5, repetitions=2)
+    an = sweep.Measurements(grid=5, repetitions=2)
     cfgs = sweep.expand(MLP, seed=[0, 1, 2], corruption=[0.0, 1.0])
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "a"))
     grouped = sweep.run_sweep(cfgs, an, group_size=4)

@@ -93,19 +93,6 @@ def test_filter_l1_norms():
         selectivity.filter_l1_norms(mlp, "hidden.0")
 
 
-def test_spearman_matches_scipy_and_interval_covers():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=200)
-    y = x + rng.normal(size=200)
-    r = selectivity.spearman(x, y, n_boot=500)
-    assert r["rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
-    assert r["ci_low"] < r["rho"] < r["ci_high"]
-    assert r["n"] == 200
-    x[:5] = np.nan  # NaN pairs (dead units) are dropped, and counted
-    assert selectivity.spearman(x, y, n_boot=200)["n"] == 195
-    assert selectivity.spearman(x, y, n_boot=200, seed=1) == selectivity.spearman(x, y, n_boot=200, seed=1)
-
-
 def test_unit_table_keeps_dead_units():
     torch.manual_seed(0)
     net = build_model(MLPConfig(widths=(6,)), (1, 2, 2), 3).eval()
@@ -117,14 +104,3 @@ def test_unit_table_keeps_dead_units():
     assert t.set_index("unit").loc[2, "dead"] and math.isnan(t.set_index("unit").loc[2, "selectivity"])
     assert t["dead"].sum() == 1
     assert {"mutual_info", "delta_loss", "depth"} <= set(t.columns)
-
-
-def test_spearman_bootstrap_interval_agrees_with_scipy_bootstrap():
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=60)
-    y = 0.5 * x + rng.normal(size=60)
-    ours = selectivity.spearman(x, y, n_boot=4000, seed=0)
-    ref = stats.bootstrap((x, y), lambda a, b: stats.spearmanr(a, b).statistic, paired=True, vectorized=False,
-                          n_resamples=4000, method="percentile", rng=np.random.default_rng(1))
-    assert ours["ci_low"] == pytest.approx(ref.confidence_interval.low, abs=0.03)
-    assert ours["ci_high"] == pytest.approx(ref.confidence_interval.high, abs=0.03)

@@ -14,7 +14,7 @@ from singledir.train import RunConfig, TrainConfig
 
 BASE = RunConfig(dataset="digits", n_train=200, n_test=100, model=MLPConfig(widths=(12, 12)),
                  train=TrainConfig(epochs=2, batch_size=64, lr=3e-3))
-AN = sweep.Analysis(grid=5, repetitions=2, noise_scales=(0.1, 1.0), noise_repetitions=1)
+AN = sweep.Measurements(grid=5, repetitions=2, noise_scales=(0.1, 1.0), noise_repetitions=1)
 
 
 def test_expand_builds_the_grid_and_refuses_unknown_axes():
@@ -134,37 +134,12 @@ def test_unknown_executor():
 
 def test_analysis_validates():
     with pytest.raises(ValueError, match="split"):
-        sweep.Analysis(split="valid")
+        sweep.Measurements(split="valid")
     with pytest.raises(ValueError, match="baselines"):
-        sweep.Analysis(baselines=("median",))
+        sweep.Measurements(baselines=("median",))
 
 
 # ---------------------------------------------------------------------------------------------
-def test_selection_analysis_exact_on_a_perfect_and_a_reversed_score():
-    settings = pd.DataFrame({"auc_zero": np.arange(20.0), "test_acc": np.arange(20.0) / 100})
-    perfect = sweep.selection_analysis(settings, n_subsets=500)
-    assert perfect["top1"] == perfect["top5"] == perfect["top10"] == 1.0
-    assert perfect["gap_mean"] == 0.0 and perfect["subset_size"] == 10
-    worst = sweep.selection_analysis(settings.assign(auc_zero=-settings.auc_zero), n_subsets=500)
-    assert worst["top1"] == 0.0 and worst["top5"] == 0.0 and worst["top10"] == 1.0  # subsets of 10
-    assert worst["gap_mean"] > 0
-
-
-def test_selection_analysis_random_score_matches_chance():
-    # a score unrelated to the target picks the subset's best 1 time in 20 and a top-5 one 5 in 20,
-    # averaged over many independent sets of 40 settings
-    rng = np.random.default_rng(0)
-    top1, top5 = [], []
-    for i in range(300):
-        settings = pd.DataFrame({"auc_zero": rng.normal(size=40), "test_acc": rng.normal(size=40)})
-        r = sweep.selection_analysis(settings, subset_size=20, n_subsets=50, seed=i)
-        top1.append(r["top1"]); top5.append(r["top5"])
-    assert np.mean(top1) == pytest.approx(1 / 20, abs=0.015)
-    assert np.mean(top5) == pytest.approx(5 / 20, abs=0.03)
-    with pytest.raises(ValueError, match="subset_size 41"):
-        sweep.selection_analysis(settings, subset_size=41)
-
-
 def test_choose_epoch_rule():
     epochs = [2, 4, 6, 8, 10, 12, 14]
     aucs = [0.5, 0.6, 0.7, 0.65, 0.66, 0.64, 0.9]
