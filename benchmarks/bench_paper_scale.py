@@ -33,17 +33,17 @@ def epoch_counts(params: dict) -> dict[str, int]:
     4's conv nets; chapter 5's 128-wide MLPs and the ResNet (not trained) are left out)."""
     c = params["chapters"]
     d = params["defaults"]
-    conv_e = d["conv_train"]["epochs"]
     c1, c2, c3, c4 = c["01_approach"], c["02_memorization"], c["03_generalization"], c["04_dropout_batchnorm"]
     mlp512 = (c1["train"]["epochs"] + c1["corrupted_epochs"]
               + len(c2["corruptions"]) * len(c2["mlp_seeds"]) * c2["mlp_train"]["epochs"])
-    conv = (len(c2["corruptions"]) * len(c2["conv_seeds"]) * conv_e        # E1, E2
-            + c3["n_networks"] * conv_e                                    # E3
-            + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * c3["grid_repeats"] * c3["grid_epochs"]  # E5
-            + len(d["bn_seeds"]) * (conv_e + d.get("conv_train_nobn", {}).get("epochs", conv_e)))  # E7
-    mlp2048 = (c3["overfit_train"]["epochs"]                               # E4
+    conv = (len(c2["corruptions"]) * len(c2["conv_seeds"]) * d["conv_train"]["epochs"]        # E1, E2
+            + c3["n_networks"] * d["conv_train"]["epochs"]                                     # E3
+            + len(c3["conv_overfit_seeds"]) * c3["conv_overfit_train"]["epochs"]               # E4 (b)
+            + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * len(c3["grid_seeds"]) * c3["grid_epochs"]  # E5
+            + len(d["bn_seeds"]) * 2 * d["bn_train"]["epochs"])                                # E7: with and without BN
+    mlp2048 = (len(c3["overfit_seeds"]) * c3["overfit_train"]["epochs"]                        # E4 (a)
                + len(c4["dropouts"]) * len(c4["dropout_seeds"])
-               * (c4["true_train"]["epochs"] + c4["corrupted_train"]["epochs"]))  # E6
+               * (c4["true_train"]["epochs"] + c4["corrupted_train"]["epochs"]))              # E6
     return {"mlp 512-512 (MNIST)": mlp512, "conv net x1 (CIFAR-10)": conv, "mlp 2048-2048 (MNIST)": mlp2048}
 
 

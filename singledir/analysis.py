@@ -40,20 +40,30 @@ def layer_activations(model: nn.Module, data: Data, layers: Sequence[str], chunk
 
 
 def unit_table(model: nn.Module, data: Data, layers: Sequence[str], *, n_classes: int | None = None,
-               importance: bool = True, n_bins: int = information.N_BINS, chunk_size: int = CHUNK) -> pd.DataFrame:
-    """One row per unit: ``layer, depth, unit, selectivity, dead, mutual_info, [delta_loss], [l1_norm]``.
+               importance: bool = True, n_bins: int = information.N_BINS, chunk_size: int = CHUNK,
+               seed: int = 0) -> pd.DataFrame:
+    """One row per unit: ``layer, depth, unit, selectivity, si_status, dead, mutual_info,
+    mutual_info_shuffled, mutual_info_corrected, [delta_loss, delta_accuracy], [l1_norm]``.
 
-    Measured on ``data`` (the test set in the paper). Dead units have NaN selectivity and
-    ``dead=True``; they are kept in the table.
+    Measured on ``data`` (the test set in the paper). ``si_status`` says why a selectivity is NaN
+    (``"dead"``: never fires; ``"negative"``: a unit with negative class means, such as tanh, for
+    which the index is not defined); every unit is kept. ``mutual_info_shuffled`` is the same
+    estimate against labels shuffled with ``seed``: the plug-in estimator's upward bias for this
+    unit's bins and these data, subtracted in ``mutual_info_corrected``.
     """
     acts, y = layer_activations(model, data, layers, chunk_size)
     n_classes = int(y.max()) + 1 if n_classes is None else n_classes
+    y_shuffled = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))]
     frames = []
     for depth, l in enumerate(acts):
         si = selectivity.selectivity_index(acts[l], y, n_classes)
+        status = selectivity.selectivity_status(acts[l], y, n_classes)
+        mi = information.mutual_information(acts[l], y, n_bins).numpy()
+        mi0 = information.mutual_information(acts[l], y_shuffled, n_bins).numpy()
         df = pd.DataFrame({"layer": l, "depth": depth, "unit": range(acts[l].shape[1]),
-                           "selectivity": si.numpy(), "dead": torch.isnan(si).numpy(),
-                           "mutual_info": information.mutual_information(acts[l], y, n_bins).numpy()})
+                           "selectivity": si.numpy(), "si_status": status,
+                           "dead": [st == "dead" for st in status],
+                           "mutual_info": mi, "mutual_info_shuffled": mi0, "mutual_info_corrected": mi - mi0})
         try:
             norms = selectivity.filter_l1_norms(model, l).numpy()
         except ValueError:  # not a conv layer: no filter norms

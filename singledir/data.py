@@ -346,12 +346,17 @@ def _subset(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     return keep
 
 
-def random_subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A seeded random subset of ``n`` examples, kept in their original order (all when n is None
-    or >= N): the examples an analysis is measured on."""
+def stratified_subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded, class-stratified subset of ``n`` examples, kept in their original order (all when
+    n is None or >= N): the examples an analysis is measured on. Each class gets its share of
+    ``n`` (largest remainder), so no class present in the data is left out when n >= the number of
+    classes, however many classes there are."""
     if n is None or n >= len(y):
         return x, y
-    keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    if int(n) < 1:
+        raise ValueError(f"subset size {n} must be at least 1 (or None for all)")
+    _, keep = stratified_split(y.cpu().numpy(), int(n), seed)
+    keep = torch.from_numpy(keep)
     return x[keep], y[keep]
 
 

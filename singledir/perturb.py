@@ -131,6 +131,20 @@ def normalized_auc(table: pd.DataFrame, metric: str = "accuracy") -> float:
     return auc(table, metric) / intact if intact > 0 else float("nan")
 
 
+def normalize(curves: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """``curves`` with a column ``normalized``: ``metric`` divided by its value with nothing ablated,
+    per curve (a run's curve at one epoch, baseline and set of units, where those columns exist)."""
+    keys = [c for c in ("run", "epoch", "baseline", "units", "layers") if c in curves]
+    intact = (curves[curves.n_ablated == 0].groupby(keys)[metric].mean().rename("_intact").reset_index()
+              if keys else None)
+    if intact is None:
+        base = curves.loc[curves.n_ablated == 0, metric].mean()
+        return curves.assign(normalized=curves[metric] / base)
+    out = curves.merge(intact, on=keys, how="left")
+    out["normalized"] = out[metric] / out["_intact"]
+    return out.drop(columns="_intact")
+
+
 def noise_auc(table: pd.DataFrame, metric: str = "accuracy") -> float:
     """Mean ``metric`` over the noise scales on a log axis: the trapezoid area of the repetition-mean
     curve over log10(scale), divided by the log range (so 1 = unharmed at every scale)."""

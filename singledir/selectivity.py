@@ -7,9 +7,17 @@ means::
 
     SI = (mu_max - mu_rest) / (mu_max + mu_rest)
 
-Units are post-ReLU, so SI lies in [0, 1]: 0 when every class drives the unit equally, 1 when one
-class alone does. A unit whose class means are all 0 never fires: its SI is undefined and is
-returned as NaN (dead), never as 0 or 1.
+For post-ReLU units SI lies in [0, 1]: 0 when every class drives the unit equally, 1 when one
+class alone does. Where the index is undefined it is NaN, never 0 or 1, and
+:func:`selectivity_status` says why:
+
+* ``"dead"``: every class mean is 0 (a ReLU unit that never fires);
+* ``"negative"``: some class mean is negative, as for tanh, GELU, ELU, LeakyReLU or SiLU units, for
+  which the index is not defined (it can leave [0, 1] or divide by zero); mutual information,
+  importance and the curves are still measured for them.
+
+Classes with no example among the data measured (a subset of a many-class dataset) are left out of
+the class means.
 """
 from __future__ import annotations
 
@@ -26,42 +34,56 @@ def spatial_mean(acts: torch.Tensor) -> torch.Tensor:
 
 
 def class_means(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
-    """``acts [N, U, ...], labels [N] -> [C, U]``: each class's mean activation per unit."""
+    """``acts [N, U, ...], labels [N] -> [C', U]``: the mean activation per unit of each class that
+    has at least one example (C' of them, in class order)."""
     a = spatial_mean(acts).double()
-    labels = labels.long()
+    labels = labels.long().cpu()
+    if len(labels) == 0:
+        raise ValueError("class means need at least one example; the data are empty")
     n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
-    sums = torch.zeros(n_classes, a.shape[1], dtype=torch.float64).index_add_(0, labels, a)
+    sums = torch.zeros(n_classes, a.shape[1], dtype=torch.float64).index_add_(0, labels, a.cpu())
     counts = torch.bincount(labels, minlength=n_classes).double()
-    if (counts == 0).any():
-        raise ValueError(f"class(es) {torch.nonzero(counts == 0).flatten().tolist()} have no example: "
-                         "class means need every class present")
-    return sums / counts[:, None]
+    present = counts > 0
+    return sums[present] / counts[present, None]
+
+
+def _si(mu: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+    if mu.shape[0] < 2:
+        raise ValueError(f"selectivity needs examples of at least 2 classes, got {mu.shape[0]}")
+    mu_max = mu.max(0).values
+    mu_rest = (mu.sum(0) - mu_max) / (mu.shape[0] - 1)
+    denom = mu_max + mu_rest
+    negative = (mu < 0).any(0)
+    ok = (denom > 0) & ~negative
+    si = (mu_max - mu_rest) / torch.where(ok, denom, torch.ones_like(denom))
+    status = ["negative" if n else ("ok" if o else "dead") for n, o in zip(negative.tolist(), ok.tolist())]
+    return torch.where(ok, si, torch.full_like(si, float("nan"))), status
 
 
 def selectivity_index(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
-    """``acts [N, U, ...], labels [N] -> [U]`` class selectivity index; NaN for dead units.
+    """``acts [N, U, ...], labels [N] -> [U]`` class selectivity index; NaN where it is undefined
+    (dead units, or units with a negative class mean: see :func:`selectivity_status`).
 
     Example:
         >>> acts = torch.tensor([[1.0, 1.0], [0.0, 1.0]])  # unit 0 fires for class 0 only
         >>> selectivity_index(acts, torch.tensor([0, 1]))
         tensor([1., 0.], dtype=torch.float64)
     """
-    mu = class_means(acts, labels, n_classes)
-    if (mu < 0).any():
-        raise ValueError("selectivity needs non-negative (post-ReLU) activations; got negative class means")
-    if mu.shape[0] < 2:
-        raise ValueError(f"selectivity needs at least 2 classes, got {mu.shape[0]}")
-    mu_max = mu.max(0).values
-    mu_rest = (mu.sum(0) - mu_max) / (mu.shape[0] - 1)
-    denom = mu_max + mu_rest
-    si = (mu_max - mu_rest) / torch.where(denom > 0, denom, torch.ones_like(denom))
-    return torch.where(denom > 0, si, torch.full_like(si, float("nan")))
+    return _si(class_means(acts, labels, n_classes))[0]
+
+
+def selectivity_status(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> list[str]:
+    """Per unit: ``"ok"``, ``"dead"`` (never fires) or ``"negative"`` (a negative class mean: the
+    index is not defined for such units)."""
+    return _si(class_means(acts, labels, n_classes))[1]
 
 
 def preferred_class(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
-    """``[U]`` the class with the largest mean activation (-1 for dead units)."""
+    """``[U]`` the class with the largest mean activation among the classes present (-1 for dead units)."""
+    labels = labels.long()
+    present = torch.unique(labels.cpu())
     mu = class_means(acts, labels, n_classes)
-    arg = mu.argmax(0)
+    arg = present[mu.argmax(0)]
     return torch.where(mu.max(0).values > 0, arg, torch.full_like(arg, -1))
 
 

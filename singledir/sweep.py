@@ -30,7 +30,7 @@ from . import cache as _cache
 from . import ensemble, information, perturb, selectivity
 from . import record as _record
 from . import train as _train
-from .data import random_subset
+from .data import stratified_subset
 from .models import unit_layer_names
 
 
@@ -141,20 +141,11 @@ def expand(base: _train.RunConfig, **axes: Sequence) -> list[_train.RunConfig]:
     return out
 
 
-def with_and_without_bn(base: _train.RunConfig, seeds: Sequence[int],
-                        train_without_bn: dict | None = None) -> list[_train.RunConfig]:
-    """Conv nets with batch normalization (``base``'s schedule) and without it, per seed.
-
-    Networks without BN learn more slowly; ``train_without_bn`` (a ``train`` section, e.g.
-    ``{"epochs": 40}``) gives them their own schedule so that both kinds are compared trained.
-    """
+def with_and_without_bn(base: _train.RunConfig, seeds: Sequence[int]) -> list[_train.RunConfig]:
+    """Conv nets with batch normalization and without it, per seed, on one schedule (``base``'s):
+    networks that are compared are trained alike (the paper trained every conv net 100 epochs)."""
     with_bn = expand(base.with_(model=replace(base.model, batch_norm=True)), seed=seeds)
-    plain = base.with_(model=replace(base.model, batch_norm=False))
-    if train_without_bn:
-        d = plain.to_dict()
-        d["train"] = {**d["train"], **train_without_bn}
-        plain = _train.RunConfig.from_dict(d)
-    return with_bn + expand(plain, seed=seeds)
+    return with_bn + expand(base.with_(model=replace(base.model, batch_norm=False)), seed=seeds)
 
 
 def code_version() -> str:
@@ -207,9 +198,12 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
     row["curve_layers"] = "+".join(layers)
     sets = [("paper", layers)] + ([("all", curve_layers(model, "all"))] if analysis.all_layers_curve else [])
     x, y = (ds.x_train, ds.y_train) if analysis.split == "train" else (ds.x_test, ds.y_test)
-    x, y = random_subset(x, y, analysis.n_curve, analysis.seed)
+    x, y = stratified_subset(x, y, analysis.n_curve, analysis.seed)
     if _is_conv(model):
         x = x.contiguous(memory_format=torch.channels_last)
+    acts, _ = _analysis.layer_activations(model, (x, y), layers)
+    row["units_total"] = int(sum(a.shape[1] for a in acts.values()))
+    row["dead_units"] = int(sum(int((a.amax(0) <= 0).sum()) for a in acts.values()))  # never active on these data
     train_data = (ds.x_train, ds.y_train)
     epochs = sorted(run.checkpoints) if analysis.checkpoints else []
     if not epochs or epochs[-1] != config.train.epochs:
@@ -238,7 +232,7 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
         if sum(sc > 0 for sc in analysis.noise_scales) >= 2:
             row["noise_auc"] = perturb.noise_auc(nz[nz.scale > 0])
     if analysis.units:
-        xt, yt = random_subset(ds.x_test, ds.y_test, analysis.n_unit_data, analysis.seed)
+        xt, yt = stratified_subset(ds.x_test, ds.y_test, analysis.n_unit_data, analysis.seed)
         ulayers = list(analysis.unit_layers or unit_layer_names(model))
         units = _analysis.unit_table(model, (xt, yt), ulayers, n_classes=ds.n_classes,
                                      n_bins=analysis.n_bins).to_dict("records")

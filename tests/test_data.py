@@ -387,12 +387,16 @@ def test_batches():
         list(data.batches(5, 0))
 
 
-def test_random_subset_is_seeded_ordered_and_complete_when_asked_for_all():
-    from singledir.data import random_subset
+def test_stratified_subset_is_seeded_ordered_balanced_and_complete_when_asked_for_all():
+    from singledir.data import stratified_subset
 
-    x, y = torch.arange(100).float().unsqueeze(1), torch.arange(100)
-    xs, ys = random_subset(x, y, 10, seed=3)
-    assert len(ys) == 10 and torch.equal(ys, ys.sort().values) and torch.equal(xs[:, 0].long(), ys)
-    assert torch.equal(random_subset(x, y, 10, seed=3)[1], ys)
-    assert not torch.equal(random_subset(x, y, 10, seed=4)[1], ys)
-    assert random_subset(x, y, None)[1] is y and random_subset(x, y, 100)[1] is y
+    x, y = torch.arange(100.0), torch.arange(100) % 5
+    xs, ys = stratified_subset(x, y, 10, seed=3)
+    assert len(ys) == 10 and torch.all(xs[1:] > xs[:-1])  # original order
+    assert torch.bincount(ys).tolist() == [2, 2, 2, 2, 2]  # every class its share
+    assert torch.equal(stratified_subset(x, y, 10, seed=3)[1], ys)
+    assert not torch.equal(stratified_subset(x, y, 10, seed=4)[0], xs)
+    assert stratified_subset(x, y, None)[1] is y and stratified_subset(x, y, 100)[1] is y
+    # many classes, few examples each: 1000 classes of 3, a subset of 1000 keeps every class
+    y2 = torch.arange(3000) % 1000
+    assert len(torch.unique(stratified_subset(torch.zeros(3000), y2, 1000)[1])) == 1000

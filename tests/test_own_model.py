@@ -13,7 +13,7 @@ from torch import nn
 from helpers import glued
 from singledir import book
 from singledir.analysis import analyze
-from singledir.data import load_dataset, random_subset
+from singledir.data import load_dataset, stratified_subset
 from singledir.models import load_network, unit_layer_names
 
 ROOT = book.ROOT
@@ -122,8 +122,8 @@ def test_chapter_numbers_are_the_package_numbers(smoke_build):
     net = load_network(LENET, smoke_build.cache / "examples" / "lenet-mnist5k.pt")
     ds = load_dataset(params["data"])
     report = analyze(net, train_data=(ds.x_train, ds.y_train),
-                     curve_data=random_subset(ds.x_train, ds.y_train, params["n_curve"]),
-                     test_data=random_subset(ds.x_test, ds.y_test, params["n_unit_data"]),
+                     curve_data=stratified_subset(ds.x_train, ds.y_train, params["n_curve"]),
+                     test_data=stratified_subset(ds.x_test, ds.y_test, params["n_unit_data"]),
                      layers=list(unit_layer_names(net)),
                      grid=params["grid"], repetitions=params["repetitions"])
     assert float(glued(nb, "own_auc")) == pytest.approx(report.auc, abs=1e-6)

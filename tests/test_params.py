@@ -106,8 +106,9 @@ def test_bad_extends(tmp_path, files, words):
 def test_paper_preset_epoch_counts_behind_the_gpu_estimate():
     """benchmarks/bench_paper_scale.py's tally of params/paper.yml, counted by hand:
     512-MLPs: 640 + 640 (chapter 1) + 6 corruptions x 5 seeds x 640 (chapter 2);
-    conv nets: 6 x 5 x 100 (E1) + 200 x 100 (E3) + 12 x 8 x 2 x 100 (E5) + 5 x (100 + 100) (E7);
-    2048-MLPs: 640 (E4) + 3 rates x 3 seeds x (5000 + 5000) (E6)."""
+    conv nets: 6 x 5 x 100 (E1) + 200 x 100 (E3) + 5 x 100 (E4b) + 12 x 8 x 2 x 100 (E5)
+    + 10 seeds x 2 x 100 (E7, with and without BN on one schedule);
+    2048-MLPs: 5 x 640 (E4a) + 3 rates x 3 seeds x (5000 + 5000) (E6)."""
     import sys
 
     sys.path.insert(0, str(book.ROOT / "benchmarks"))
@@ -115,5 +116,50 @@ def test_paper_preset_epoch_counts_behind_the_gpu_estimate():
 
     counts = epoch_counts(book.read_params_file(book.ROOT / "params" / "paper.yml"))
     assert counts == {"mlp 512-512 (MNIST)": 1280 + 30 * 640,
-                      "conv net x1 (CIFAR-10)": 3000 + 20000 + 19200 + 1000,
-                      "mlp 2048-2048 (MNIST)": 640 + 90000}
+                      "conv net x1 (CIFAR-10)": 3000 + 20000 + 500 + 19200 + 2000,
+                      "mlp 2048-2048 (MNIST)": 3200 + 90000}
+
+
+# ---------------------------------------------------------------------------------------------
+# One source of defaults; compared networks trained alike
+# ---------------------------------------------------------------------------------------------
+# names that identify networks or measurements several chapters share (chapters 5 and 6 reuse
+# chapter 4's conv nets; chapters 2 and 3 share the conv net and its schedule): their defaults
+# must agree, or a chapter run on its own would train other networks than the book does
+SHARED = ("dataset", "n_train", "n_test", "image_size", "conv_dataset", "conv", "conv_train", "conv_n_train",
+          "bn_train", "bn_seeds", "conv_repetitions", "grid", "n_curve", "curve_seed", "executor", "address",
+          "group_size")
+
+
+def test_default_preset_reproduces_the_parameters_cells():
+    chapters = book.chapter_paths()
+    params = book.load_params(book.ROOT / "params" / "default.yml", chapters)
+    for name, path in chapters.items():
+        assert params[name] == {k: v for k, v in book.declared_parameters(book.read_chapter(path)).items()
+                                if k in params[name]}, name
+        declared = book.declared_parameters(book.read_chapter(path))
+        assert all(params[name].get(k, v) == v for k, v in declared.items()), name
+
+
+def test_shared_parameters_agree_across_the_chapters_that_declare_them():
+    cells = {n: book.declared_parameters(book.read_chapter(p)) for n, p in book.chapter_paths().items()
+             if n != "07_your_model"}  # chapter 7 measures a network of your own
+    for key in SHARED:
+        values = {n: d[key] for n, d in cells.items() if key in d}
+        assert len({repr(v) for v in values.values()}) <= 1, (key, values)
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
+def test_compared_conv_nets_train_on_one_schedule(path: Path):
+    """E7, E8 and E10 compare conv nets with and without batch norm: both kinds get one schedule."""
+    from singledir import sweep
+    from singledir.train import RunConfig
+
+    chapters = book.chapter_paths()
+    params = book.load_params(path, chapters)
+    for chapter in ("04_dropout_batchnorm", "05_selectivity", "06_ablation_value"):
+        p = {**book.declared_parameters(book.read_chapter(chapters[chapter])), **params[chapter]}
+        base = RunConfig.from_dict({"dataset": "digits", "model": p["conv"], "train": p["bn_train"]})
+        cfgs = sweep.with_and_without_bn(base, p["bn_seeds"])
+        assert {c.train for c in cfgs} == {base.train}
+        assert {c.model.batch_norm for c in cfgs} == {True, False}

@@ -43,11 +43,18 @@ def test_conv_maps_are_averaged_over_space_first():
     assert selectivity.selectivity_index(acts, labels).tolist() == [1.0, 1.0]
 
 
-def test_selectivity_refuses_negative_activations_and_missing_classes():
-    with pytest.raises(ValueError, match="non-negative"):
-        selectivity.selectivity_index(torch.tensor([[-1.0], [1.0]]), torch.tensor([0, 1]))
-    with pytest.raises(ValueError, match=r"class\(es\) \[1\]"):
-        selectivity.selectivity_index(torch.tensor([[1.0], [1.0]]), torch.tensor([0, 2]), n_classes=3)
+def test_selectivity_is_undefined_for_negative_units_and_skips_absent_classes():
+    # unit 0 has a negative class mean (tanh-like), unit 1 never fires, unit 2 is fine
+    acts = torch.tensor([[-1.0, 0.0, 3.0], [1.0, 0.0, 1.0]])
+    si = selectivity.selectivity_index(acts, torch.tensor([0, 1]))
+    assert math.isnan(si[0]) and math.isnan(si[1]) and si[2] == pytest.approx(0.5)
+    assert selectivity.selectivity_status(acts, torch.tensor([0, 1])) == ["negative", "dead", "ok"]
+    # class 1 of three has no example: the index uses the two classes present
+    si = selectivity.selectivity_index(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 2]), n_classes=3)
+    assert si.tolist() == [pytest.approx(0.5)]
+    assert selectivity.preferred_class(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 2]), n_classes=3).tolist() == [2]
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        selectivity.selectivity_index(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 0]))
 
 
 def test_mutual_information_matches_sklearn_on_the_same_bins():
