@@ -235,49 +235,28 @@ def _copy_if_changed(src: Path, dst: Path) -> bool:
 
 
 SCORECARD_PAGE = "scorecard_table.md"  # written at staging, included by index.md
-
-
-def scorecard_table(findings: list[dict]) -> str:
-    """The scorecard as MyST: text from each chapter's recorded finding, every number a glue
-    reference into the chapter that computed it, each row linked to its figure."""
-    if not findings:
-        return "*No findings recorded yet: execute the chapters (`make book`).*\n"
-    rows = ["| id | the paper's claim | paper | this build | 95% interval | scale | verdict | figure |",
-            "|---|---|---|---|---|---|---|---|"]
-    for f in findings:
-        doc = f"/chapters/{f['chapter']}.ipynb"
-        g = lambda k, fmt: f"{{glue:text}}`{doc}::{f['id']}_{k}:{fmt}`"
-        fig = f"{{numref}}`{f['figure']}`" if f.get("figure") else ""
-        cell = lambda t: str(t).replace("|", "\\|")
-        rows.append(f"| {f['id']} | {cell(f['claim'])} | {cell(f['paper'])} | {cell(f['statistic'])}: "
-                    f"{g('ours', '.3f')} | {g('ci_low', '.3f')} to {g('ci_high', '.3f')} | {cell(f['scale'])} | "
-                    f"**{{glue:text}}`{doc}::{f['id']}_verdict:s`** | {fig} |")
-    return "\n".join(rows) + "\n"
+SCALE_PAGE = "scale_table.md"  # the paper's scale beside this build's, included by index.md
 
 
 def write_scorecard_csv(findings: list[dict], path: Path) -> None:
-    """``scorecard.csv`` (id, claim, paper, ours, ci_low, ci_high, scale, verdict), atomically."""
-    import csv
+    """``scorecard.csv``: one row per part of each claim (see :func:`singledir.scorecard.write_csv`)."""
+    from .scorecard import write_csv
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", "claim", "paper", "ours", "ci_low", "ci_high", "scale", "verdict"])
-        for f in findings:
-            w.writerow([f["id"], f["claim"], f["paper"], f["ours"], f["ci_low"], f["ci_high"], f["scale"], f["verdict"]])
-    os.replace(tmp, path)
+    write_csv(findings, path)
 
 
 def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] | None = None) -> bool:
     """Copy the book's pages and executed chapters into ``src_dir``; True if anything changed."""
+    from .scorecard import scale_markdown, scorecard_markdown
+
     changed = False
-    table = src_dir / SCORECARD_PAGE
-    text = scorecard_table([f for f in (findings or []) if f.get("chapter") in names])
-    if not table.exists() or table.read_text() != text:
-        src_dir.mkdir(parents=True, exist_ok=True)
-        table.write_text(text)
-        changed = True
+    shown = [f for f in (findings or []) if f.get("chapter") in names]
+    for page, text in ((SCORECARD_PAGE, scorecard_markdown(shown)), (SCALE_PAGE, scale_markdown(shown))):
+        table = src_dir / page
+        if not table.exists() or table.read_text() != text:
+            src_dir.mkdir(parents=True, exist_ok=True)
+            table.write_text(text)
+            changed = True
     for f in BOOK_FILES:
         changed |= _copy_if_changed(ROOT / f, src_dir / f)
     for folder in (STATIC, EXTENSIONS):
