@@ -12,7 +12,7 @@ for networks that cannot generalize); selectivity, information and importance on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 import torch
@@ -22,6 +22,47 @@ from . import information, perturb, selectivity
 from .engine import CHUNK, Data, check_layers, chunks, device_of
 from .models import evaluating
 from .record import latest
+
+
+# Per-unit measures beyond the built-in ones: name -> fn(acts [N, U], labels [N]) -> [U] (conv maps
+# arrive averaged over space). unit_table adds a column per measure; sweeps key their cached
+# results on the measures' sources (measures_fingerprint), so a new or edited measure is recomputed.
+UNIT_MEASURES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {}
+
+
+def register_unit_measure(name: str, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """Add a per-unit measure: ``fn(acts [N, U], labels [N]) -> [U]`` becomes column ``name`` of
+    :func:`unit_table` (and of every sweep's ``units`` table).
+
+    Example:
+        >>> register_unit_measure("sparsity", lambda a, y: (a > 0).float().mean(0))
+    """
+    if name in RESERVED or not name.isidentifier():
+        raise ValueError(f"unit measure name {name!r} must be an identifier and not one of {sorted(RESERVED)}")
+    if not callable(fn):
+        raise TypeError(f"unit measure {name!r} must be callable")
+    UNIT_MEASURES[name] = fn
+
+
+def measures_fingerprint() -> str:
+    """A hash of the registered measures' names and sources ("" when none is registered)."""
+    import hashlib
+    import inspect
+
+    if not UNIT_MEASURES:
+        return ""
+    h = hashlib.sha256()
+    for name, fn in sorted(UNIT_MEASURES.items()):
+        try:
+            src = inspect.getsource(fn)
+        except (OSError, TypeError):
+            src = getattr(fn, "__qualname__", repr(fn))
+        h.update(f"{name}:{src}".encode())
+    return h.hexdigest()[:16]
+
+
+RESERVED = frozenset({"layer", "depth", "unit", "selectivity", "si_status", "dead", "mutual_info", "mutual_info_shuffled",
+                      "mutual_info_corrected", "delta_loss", "delta_accuracy", "l1_norm", "loss", "accuracy"})
 
 
 def layer_activations(model: nn.Module, data: Data, layers: Sequence[str], chunk_size: int = CHUNK):
@@ -64,6 +105,12 @@ def unit_table(model: nn.Module, data: Data, layers: Sequence[str], *, n_classes
                            "selectivity": si.numpy(), "si_status": status,
                            "dead": [st == "dead" for st in status],
                            "mutual_info": mi, "mutual_info_shuffled": mi0, "mutual_info_corrected": mi - mi0})
+        for name, fn in UNIT_MEASURES.items():
+            values = torch.as_tensor(fn(acts[l], y)).flatten()
+            if len(values) != acts[l].shape[1]:
+                raise ValueError(f"unit measure {name!r} gave {len(values)} values for the {acts[l].shape[1]} units "
+                                 f"of layer {l!r}; it must return one per unit")
+            df[name] = values.double().numpy()
         try:
             norms = selectivity.filter_l1_norms(model, l).numpy()
         except ValueError:  # not a conv layer: no filter norms

@@ -243,8 +243,58 @@ DATASETS: dict[str, Callable[..., Raw]] = {
 }
 
 
+BUILTIN = frozenset(DATASETS)
+
+
 def dataset_names() -> list[str]:
     return [*DATASETS, "folder:PATH"]
+
+
+def register_dataset(name: str, loader: Callable[..., Raw], *, replace: bool = False) -> None:
+    """Add a dataset to the registry, so that every chapter and run config can name it.
+
+    ``loader(split_seed=..., download=..., **_)`` returns ``(x_train, y_train, x_test, y_test,
+    classes)``: images as float arrays ``[N, C, H, W]`` with values in [0, 1], integer labels, and the
+    class names; ``split_seed`` is for data that ship no split. A run's cache key holds a hash of the
+    loader's source, so editing the loader retrains what depends on it.
+
+    Example:
+        >>> register_dataset("my_digits", lambda split_seed, **_: my_arrays())   # doctest: +SKIP
+        >>> load_dataset("my_digits", n_train=1000)                               # doctest: +SKIP
+    """
+    if not isinstance(name, str) or not name or ":" in name:
+        raise ValueError(f"dataset name {name!r} must be a non-empty string without ':' (folder:PATH is taken)")
+    if name in BUILTIN or (name in DATASETS and not replace):
+        raise ValueError(f"dataset {name!r} is already registered; choose another name"
+                         + ("" if name in BUILTIN else " or pass replace=True"))
+    if not callable(loader):
+        raise TypeError(f"the loader of {name!r} must be callable, got {type(loader).__name__}")
+    DATASETS[name] = loader
+    _raw.cache_clear()
+
+
+def fingerprint(name: str) -> str:
+    """What a run's cache key must know of a dataset beyond its name: nothing for the built-in ones
+    (their code is part of the code version), the loader's source for a registered one, and the
+    files' names, sizes and modification times for a ``folder:`` tree."""
+    import hashlib
+    import inspect
+
+    if name in BUILTIN:
+        return ""
+    h = hashlib.sha256()
+    if name.startswith("folder:"):
+        root = Path(os.path.expandvars(name[len("folder:"):])).expanduser()
+        for p in sorted(root.rglob("*")) if root.is_dir() else []:
+            if p.is_file():
+                st = p.stat()
+                h.update(f"{p.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    elif name in DATASETS:
+        try:
+            h.update(inspect.getsource(DATASETS[name]).encode())
+        except (OSError, TypeError):  # defined where no source is kept: its qualified name
+            h.update(getattr(DATASETS[name], "__qualname__", repr(DATASETS[name])).encode())
+    return h.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=8)

@@ -305,7 +305,9 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
     version = code_version()
     a_dict = asdict(analysis)
     threads = torch.get_num_threads() if executor == "local" else threads_per_worker  # see train(): part of the key
-    keys = [_cache.config_key({"run": c.to_dict(), "analysis": a_dict, "code": version, "threads": threads})
+    extra = {"measures": _analysis.measures_fingerprint()} if analysis.units and _analysis.UNIT_MEASURES else {}
+    keys = [_cache.config_key({"run": c.to_dict(), "analysis": a_dict, "code": version, "threads": threads,
+                               **extra, **({"data": d} if (d := _train._data.fingerprint(c.dataset)) else {})})
             for c in configs]
     payloads: dict[int, dict] = {}
     for i, k in enumerate(keys):

@@ -277,8 +277,12 @@ def run_key(config: RunConfig, device: torch.device) -> str:
     """The cache key of a trained run: its config, the code version, and the device type and CPU
     thread count (floating-point reductions split differently across threads, so the same seed
     gives bit-identical weights only on the same setting)."""
-    return _cache.config_key({"run": config.to_dict(), "code": code_version(), "device": device.type,
-                              "threads": torch.get_num_threads() if device.type == "cpu" else None})
+    key = {"run": config.to_dict(), "code": code_version(), "device": device.type,
+           "threads": torch.get_num_threads() if device.type == "cpu" else None}
+    data = _data.fingerprint(config.dataset)
+    if data:  # a registered dataset's loader, a folder's files
+        key["data"] = data
+    return _cache.config_key(key)
 
 
 def load_cached(config: RunConfig, device: torch.device, ds: _data.Dataset | None = None) -> "TrainedRun | None":
