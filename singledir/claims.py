@@ -52,7 +52,7 @@ class Rule:
         lo, hi = sorted((ci_low, ci_high))
         if self.low < lo and hi < self.high:
             return "reproduced"
-        if hi <= self.low or lo >= self.high:
+        if hi < self.low or lo > self.high:
             return "contradicted"
         return "inconclusive"
 
