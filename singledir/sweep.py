@@ -124,8 +124,7 @@ def with_and_without_bn(base: _train.RunConfig, seeds: Sequence[int],
 
 
 def code_version() -> str:
-    return _cache.code_version(_train, perturb, selectivity, information, _analysis, sys.modules[__name__],
-                               _train._data, _train._models, _record)
+    return _cache.code_version_of(__name__)  # this module and every singledir module it imports
 
 
 def _flat(config: _train.RunConfig) -> dict:
