@@ -218,7 +218,8 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: Analysis = Analysis
         executor: ``"local"`` (in this process) or ``"dask"``.
         address: a Dask scheduler's address; None starts a ``LocalCluster`` of ``n_workers``
             processes with ``threads_per_worker`` threads each.
-        name: if given, the tables are also written to ``$SINGLEDIR_CACHE/sweeps/NAME/*.parquet``.
+        name: if given, the tables are also written to ``$SINGLEDIR_CACHE/sweeps/NAME-HASH/*.parquet``,
+            HASH from the configs and the analysis (``runs.attrs["tables"]`` is that folder).
         progress: a progress bar of runs done / total with the time left (default: on a terminal).
 
     Returns:
@@ -264,8 +265,10 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: Analysis = Analysis
                          _to_frame(ps, "noise", order), _to_frame(ps, "units", order))
     result.runs.attrs.update({"computed": len(todo), "cached": len(configs) - len(todo),
                               "seconds": time.perf_counter() - t0, "executor": executor})
-    if name:
-        result.save(_cache.cache_dir() / "sweeps" / name)
+    if name:  # one folder per sweep: a smoke run's tables never replace the full book's
+        tag = _cache.config_key({"runs": [c.to_dict() for c in configs], "analysis": a_dict})[:12]
+        result.save(_cache.cache_dir() / "sweeps" / f"{name}-{tag}")
+        result.runs.attrs["tables"] = str(_cache.cache_dir() / "sweeps" / f"{name}-{tag}")
     return result
 
 
