@@ -163,6 +163,9 @@ class Cache:
             return torch.load(payload, map_location="cpu", weights_only=True)
         except Exception as e:  # damaged entry: never used, removed so it is recomputed
             warnings.warn(f"cache entry {payload} is damaged ({e}); recomputing it", stacklevel=2)
+            from .progress import note
+
+            note(f"cache entry {payload} is damaged ({e}); removed, it is being recomputed")
             self.remove(key)
             return None
 

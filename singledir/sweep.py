@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 from . import analysis as _analysis
 from . import cache as _cache
 from . import information, perturb, selectivity
+from . import progress as _progress
 from . import record as _record
 from . import train as _train
 from .data import random_subset
@@ -240,15 +240,12 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: Analysis = Analysis
         if hit is not None:
             payloads[i] = hit
     todo = [i for i in range(len(configs)) if i not in payloads]
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(configs), initial=len(payloads), desc="sweep runs", unit="run",
-               disable=(not sys.stderr.isatty()) if progress is None else not progress)
+    bar = _progress.Progress(len(configs), f"sweep {name or 'runs'}", initial=len(payloads), unit="run", bar=progress)
 
     def done(i: int, payload: dict) -> None:
         store.put(keys[i], payload, meta={"config": configs[i].to_dict(), "analysis": a_dict, "code_version": version})
         payloads[i] = payload
-        bar.update(1)
+        bar.update(1, note=f"run {i} (seed {configs[i].seed}, corruption {configs[i].corruption}) done")
 
     t0 = time.perf_counter()
     try:
