@@ -98,6 +98,12 @@ def read_params_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     for section in ("defaults", "chapters"):
         if not isinstance(doc.get(section) or {}, dict):
             raise BookError(f"{path}: section {section!r} must be a mapping")
+    for name, values in (doc.get("chapters") or {}).items():
+        if values is not None and not isinstance(values, dict):
+            raise BookError(
+                f"{path}: chapter {name} is given {type(values).__name__} {values!r}, but a chapter's section "
+                f"is a mapping of its parameter names to values; write it as\n  chapters:\n    {name}:\n"
+                f"      seed: 1        # one 'name: value' line per parameter")
     if not doc.get("extends"):
         return doc
     parent = read_params_file(path.parent / str(doc["extends"]), (*_seen, path))
