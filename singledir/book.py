@@ -173,13 +173,20 @@ def _named_files(value) -> list[Path]:
     return out
 
 
+def effective_parameters(source: Path, params: dict) -> dict:
+    """The values a chapter runs with: its ``parameters`` cell's literal defaults, overlaid by
+    ``params`` (what the parameter file gives it)."""
+    return {**declared_parameters(read_chapter(source)), **params}
+
+
 def run_key(source: Path, params: dict) -> str:
     """What a chapter's result depends on: its source, its parameters, the package code and the
-    contents of any file a parameter names (weights, a model's source file)."""
+    contents of any file a parameter names (weights, a model's source file), whether the parameter
+    file or the chapter's own ``parameters`` cell names it."""
     h = hashlib.sha256(source.read_bytes())
     h.update(json.dumps(params, sort_keys=True).encode())
     h.update(package_version().encode())
-    for path in sorted(set(_named_files(params))):
+    for path in sorted(set(_named_files(effective_parameters(source, params)))):
         h.update(str(path).encode())
         with open(path, "rb") as fh:
             h.update(hashlib.file_digest(fh, "sha256").digest())

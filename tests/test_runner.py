@@ -130,6 +130,33 @@ def ours(build_dir: Path) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Keys follow the files named by a chapter's own defaults
+# ---------------------------------------------------------------------------------------------
+def test_run_key_follows_files_named_by_the_chapters_defaults(tmp_path, monkeypatch):
+    src = ROOT / "chapters" / "07_your_model.md"
+    defaults = book.declared_parameters(book.read_chapter(src))
+    assert defaults["weights"].startswith("$SINGLEDIR_CACHE/") and defaults["model"].startswith("examples/")
+    params = book.load_params(SMOKE, book.chapter_paths())["07_your_model"]
+    assert "weights" not in params and "model" not in params  # the smoke preset relies on the defaults
+    root = tmp_path / "root"
+    model_file = root / defaults["model"].partition(":")[0]
+    model_file.parent.mkdir(parents=True)
+    shutil.copy(ROOT / defaults["model"].partition(":")[0], model_file)
+    monkeypatch.setattr(book, "ROOT", root)
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "cache"))
+    weights = Path(os.path.expandvars(defaults["weights"]))
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"weights one")
+    k1 = book.run_key(src, params)
+    assert k1 == book.run_key(src, params)
+    weights.write_bytes(b"weights two")
+    k2 = book.run_key(src, params)
+    model_file.write_text(model_file.read_text() + "\n# an edit\n")
+    k3 = book.run_key(src, params)
+    assert len({k1, k2, k3}) == 3
+
+
+# ---------------------------------------------------------------------------------------------
 # Parameter files
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("value", [3, [1, 2], "seed"], ids=["number", "list", "string"])
