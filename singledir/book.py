@@ -230,10 +230,15 @@ def _prune_runs(build_dir: Path, name: str, keep: str | None) -> None:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
 
 
+def _id_number(finding: dict) -> float:
+    m = re.match(r"[A-Za-z]*(\d+)", str(finding.get("id", "")))
+    return int(m.group(1)) if m else float("inf")
+
+
 def chapter_findings(build_dir: Path, names: list[str]) -> list[dict]:
-    """The findings of the last successful run of each chapter in ``names`` (chapter order): what
-    the run named in the executed notebook's metadata recorded in ``results/NAME/RUN``. A chapter
-    without an executed notebook has none."""
+    """The findings of the last successful run of each chapter in ``names``, by experiment number
+    (E1, E2, ..., E13): what the run named in the executed notebook's metadata recorded in
+    ``results/NAME/RUN``. A chapter without an executed notebook has none."""
     from .scorecard import collect
 
     out = []
@@ -242,7 +247,7 @@ def chapter_findings(build_dir: Path, names: list[str]) -> list[dict]:
         folder = build_dir / "results" / name / str(run)
         if run and folder.is_dir():
             out += [{**f, "chapter": name} for f in collect(folder)]
-    return out
+    return sorted(out, key=_id_number)  # stable: chapter order among equal numbers
 
 
 @contextlib.contextmanager

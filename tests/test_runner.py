@@ -231,6 +231,7 @@ def test_only_keeps_every_chapter_and_finding_on_the_first_page(smoke_build, tmp
     build_dir = tmp_path / "_build"
     shutil.copytree(smoke_build.build_dir, build_dir)
     every = book.chapter_findings(build_dir, list(smoke_build.chapters))
+    assert [f["id"] for f in every] == sorted((f["id"] for f in every), key=lambda i: int(i[1:]))  # E1 ... E13
     chapters_with_findings = {f["chapter"] for f in every}
     assert len(chapters_with_findings) >= 4
     monkeypatch.setattr(book, "execute_chapter", lambda *a, **k: 1.0)  # "re-ran" chapter 4
