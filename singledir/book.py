@@ -369,8 +369,8 @@ class _StopOnInterrupt:
 
     def _handler(self, signum, frame) -> None:
         signal.signal(signal.SIGINT, self._old)  # a second Ctrl-C: the usual KeyboardInterrupt
-        pids = [p for km in list(_KERNELS) if (p := getattr(km.provisioner, "pgid", None)
-                                                      or getattr(km.provisioner, "pid", None))]
+        pids = [p for km in list(_KERNELS) if km.has_kernel  # started and not shut down
+                and (p := getattr(km.provisioner, "pgid", None) or getattr(km.provisioner, "pid", None))]
         if not pids:  # no kernel yet: stop here
             raise KeyboardInterrupt
         self.hit = True
