@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PARAMS ?= params/default.yml
+# ONLY="04_dropout_batchnorm ...": execute just these chapters (the book keeps the others' last runs)
+ONLY ?=
 MATHJAX := book_static/mathjax/tex-svg-full.js
 MATHJAX_VERSION := 3.2.2
 # Trained networks and other results are cached here (delete the folder to start clean).
@@ -15,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 EXAMPLE_WEIGHTS := $(SINGLEDIR_CACHE)/examples/lenet-mnist5k.pt
 
 book: $(VENV)/.installed $(MATHJAX) $(EXAMPLE_WEIGHTS)
-	$(PY) -m singledir.book --params $(PARAMS)
+	$(PY) -m singledir.book --params $(PARAMS) $(if $(strip $(ONLY)),--only $(ONLY))
 
 $(EXAMPLE_WEIGHTS): examples/lenet.py | $(VENV)/.installed
 	$(PY) examples/lenet.py --out $@

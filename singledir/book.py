@@ -18,313 +18,144 @@ and ``chapters`` (one mapping per chapter name). Every key must be declared in t
 from __future__ import annotations
 
 import argparse
-import ast
-import hashlib
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = Path(__file__).resolve().parent
-BOOK_FILES = ("_config.yml", "_toc.yml", "index.md")
-STATIC = "book_static"
-EXTENSIONS = "book_ext"  # local Sphinx extensions named in _config.yml
-
-
-class BookError(RuntimeError):
-    """A chapter or parameter file that cannot be run; the message says what to fix."""
+from .params import (ROOT, SECTIONS, BookError, chapter_paths, declared_parameters, effective_parameters,  # noqa: F401
+                     load_params, read_chapter, read_params_file)
+from .runner import (PACKAGE, chapter_findings, execute_chapter, executed_key, executed_meta, machine_info,  # noqa: F401
+                     package_version, run_key, say)
+from .staging import (BOOK_FILES, BUILD_INFO_PAGE, SCALE_PAGE, SCORECARD_PAGE, build_info, render, stage,  # noqa: F401
+                      write_scorecard_csv)
 
 
-def chapter_paths(root: Path = ROOT) -> dict[str, Path]:
-    """``{name: path}`` of every chapter source, in book order."""
-    return {p.stem: p for p in sorted((root / "chapters").glob("[0-9][0-9]_*.md"))}
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a build; the message says what was kept."""
 
 
-def read_chapter(path: Path):
-    import jupytext
-
-    return jupytext.read(path)
-
-
-def declared_parameters(nb) -> dict[str, object]:
-    """Names assigned in the cell tagged ``parameters``, with their literal default values."""
-    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(cells) != 1:
-        raise BookError(f"a chapter needs exactly one cell tagged 'parameters', found {len(cells)}")
-    out = {}
-    for node in ast.parse(cells[0].source).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        for t in targets:
-            if isinstance(t, ast.Name):
-                try:
-                    out[t.id] = ast.literal_eval(node.value)
-                except ValueError:
-                    out[t.id] = None
-    return out
-
-
-SECTIONS = ("description", "extends", "defaults", "chapters")
-
-
-def read_params_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
-    """A parameter file with its ``extends`` chain resolved.
-
-    ``extends: default.yml`` (a path relative to the file) starts from that file: this file's
-    ``defaults`` replace its defaults key by key, and each chapter's mapping replaces that
-    chapter's keys one by one.
-    """
-    path = Path(path).resolve()
-    if path in _seen:
-        raise BookError(f"parameter files extend each other in a loop: {' -> '.join(str(p) for p in (*_seen, path))}")
-    if not path.exists():
-        raise BookError(f"parameter file {path} (extended by {_seen[-1]}) does not exist" if _seen else
-                        f"parameter file {path} does not exist")
+def _display_path(path: Path) -> str:
+    """``path`` relative to the repository root when inside it (commands are run from there)."""
+    p = Path(path).resolve()
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise BookError(f"{path} is not valid YAML: {e}") from None
-    if not isinstance(doc, dict):
-        raise BookError(f"{path}: a parameter file is a mapping with sections {', '.join(SECTIONS)}")
-    unknown = set(doc) - set(SECTIONS)
-    if unknown:
-        raise BookError(f"{path}: unknown section(s) {sorted(unknown)}; allowed: {', '.join(SECTIONS)}")
-    for section in ("defaults", "chapters"):
-        if not isinstance(doc.get(section) or {}, dict):
-            raise BookError(f"{path}: section {section!r} must be a mapping")
-    if not doc.get("extends"):
-        return doc
-    parent = read_params_file(path.parent / str(doc["extends"]), (*_seen, path))
-    chapters = {k: dict(v or {}) for k, v in (parent.get("chapters") or {}).items()}
-    for name, values in (doc.get("chapters") or {}).items():
-        chapters[name] = {**chapters.get(name, {}), **(values or {})}
-    return {"description": doc.get("description", parent.get("description")),
-            "defaults": {**(parent.get("defaults") or {}), **(doc.get("defaults") or {})},
-            "chapters": chapters}
+        return str(p.relative_to(ROOT))
+    except ValueError:
+        return str(p)
 
 
-def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
-    """Per-chapter parameters from a parameter file, checked against each chapter's declarations."""
-    path = Path(path)
-    if not path.exists():
-        raise BookError(f"parameter file {path} does not exist; presets: "
-                        f"{', '.join(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'params').glob('*.yml')))}")
-    doc = read_params_file(path)
-    defaults = doc.get("defaults") or {}
-    per = doc.get("chapters") or {}
-    bad = set(per) - set(chapters)
-    if bad:
-        raise BookError(f"{path}: unknown chapter(s) {sorted(bad)}; chapters: {', '.join(chapters)}")
-    out, used_defaults = {}, set()
-    for name, src in chapters.items():
-        declared = declared_parameters(read_chapter(src))
-        mine = per.get(name) or {}
-        undeclared = set(mine) - set(declared)
-        if undeclared:
-            raise BookError(f"{path}: chapter {name} has no parameter(s) {sorted(undeclared)}; "
-                            f"it declares: {', '.join(declared)}")
-        shared = {k: v for k, v in defaults.items() if k in declared}
-        used_defaults |= set(shared)
-        out[name] = {**shared, **mine}
-    unused = set(defaults) - used_defaults
-    if unused:
-        raise BookError(f"{path}: default(s) {sorted(unused)} are declared by no chapter")
-    return out
+def rebuild_command(params_path: Path, build_dir: Path, names: list[str]) -> str:
+    """The command that executes ``names`` with this parameter file into this build folder."""
+    import shlex
+
+    exe = Path(sys.executable)
+    python = str(exe.relative_to(ROOT)) if exe.is_relative_to(ROOT) else str(exe)
+    parts = [python, "-m", "singledir.book", "--params", _display_path(params_path)]
+    if Path(build_dir).resolve() != default_build_dir(params_path).resolve():
+        parts += ["--build-dir", str(build_dir)]
+    if names:
+        parts += ["--only", *names]
+    cmd = " ".join(shlex.quote(p) for p in parts)
+    return cmd if Path.cwd().resolve() == ROOT else f"cd {shlex.quote(str(ROOT))} && {cmd}"
 
 
-def package_version() -> str:
-    """Hash of the package code chapters run (this runner, which they never import, is left out)."""
-    h = hashlib.sha256()
-    for p in sorted(PACKAGE.glob("*.py")):
-        if p.name == "book.py":
-            continue
-        h.update(p.name.encode() + p.read_bytes())
-    return h.hexdigest()[:16]
+def _new_cache_entries(since: float) -> int:
+    """Cache entries (trained networks, finished sweep runs) written since ``since`` (epoch s)."""
+    from .cache import cache_dir
+
+    root = cache_dir()
+    n = 0
+    for p in root.rglob("*.json") if root.is_dir() else []:
+        try:
+            n += p.stat().st_mtime >= since
+        except OSError:
+            pass
+    return n
 
 
-def _named_files(value) -> list[Path]:
-    """Files a parameter value names: a path (``$VARS`` and ``~`` expanded, relative to the repo
-    root), or the file of a ``path/to/file.py:Name`` model spec. ``folder:`` datasets are not hashed."""
-    if isinstance(value, dict):
-        return [f for v in value.values() for f in _named_files(v)]
-    if isinstance(value, (list, tuple)):
-        return [f for v in value for f in _named_files(v)]
-    if not isinstance(value, str) or value.startswith("folder:") or not value.strip():
-        return []
-    text = os.path.expanduser(os.path.expandvars(value))
-    out = []
-    for cand in (text, text.rpartition(":")[0] if ":" in text else None):
-        if cand:
-            path = ROOT / cand  # an absolute cand replaces ROOT
-            if path.is_file():
-                out.append(path)
-    return out
+def _interrupted(current: str | None, had_result: bool, finished: list[str], since: float) -> str:
+    """The one line printed on Ctrl-C: what was kept."""
+    from .cache import cache_dir
 
-
-def run_key(source: Path, params: dict) -> str:
-    """What a chapter's result depends on: its source, its parameters, the package code and the
-    contents of any file a parameter names (weights, a model's source file)."""
-    h = hashlib.sha256(source.read_bytes())
-    h.update(json.dumps(params, sort_keys=True).encode())
-    h.update(package_version().encode())
-    for path in sorted(set(_named_files(params))):
-        h.update(str(path).encode())
-        with open(path, "rb") as fh:
-            h.update(hashlib.file_digest(fh, "sha256").digest())
-    return h.hexdigest()[:24]
-
-
-def executed_key(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())["metadata"]["singledir"]["key"]
-    except (ValueError, KeyError):
-        return None
-
-
-def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progress: bool = True) -> float:
-    """Run one chapter with papermill into ``exec_dir/name.ipynb``; returns seconds taken."""
-    import logging
-
-    import papermill as pm
-
-    logging.getLogger("papermill").setLevel(logging.ERROR)  # parameters are checked by load_params
-    exec_dir.mkdir(parents=True, exist_ok=True)
-    final = exec_dir / f"{name}.ipynb"
-    partial = exec_dir / f".{name}.partial.ipynb"
-    failed = exec_dir / "failed" / f"{name}.ipynb"
-    final.unlink(missing_ok=True)  # the old result no longer matches: never leave it as current
-    nb = read_chapter(source)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    key = run_key(source, params)  # before running: an edit made meanwhile must not look executed
-    t0 = time.perf_counter()
-    try:
-        out = pm.execute_notebook(nb, str(partial), parameters=params, kernel_name="python3",
-                                  progress_bar=progress, cwd=str(ROOT), log_output=False)
-    except pm.PapermillExecutionError as e:
-        failed.parent.mkdir(exist_ok=True)
-        os.replace(partial, failed)
-        trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback[-3:]) if e.traceback else "")
-        raise BookError(f"chapter {name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n{trace}\n"
-                        f"the executed notebook up to the failure is in {failed}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    seconds = time.perf_counter() - t0
-    out.metadata["singledir"] = {"key": key, "params": params, "seconds": round(seconds, 2)}
-    import nbformat
-
-    nbformat.write(out, str(partial))
-    os.replace(partial, final)
-    return seconds
-
-
-def _copy_if_changed(src: Path, dst: Path) -> bool:
-    if dst.exists() and dst.read_bytes() == src.read_bytes():
-        return False
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src, dst)
-    return True
-
-
-SCORECARD_PAGE = "scorecard_table.md"  # written at staging, included by index.md
-SCALE_PAGE = "scale_table.md"  # the paper's scale beside this build's, included by index.md
-
-
-def write_scorecard_csv(findings: list[dict], path: Path) -> None:
-    """``scorecard.csv``: one row per part of each claim (see :func:`singledir.scorecard.write_csv`)."""
-    from .scorecard import write_csv
-
-    write_csv(findings, path)
-
-
-def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] | None = None) -> bool:
-    """Copy the book's pages and executed chapters into ``src_dir``; True if anything changed."""
-    from .scorecard import scale_markdown, scorecard_markdown
-
-    changed = False
-    shown = [f for f in (findings or []) if f.get("chapter") in names]
-    for page, text in ((SCORECARD_PAGE, scorecard_markdown(shown)), (SCALE_PAGE, scale_markdown(shown))):
-        table = src_dir / page
-        if not table.exists() or table.read_text() != text:
-            src_dir.mkdir(parents=True, exist_ok=True)
-            table.write_text(text)
-            changed = True
-    for f in BOOK_FILES:
-        changed |= _copy_if_changed(ROOT / f, src_dir / f)
-    for folder in (STATIC, EXTENSIONS):
-        for p in sorted((ROOT / folder).rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts:
-                changed |= _copy_if_changed(p, src_dir / folder / p.relative_to(ROOT / folder))
-    for name in names:
-        changed |= _copy_if_changed(exec_dir / f"{name}.ipynb", src_dir / "chapters" / f"{name}.ipynb")
-    return changed
-
-
-def render(src_dir: Path, build_dir: Path, full: bool) -> None:
-    """Jupyter Book 1 into ``build_dir/html``; warnings are errors (a broken glue fails the build)."""
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(src_dir), "--path-output", str(build_dir / "jb"),
-           "--warningiserror", "--keep-going", "--quiet"]
-    if full:
-        cmd.append("--all")
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BookError(f"Jupyter Book failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    html = build_dir / "html"
-    if html.is_symlink() or html.exists():
-        html.unlink() if html.is_symlink() else shutil.rmtree(html)
-    html.symlink_to(Path("jb") / "_build" / "html")
+    parts = [f"interrupted during {current}" if current else "interrupted"]
+    parts.append(f"kept the chapter(s) finished in this run: {', '.join(finished)}" if finished
+                 else "no chapter finished in this run")
+    if current:
+        parts.append(f"{current} keeps its previous result" if had_result else f"{current} has no result yet")
+    n = _new_cache_entries(since)
+    if n:
+        parts.append(f"{n} trained network(s) or sweep run(s) finished meanwhile are kept in {cache_dir()}")
+    return "; ".join(parts) + ". Run the same command to go on from there."
 
 
 def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] | None = None,
           html: bool = True, progress: bool = True, force: bool = False) -> dict[str, float | None]:
-    """Execute what changed, then render. Returns ``{chapter: seconds or None if up to date}``."""
+    """Execute what changed, then render. Returns ``{chapter: seconds or None if up to date}``.
+
+    ``only``: execute just these chapters. The rendered book and ``scorecard.csv`` still hold every
+    chapter executed earlier with this preset (their last successful runs); chapters never executed
+    are left out of the book, and their names and the command that executes them are printed.
+    Ctrl-C raises :class:`BuildInterrupted`, whose message says what was kept.
+    """
     chapters = chapter_paths()
     params = load_params(params_path, chapters)
-    names = list(chapters) if not only else only
+    if only is not None and not only:
+        raise BookError(f"--only needs the names of the chapters to execute, e.g. --only {next(iter(chapters))}; "
+                        f"chapters: {', '.join(chapters)} (leave --only out to execute every chapter)")
+    names = list(chapters) if only is None else list(dict.fromkeys(only))
     missing = set(names) - set(chapters)
     if missing:
         raise BookError(f"unknown chapter(s) {sorted(missing)}; chapters: {', '.join(chapters)}")
+    build_dir = Path(build_dir).absolute()  # the kernels run in ROOT: paths given to them are absolute
     exec_dir = build_dir / "exec"
-    os.environ["SINGLEDIR_RESULTS"] = str(build_dir / "results")  # where chapters record findings
     from .cache import cache_dir
 
     os.environ.setdefault("SINGLEDIR_CACHE", str(cache_dir()))  # "$SINGLEDIR_CACHE/..." in parameters
+    preset = _display_path(params_path)
     times: dict[str, float | None] = {}
-    t0 = time.perf_counter()
-    for name in names:
-        key = run_key(chapters[name], params[name])
-        if not force and executed_key(exec_dir / f"{name}.ipynb") == key:
-            times[name] = None
-            print(f"[book] {name}: up to date", flush=True)
-            continue
-        print(f"[book] {name}: executing with {json.dumps(params[name])}", flush=True)
-        times[name] = execute_chapter(name, chapters[name], params[name], exec_dir, progress)
-        print(f"[book] {name}: {times[name]:.1f} s", flush=True)
-    ran = sum(t for t in times.values() if t)
-    print(f"[book] chapters executed in {ran:.1f} s ({sum(t is not None for t in times.values())} run, "
-          f"{sum(t is None for t in times.values())} up to date)", flush=True)
-    from .scorecard import collect
-
-    findings = collect(build_dir / "results") if (build_dir / "results").exists() else []
-    write_scorecard_csv(findings, build_dir / "scorecard.csv")
-    if html:
-        src_dir = build_dir / "src"
-        changed = stage(exec_dir, src_dir, list(chapters) if not only else names, findings)
-        if changed or not (build_dir / "html" / "index.html").exists():
-            r0 = time.perf_counter()
-            render(src_dir, build_dir, full=True)
-            print(f"[book] HTML rendered into {build_dir / 'html'} in {time.perf_counter() - r0:.1f} s", flush=True)
-        else:
-            print(f"[book] HTML in {build_dir / 'html'} is up to date", flush=True)
-    print(f"[book] total {time.perf_counter() - t0:.1f} s", flush=True)
+    t0, wall0 = time.perf_counter(), time.time()
+    current = None
+    try:
+        for name in names:
+            key = run_key(chapters[name], params[name])
+            if not force and executed_key(exec_dir / f"{name}.ipynb") == key:
+                times[name] = None
+                say(f"{name}: up to date")
+                continue
+            say(f"{name}: executing with {json.dumps(params[name])}")
+            current = name
+            times[name] = execute_chapter(name, chapters[name], params[name], exec_dir, progress, preset=preset)
+            current = None
+            say(f"{name}: {times[name]:.1f} s")
+        ran = sum(t for t in times.values() if t)
+        say(f"chapters executed in {ran:.1f} s ({sum(t is not None for t in times.values())} run, "
+            f"{sum(t is None for t in times.values())} up to date)")
+        metas = {n: m for n in chapters if (m := executed_meta(exec_dir / f"{n}.ipynb")) is not None}
+        built = list(metas)  # every chapter of this preset executed successfully, now or before
+        findings = chapter_findings(build_dir, built)
+        write_scorecard_csv(findings, build_dir / "scorecard.csv", metas)
+        not_built = [n for n in chapters if n not in metas]
+        command = rebuild_command(params_path, build_dir, not_built) if not_built else None
+        if html:
+            src_dir = build_dir / "src"
+            fresh = {n: metas[n].get("key") == run_key(chapters[n], params[n]) for n in built}
+            info = build_info(preset, read_params_file(params_path).get("description"), list(chapters), metas,
+                              fresh, command)
+            changed = stage(exec_dir, src_dir, built, findings, info)
+            if changed or not (build_dir / "html" / "index.html").exists():
+                r0 = time.perf_counter()
+                render(src_dir, build_dir, full=True)
+                say(f"HTML rendered into {build_dir / 'html'} in {time.perf_counter() - r0:.1f} s")
+            else:
+                say(f"HTML in {build_dir / 'html'} is up to date")
+        if not_built:
+            say(f"not built yet with {preset}: {', '.join(not_built)}"
+                + ("; the book leaves them out" if html else "") + f". Build them with:\n  {command}")
+    except KeyboardInterrupt:
+        had = current is not None and executed_meta(exec_dir / f"{current}.ipynb") is not None
+        raise BuildInterrupted(_interrupted(current, had, [n for n, t in times.items() if t is not None], wall0)) from None
+    say(f"total {time.perf_counter() - t0:.1f} s")
     return times
 
 
@@ -339,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m singledir.book", description=__doc__.split("\n")[0])
     ap.add_argument("--params", default=str(ROOT / "params" / "default.yml"), help="parameter file")
     ap.add_argument("--build-dir", help="default: _build for params/default.yml, _build/NAME for params/NAME.yml")
-    ap.add_argument("--only", nargs="*", help="chapter names to execute (default: all)")
+    ap.add_argument("--only", nargs="*", metavar="CHAPTER",
+                    help="execute only these chapters (the book still shows every chapter executed before)")
     ap.add_argument("--no-html", action="store_true", help="execute only, do not render")
     ap.add_argument("--force", action="store_true", help="execute even chapters that are up to date")
     a = ap.parse_args(argv)
@@ -349,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     except BookError as e:
         print(f"[book] ERROR: {e}", file=sys.stderr, flush=True)
         return 1
+    except BuildInterrupted as e:
+        print(f"\n[book] {e}", file=sys.stderr, flush=True)
+        return 130
+    except KeyboardInterrupt:
+        print("\n[book] interrupted before any chapter ran: nothing changed", file=sys.stderr, flush=True)
+        return 130
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

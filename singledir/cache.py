@@ -9,6 +9,8 @@ memory, and deterministic for the same content), and the last rename wins.
 """
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import io
 import json
@@ -33,6 +35,84 @@ def code_version(*modules) -> str:
     for m in modules:
         h.update(Path(m.__file__).read_bytes())
     return h.hexdigest()[:16]
+
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the folder that holds the singledir package
+
+
+def _module_file(name: str, root: Path) -> Path | None:
+    """The source file of module ``name`` (``singledir.x`` -> ``root/singledir/x.py``), or None."""
+    base = root.joinpath(*name.split("."))
+    for cand in (base.with_suffix(".py"), base / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _imported_names(path: Path, name: str) -> set[str]:
+    """Absolute names of every module ``path`` (module ``name``) imports, at any depth of its code
+    (imports inside functions count), with relative imports resolved; ``from P import x`` gives both
+    ``P`` and ``P.x`` (a caller keeps those that are modules)."""
+    is_package = path.name == "__init__.py"
+    parts = name.split(".")
+    package = parts if is_package else parts[:-1]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if node.level - 1 >= len(package):
+                    continue  # above the top-level package
+                base = package[:len(package) - (node.level - 1)]
+                origin = ".".join(base + ([node.module] if node.module else []))
+            else:
+                origin = node.module or ""
+            out.add(origin)
+            out.update(f"{origin}.{a.name}" for a in node.names if a.name != "*")
+    return out
+
+
+def import_closure(module: str, root: Path = PACKAGE_ROOT) -> dict[str, Path]:
+    """``{name: source file}`` of ``module`` and of every module of its top-level package that it
+    imports, directly or through others (found by reading the source with ``ast``, so a module
+    counts even when it is imported only inside a function). Packages above each module count too
+    (importing ``singledir.x`` runs ``singledir/__init__.py``)."""
+    top = module.split(".")[0]
+    seen: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen or name.split(".")[0] != top:
+            continue
+        path = _module_file(name, root)
+        if path is None:
+            continue
+        seen[name] = path
+        parents = [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
+        todo.extend(parents)
+        todo.extend(_imported_names(path, name))
+    if module not in seen:
+        raise ValueError(f"no source file for module {module!r} under {root}")
+    return seen
+
+
+def source_version(module: str, root: Path = PACKAGE_ROOT) -> str:
+    """SHA-256 (first 16 hex digits) of the sources of :func:`import_closure` of ``module``."""
+    h = hashlib.sha256()
+    for name, path in sorted(import_closure(module, root).items()):
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def code_version_of(module: str) -> str:
+    """The code version of everything ``module`` runs from this package: :func:`source_version`,
+    read once per process (a module edited while a process runs is not the code it runs).
+
+    Cache keys built on it cannot go stale by a module forgotten in a hand-kept list: a module
+    becomes part of the version by being imported."""
+    return source_version(module)
 
 
 def config_key(config: dict) -> str:
@@ -85,6 +165,9 @@ class Cache:
             return torch.load(payload, map_location="cpu", weights_only=True)
         except Exception as e:  # damaged entry: never used, removed so it is recomputed
             warnings.warn(f"cache entry {payload} is damaged ({e}); recomputing it", stacklevel=2)
+            from .progress import note
+
+            note(f"cache entry {payload} is damaged ({e}); removed, it is being recomputed")
             self.remove(key)
             return None
 

@@ -45,7 +45,6 @@ import json
 import math
 import sys
 import time
-from dataclasses import replace
 from typing import Callable, Sequence
 
 import torch

@@ -9,6 +9,7 @@ chain to run only what lies downstream of a perturbed layer.
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,8 +197,12 @@ def read_state_dict(weights: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
+        text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(e))  # torch colours part of its message for terminals
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        detail = (f"it holds a pickled {found.group(1)} object, not only tensors" if found
+                  else (text.strip().splitlines() or [""])[0].strip())
         raise ValueError(f"cannot read weights file {str(weights)!r} as a state dict ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0]}); save model.state_dict(), not the model object") from None
+                         f"{detail}); save model.state_dict(), not the model object") from None
     if isinstance(state, dict):
         for key in ("state_dict", "model"):
             if isinstance(state.get(key), dict):

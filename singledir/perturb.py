@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .engine import (CHUNK, METRICS, Data, Engine, Sums, ablate, add_noise, check_layers,  # noqa: F401
+from .engine import (CHUNK, METRICS, Data, Engine, Sums, ablate, add_noise, check_layers,  # noqa: F401 (re-exported)
                      check_metrics, chunks, device_of, probe)
 from .models import evaluating
 from .record import latest

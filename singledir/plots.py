@@ -239,7 +239,7 @@ def importance_panels(mlp: pd.DataFrame, conv: pd.DataFrame, layers_rho: pd.Data
     for ax in axes[:2]:
         ax.set_xlabel(xlabel)
         ax.set_ylabel("importance: test-loss increase when ablated")
-    per_layer_rho(layers_rho, hue="net", ax=axes[2], ylabel=f"Spearman within layer", band=band)
+    per_layer_rho(layers_rho, hue="net", ax=axes[2], ylabel="Spearman within layer", band=band)
     fig.tight_layout()
     return fig
 

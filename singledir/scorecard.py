@@ -26,6 +26,9 @@ from .cache import atomic_write, cache_dir
 SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
 CSV_COLUMNS = ("id", "part", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "resampled", "rule",
                "part_verdict", "mde", "verdict", "scale")
+# where each row's numbers came from: the run of its chapter (the same on every row of a chapter)
+CSV_META_COLUMNS = ("chapter", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
+                    "torch_cpu_capability", "torch_threads", "torch", "device")
 
 
 def results_dir() -> Path:
@@ -139,13 +142,23 @@ def csv_rows(findings: list[dict]) -> list[list]:
     return rows
 
 
-def write_csv(findings: list[dict], path: Path, metadata: dict[str, str] | None = None) -> None:
-    """``scorecard.csv``: one row per part (columns :data:`CSV_COLUMNS`), written atomically;
-    ``metadata`` (where and how the build ran) goes into ``#``-comment lines at the top."""
+def _meta_row(chapter: str, meta: dict) -> list:
+    m = meta.get("machine") or {}
+    values = {"chapter": chapter, "preset": meta.get("preset", ""), "executed": meta.get("executed", ""),
+              "chapter_seconds": meta.get("seconds", ""),
+              **{k: m.get(k, "") for k in ("cpu", "instruction_set", "torch_cpu_capability", "torch_threads",
+                                           "torch", "device")}}
+    return [values[c] for c in CSV_META_COLUMNS]
+
+
+def write_csv(findings: list[dict], path: Path, metas: dict[str, dict] | None = None) -> None:
+    """``scorecard.csv``, atomically: one row per part of each claim (columns :data:`CSV_COLUMNS`),
+    then :data:`CSV_META_COLUMNS` from the executed notebook of the finding's chapter (``metas``:
+    ``{chapter: metadata}``). A plain CSV with one header line (``pandas.read_csv`` reads it)."""
     buf = io.StringIO()
-    for k, v in (metadata or {}).items():
-        buf.write(f"# {k}: {v}\n")
     w = csv.writer(buf)
-    w.writerow(CSV_COLUMNS)
-    w.writerows(csv_rows(findings))
+    w.writerow([*CSV_COLUMNS, *CSV_META_COLUMNS])
+    for f in findings:
+        meta = _meta_row(f.get("chapter", ""), (metas or {}).get(f.get("chapter"), {}))
+        w.writerows(row + meta for row in csv_rows([f]))
     atomic_write(path, lambda p: p.write_text(buf.getvalue()))

@@ -21,7 +21,6 @@ the class means.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 

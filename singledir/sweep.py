@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 
 from . import analysis as _analysis
 from . import cache as _cache
-from . import ensemble, information, perturb, selectivity
-from . import record as _record
+from . import ensemble, information, perturb
+from . import progress as _progress
 from . import train as _train
 from .data import stratified_subset
 from .models import unit_layer_names
@@ -149,8 +147,7 @@ def with_and_without_bn(base: _train.RunConfig, seeds: Sequence[int]) -> list[_t
 
 
 def code_version() -> str:
-    return _cache.code_version(_train, perturb, selectivity, information, _analysis, sys.modules[__name__],
-                               _train._data, _train._models, _record, ensemble)
+    return _cache.code_version_of(__name__)  # this module and every singledir module it imports
 
 
 def _flat(config: _train.RunConfig) -> dict:
@@ -243,11 +240,20 @@ def _is_conv(model) -> bool:
     return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
 
-def _analyze_group(configs: list[_train.RunConfig], analysis: "Measurements", done) -> None:
-    """Train ``configs`` together (one group) and measure each member; ``done(j, payload)`` per member."""
+def _analyze_group(configs: list[_train.RunConfig], analysis: "Measurements", done, label: str = "") -> None:
+    """Train ``configs`` together (one group) and measure each member; ``done(j, payload)`` per member.
+    While the group trains, a progress line every 20 s or so says which epoch it has reached."""
     dss = [_train.load_run_dataset(c) for c in configs]
     if ensemble.groupable(configs[0]):
-        runs = ensemble.train_group(configs, datasets=dss, progress=False)
+        t0, last = time.monotonic(), [time.monotonic()]
+
+        def on_epoch(epoch: int) -> None:
+            if time.monotonic() - last[0] >= 20 or epoch == configs[0].train.epochs:
+                last[0] = time.monotonic()
+                _progress.note(f"{label}training {len(configs)} network(s) together: epoch {epoch}/"
+                               f"{configs[0].train.epochs}, {_progress.duration(time.monotonic() - t0)}")
+
+        runs = ensemble.train_group(configs, datasets=dss, progress=False, on_epoch=on_epoch)
     else:
         runs = [_train.train(c, dataset=ds, progress=False) for c, ds in zip(configs, dss)]
     for j, (c, run, ds) in enumerate(zip(configs, runs, dss)):
@@ -291,7 +297,8 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
         executor: ``"local"`` (in this process) or ``"dask"``.
         address: a Dask scheduler's address; None starts a ``LocalCluster`` of ``n_workers``
             processes with ``threads_per_worker`` threads each.
-        name: if given, the tables are also written to ``$SINGLEDIR_CACHE/sweeps/NAME/*.parquet``.
+        name: if given, the tables are also written to ``$SINGLEDIR_CACHE/sweeps/NAME-HASH/*.parquet``,
+            HASH from the configs and the analysis (``runs.attrs["tables"]`` is that folder).
         progress: a progress bar of runs done / total with the time left (default: on a terminal).
 
     Returns:
@@ -315,15 +322,12 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
         if hit is not None:
             payloads[i] = hit
     todo = [i for i in range(len(configs)) if i not in payloads]
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(configs), initial=len(payloads), desc="sweep runs", unit="run",
-               disable=(not sys.stderr.isatty()) if progress is None else not progress)
+    bar = _progress.Progress(len(configs), f"sweep {name or 'runs'}", initial=len(payloads), unit="run", bar=progress)
 
     def done(i: int, payload: dict) -> None:
         store.put(keys[i], payload, meta={"config": configs[i].to_dict(), "analysis": a_dict, "code_version": version})
         payloads[i] = payload
-        bar.update(1)
+        bar.update(1, note=f"run {i} (seed {configs[i].seed}, corruption {configs[i].corruption}) done")
 
     t0 = time.perf_counter()
     limit = group_size or (ensemble.default_group_size(configs[todo[0]]) if todo else 1)
@@ -331,7 +335,8 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
     try:
         if executor == "local":
             for grp in groups:
-                _analyze_group([configs[i] for i in grp], analysis, lambda j, p, _g=grp: done(_g[j], p))
+                _analyze_group([configs[i] for i in grp], analysis, lambda j, p, _g=grp: done(_g[j], p),
+                               label=f"sweep {name or 'runs'}: ")
         elif groups:
             _run_dask(configs, groups, a_dict, address, n_workers, threads_per_worker, done)
     finally:
@@ -342,8 +347,10 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
                          _to_frame(ps, "noise", order), _to_frame(ps, "units", order))
     result.runs.attrs.update({"computed": len(todo), "cached": len(configs) - len(todo),
                               "seconds": time.perf_counter() - t0, "executor": executor})
-    if name:
-        result.save(_cache.cache_dir() / "sweeps" / name)
+    if name:  # one folder per sweep: a smoke run's tables never replace the full book's
+        tag = _cache.config_key({"runs": [c.to_dict() for c in configs], "analysis": a_dict})[:12]
+        result.save(_cache.cache_dir() / "sweeps" / f"{name}-{tag}")
+        result.runs.attrs["tables"] = str(_cache.cache_dir() / "sweeps" / f"{name}-{tag}")
     return result
 
 

@@ -146,9 +146,7 @@ def default_device() -> torch.device:
 
 def code_version() -> str:
     """Version of the code that determines trained weights."""
-    from . import ensemble
-
-    return _cache.code_version(_data, _models, sys.modules[__name__], ensemble)
+    return _cache.code_version_of(__name__)  # this module and every singledir module it imports
 
 
 def load_run_dataset(config: RunConfig) -> _data.Dataset:

@@ -261,14 +261,16 @@ def test_a_failing_chapter_leaves_no_result(tmp_path, monkeypatch):
     build_dir = tmp_path / "_build"
     final = build_dir / "exec" / "99_failing.ipynb"
     final.parent.mkdir(parents=True)
-    final.write_text(json.dumps({"metadata": {"singledir": {"key": "stale"}}}))  # an earlier result
+    earlier = json.dumps({"metadata": {"singledir": {"key": "stale", "run": "r0"}}})
+    final.write_text(earlier)  # an earlier result, for other parameters
     with pytest.raises(BookError) as e:
         book.build(params, build_dir=build_dir, html=False, progress=False)
     msg = str(e.value)
     assert "chapter 99_failing failed" in msg and "ValueError" in msg and "boom 3" in msg
     failed = build_dir / "exec" / "failed" / "99_failing.ipynb"
     assert str(failed) in msg
-    assert not final.exists()
+    assert final.read_text() == earlier  # kept as it was, and not current: its key is not this run's
+    assert book.executed_key(final) != book.run_key(src, {"x": 2})
     assert partials(build_dir) == []
     nb = nbformat.read(failed, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -299,6 +301,17 @@ def test_html_render(smoke_build, smoke_cache):
     assert "../_static/mathjax/tex-svg-full.js" in text
     assert (out / "_static" / "mathjax" / "tex-svg-full.js").read_bytes() == MATHJAX.read_bytes()
     assert "cdn.jsdelivr.net" not in text  # MathJax is served by the book itself
+    # the first page says where its numbers came from
+    import torch
+
+    index = " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", (out / "index.html").read_text())).split())
+    assert "Where these numbers came from" in index and "params/smoke.yml" in index
+    machine = book.machine_info()
+    assert machine["cpu"] in index and machine["instruction_set"] in index and torch.__version__ in index
+    assert f"{machine['torch_threads']} torch threads" in index
+    for name in chapters:
+        meta = book.executed_meta(build_dir / "exec" / f"{name}.ipynb")
+        assert meta["executed"].replace("T", " ") in index and f"{meta['seconds']:.1f}" in index
     words = " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", text)).split())
     assert "200 of the 400 training images were chosen" in words
     assert "The test set has 200 images" in words

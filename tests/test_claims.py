@@ -103,12 +103,14 @@ def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
     got = scorecard.collect(tmp_path)
     assert [g["id"] for g in got] == ["E3", "E12"]
     out = tmp_path / "scorecard.csv"
-    scorecard.write_csv(got, out, metadata={"cpu": "test"})
+    got = [{**g, "chapter": "03_generalization"} for g in got]
+    scorecard.write_csv(got, out, metas={"03_generalization": {"preset": "p.yml", "machine": {"cpu": "test"}}})
     lines = out.read_text().splitlines()
-    assert lines[0] == "# cpu: test" and lines[1].split(",")[:3] == ["id", "part", "claim"]
-    assert len(lines) == 2 + 2
-    assert lines[2].startswith("E3,conv net,") and ",inconclusive,0.6,inconclusive,tiny" in lines[2]
-    assert lines[3].endswith(",reproduced,,reproduced,tiny")  # E12 lies below +0.3; a decided part has no MDE
+    assert lines[0].split(",")[:3] == ["id", "part", "claim"] and lines[0].endswith(",torch,device")
+    assert len(lines) == 1 + 2
+    assert lines[1].startswith("E3,conv net,") and ",inconclusive,0.6,inconclusive,tiny,03_generalization,p.yml" in lines[1]
+    assert ",reproduced,,reproduced,tiny," in lines[2]  # E12 lies below +0.3; a decided part has no MDE
+    assert ",test," in lines[2]
     with pytest.raises(ValueError, match="lacks"):
         scorecard.report("E3", {"conv net": r}, scale="", setup={"data": "x"}, glue=False)
     md = scorecard.scorecard_markdown(got)

@@ -82,6 +82,17 @@ def test_weights_are_loaded_exactly_and_bad_files_are_named(tmp_path):
         load_network(TINY, tmp_path / "module.pt")
 
 
+def test_a_pickled_module_is_named_without_terminal_colour_codes(tmp_path):
+    from singledir.models import read_state_dict
+
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")
+    with pytest.raises(ValueError) as e:
+        read_state_dict(tmp_path / "module.pt")
+    msg = str(e.value)
+    assert "\x1b" not in msg and "[1m" not in msg
+    assert "torch.nn.modules.linear.Linear" in msg and "save model.state_dict()" in msg
+
+
 def test_units_of_any_network_are_its_activation_modules():
     lenet = load_network(LENET)
     assert unit_layer_names(lenet) == ("features.1", "features.4", "classifier.2", "classifier.4")

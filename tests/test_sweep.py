@@ -2,6 +2,7 @@
 the selection analysis, the early-stopping rule and the scorecard's verdicts."""
 import math
 import multiprocessing as mp
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,11 +43,29 @@ def test_local_sweep_tables_and_cache(tmp_path, monkeypatch):
     for run, g in r.curves.groupby("run"):
         from singledir.perturb import auc
         assert r.runs.set_index("run").loc[run, "auc_zero"] == pytest.approx(auc(g))
-    assert (tmp_path / "sweeps" / "t" / "runs.parquet").exists()
-    assert pd.read_parquet(tmp_path / "sweeps" / "t" / "runs.parquet").equals(r.runs)
+    tables = Path(r.runs.attrs["tables"])
+    assert tables.parent == tmp_path / "sweeps" and tables.name.startswith("t-")
+    assert pd.read_parquet(tables / "runs.parquet").equals(r.runs)
     again = sweep.run_sweep(cfgs, AN)
     assert again.runs.attrs["computed"] == 0 and again.runs.attrs["cached"] == 4
     pd.testing.assert_frame_equal(again.curves, r.curves)
+
+
+def test_sweep_tables_of_different_sweeps_under_one_name_do_not_replace_each_other(tmp_path, monkeypatch):
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
+    base = RunConfig(dataset="digits", n_train=100, n_test=50, model=MLPConfig(widths=(8,)),
+                     train=TrainConfig(epochs=1, batch_size=64))
+    an = sweep.Analysis(grid=3, repetitions=1)
+    small = sweep.run_sweep(sweep.expand(base, seed=[0]), an, name="e1-mlp", progress=False)
+    big = sweep.run_sweep(sweep.expand(base, seed=[0, 1]), an, name="e1-mlp", progress=False)
+    other = sweep.run_sweep(sweep.expand(base, seed=[0]), sweep.Analysis(grid=4, repetitions=1), name="e1-mlp",
+                            progress=False)
+    folders = {Path(r.runs.attrs["tables"]) for r in (small, big, other)}
+    assert len(folders) == 3 and all(f.parent == tmp_path / "sweeps" and f.name.startswith("e1-mlp-") for f in folders)
+    assert len(pd.read_parquet(Path(small.runs.attrs["tables"]) / "runs.parquet")) == 1
+    assert len(pd.read_parquet(Path(big.runs.attrs["tables"]) / "runs.parquet")) == 2
+    again = sweep.run_sweep(sweep.expand(base, seed=[0]), an, name="e1-mlp", progress=False)
+    assert again.runs.attrs["tables"] == small.runs.attrs["tables"]
 
 
 def _interrupted_sweep(cache: str, cfgs, stop_after: int):

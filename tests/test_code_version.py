@@ -1,0 +1,65 @@
+"""Code versions of cache keys: the sources of every singledir module a run imports (ast import
+closure), so that no module can be left out of a hand-kept list."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from singledir import book, cache
+
+ROOT = book.ROOT
+
+
+def test_import_closure_follows_every_import_form(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "a.py": "from . import b\nimport pkg.c as c\n",
+        "b.py": "from .d import thing\n",
+        "c.py": "def f():\n    from pkg import e  # imported only when called\n",
+        "d.py": "thing = 1\n",
+        "e.py": "from .sub import g\n",
+        "sub/__init__.py": "",
+        "sub/g.py": "from .. import h\nfrom ..d import thing\nimport os, json\n",
+        "h.py": "",
+        "unused.py": "from . import a\n",
+    }
+    for name, text in files.items():
+        (pkg / name).write_text(text)
+    closure = cache.import_closure("pkg.a", tmp_path)
+    assert set(closure) == {"pkg", "pkg.a", "pkg.b", "pkg.c", "pkg.d", "pkg.e", "pkg.sub", "pkg.sub.g", "pkg.h"}
+    v = cache.source_version("pkg.a", tmp_path)
+    (pkg / "unused.py").write_text("x = 2\n")
+    assert cache.source_version("pkg.a", tmp_path) == v
+    (pkg / "h.py").write_text("y = 1\n")
+    assert cache.source_version("pkg.a", tmp_path) != v
+
+@pytest.mark.parametrize("module, outside", [
+    ("singledir.train", {"book", "plots", "scorecard", "sweep", "perturb", "early_stopping"}),
+    ("singledir.sweep", {"book", "plots", "scorecard", "early_stopping"}),
+])
+def test_code_version_changes_with_every_module_a_run_imports_and_no_other(tmp_path, module, outside):
+    shutil.copytree(ROOT / "singledir", tmp_path / "singledir", ignore=shutil.ignore_patterns("__pycache__"))
+    inside = cache.import_closure(module, tmp_path)
+    assert {"singledir.cache", "singledir.data", "singledir.models", "singledir.train"} <= set(inside)
+    assert not {f"singledir.{m}" for m in outside} & set(inside)
+    base = cache.source_version(module, tmp_path)
+    assert base == cache.code_version_of(module)  # the copy has the same sources
+    for path in sorted((tmp_path / "singledir").glob("*.py")):
+        name = "singledir" if path.stem == "__init__" else f"singledir.{path.stem}"
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# an edit\n")
+        changed = cache.source_version(module, tmp_path) != base
+        path.write_bytes(original)
+        assert changed == (name in inside), name
+    for m in outside:
+        assert f"singledir.{m}" not in inside
+
+def test_run_and_sweep_keys_use_the_import_closure():
+    from singledir import sweep, train
+
+    assert train.code_version() == cache.code_version_of("singledir.train")
+    assert sweep.code_version() == cache.code_version_of("singledir.sweep")
+    assert train.code_version() != sweep.code_version()

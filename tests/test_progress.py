@@ -1,0 +1,55 @@
+"""singledir.progress: one line per update in $SINGLEDIR_PROGRESS_LOG (what the book runner prints
+while a chapter runs), from sweeps and from the cache's damaged-entry message."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from singledir import cache, progress
+
+
+def test_progress_appends_one_line_per_update(tmp_path, monkeypatch):
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv(progress.ENV, str(log))
+    with progress.Progress(4, "sweep runs", initial=1, bar=False) as bar:
+        bar.update(note="seed 3 done")
+        assert log.read_text().splitlines()[-1].startswith("sweep runs: 2/4, ")  # flushed at once
+        bar.update(2)
+    progress.note("cache entry x is damaged")
+    lines = log.read_text().splitlines()
+    assert lines[0] == "sweep runs: 1/4, started (1 already done)"
+    assert re.fullmatch(r"sweep runs: 2/4, \d+s elapsed, ~\d+s left, seed 3 done", lines[1])
+    assert re.fullmatch(r"sweep runs: 4/4, \d+s elapsed, done", lines[2])
+    assert lines[3] == "cache entry x is damaged"
+    assert progress.duration(5) == "5s" and progress.duration(125) == "2:05" and progress.duration(3725) == "1:02:05"
+
+def test_progress_without_a_log_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv(progress.ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with progress.Progress(2, "x", bar=False) as bar:
+        bar.update(note="n")
+    progress.note("nothing")
+    assert list(tmp_path.iterdir()) == []
+
+def test_sweep_and_damaged_cache_entries_report_to_the_log(tmp_path, monkeypatch):
+    from singledir import sweep
+    from singledir.models import MLPConfig
+    from singledir.train import RunConfig, TrainConfig
+
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv(progress.ENV, str(log))
+    base = RunConfig(dataset="digits", n_train=100, n_test=50, model=MLPConfig(widths=(8,)),
+                     train=TrainConfig(epochs=1, batch_size=64))
+    sweep.run_sweep(sweep.expand(base, seed=[0, 1]), sweep.Analysis(grid=3, repetitions=1), name="t", progress=False)
+    lines = log.read_text().splitlines()
+    assert lines[0] == "sweep t: 0/2, started"
+    assert lines[1].startswith("sweep t: 1/2, ") and "left" in lines[1] and "seed 0" in lines[1]
+    assert lines[2].startswith("sweep t: 2/2, ") and "done" in lines[2]
+    c = cache.Cache("ns", root=tmp_path)
+    c.put("k", {"x": torch.zeros(2)})
+    c.paths("k")[1].write_text("{not json")
+    with pytest.warns(UserWarning, match="damaged"):
+        assert c.get("k") is None
+    assert "is damaged" in log.read_text().splitlines()[-1] and "recomputed" in log.read_text()

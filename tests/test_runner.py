@@ -1,0 +1,397 @@
+"""The book runner as a user meets it: progress lines in the terminal, where the numbers came from,
+``--only``, keys that follow the files a chapter reads, runs that fail or are interrupted (real
+child processes and signals), parameter files with a chapter section of the wrong type."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from singledir import book
+from singledir.book import BookError
+
+ROOT = book.ROOT
+SMOKE = ROOT / "params" / "smoke.yml"
+
+# A chapter that records one finding (as scorecard.record does: a JSON file and glued numbers),
+# reports progress, and can wait (for a signal to arrive) or fail on request.
+CHAPTER = '''---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# Test chapter {name}
+
+```{{code-cell}} ipython3
+:tags: [parameters]
+
+value = 1.0
+pause = 0.0
+fail = False
+ready = ""
+```
+
+```{{code-cell}} ipython3
+import json, os, time
+from pathlib import Path
+from myst_nb import glue
+from singledir import progress
+out = Path(os.environ["SINGLEDIR_RESULTS"])
+out.mkdir(parents=True, exist_ok=True)
+(out / "{finding}.json").write_text(json.dumps({{"id": "{finding}", "claim": "a claim", "paper": "p", "statistic": "s",
+    "ours": value, "ci_low": value, "ci_high": value, "scale": "tiny", "verdict": "reproduced",
+    "chapter": "{name}", "figure": ""}}))
+for k in ("ours", "ci_low", "ci_high"):
+    glue("{finding}_" + k, value, display=False)
+glue("{finding}_verdict", "reproduced", display=False)
+with progress.Progress(3, "steps") as bar:
+    for i in range(3):
+        bar.update(note=f"step {{i}}")
+progress.note("a one-off note")
+if ready:
+    Path(ready).touch()
+time.sleep(pause)
+if fail:
+    raise RuntimeError("asked to fail")
+```
+'''
+
+# Runs the book's command line on the chapters of another folder (argv[1]).
+DRIVER = '''import sys
+from pathlib import Path
+from singledir import book
+chapters = {p.stem: p for p in sorted(Path(sys.argv[1]).glob("[0-9][0-9]_*.md"))}
+book.chapter_paths = lambda root=book.ROOT: chapters
+sys.exit(book.main(sys.argv[2:]))
+'''
+
+
+def make_chapters(folder: Path, names=("01_approach", "02_memorization")) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, name in enumerate(names, 1):
+        (folder / f"{name}.md").write_text(CHAPTER.format(name=name, finding=f"E{k}"))
+    return folder
+
+
+def write_params(path: Path, chapters: dict) -> Path:
+    path.write_text(yaml.safe_dump({"chapters": chapters}))
+    return path
+
+
+@pytest.fixture
+def fake_book(tmp_path, monkeypatch):
+    """Two quick test chapters (named like the book's first two, so the table of contents knows
+    them) in place of the book's chapters, for builds in this process."""
+    chapters = make_chapters(tmp_path / "chapters")
+    paths = {p.stem: p for p in sorted(chapters.glob("*.md"))}
+    monkeypatch.setattr(book, "chapter_paths", lambda root=ROOT: paths)
+    return tmp_path
+
+
+def env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def driver(tmp_path: Path) -> Path:
+    path = tmp_path / "driver.py"
+    path.write_text(DRIVER)
+    return path
+
+
+def run_book(tmp_path: Path, *args, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(driver(tmp_path)), str(tmp_path / "chapters"), *map(str, args)],
+                          cwd=cwd, env=env(), capture_output=True, text=True, timeout=300)
+
+
+def meta(build_dir: Path, name: str) -> dict:
+    return book.executed_meta(build_dir / "exec" / f"{name}.ipynb")
+
+
+def ours(build_dir: Path) -> dict[str, float]:
+    return {f["id"]: f["ours"] for f in book.chapter_findings(build_dir, list(book.chapter_paths()))}
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress in the terminal
+# ---------------------------------------------------------------------------------------------
+def test_the_runner_prints_progress_while_a_chapter_runs_and_no_kernel_warning(tmp_path):
+    make_chapters(tmp_path / "chapters")
+    params = write_params(tmp_path / "p.yml", {"01_approach": {"value": 1.0}, "02_memorization": {"value": 2.0}})
+    proc = run_book(tmp_path, "--params", params, "--build-dir", tmp_path / "b", "--no-html")
+    said = f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert proc.returncode == 0, said
+    out = proc.stdout.splitlines()
+    started = out.index('[book] 01_approach: executing with {"value": 1.0}')
+    done = next(i for i, line in enumerate(out) if re.fullmatch(r"\[book\] 01_approach: [0-9.]+ s", line))
+    between = out[started + 1:done]
+    assert between[0] == "[book] 01_approach: steps: 0/3, started", said
+    assert any(re.fullmatch(r"\[book\] 01_approach: steps: 2/3, \d+s elapsed, ~\d+s left, step 1", x)
+               for x in between), said
+    assert "[book] 01_approach: a one-off note" in between, said
+    # ipykernel's "Kernel is running over TCP without encryption" is gone: its sockets are encrypted
+    assert "encryption" not in proc.stderr and "IPKernelApp" not in proc.stderr, said
+
+
+
+def test_a_finished_chapters_kernel_is_shut_down_without_a_sigint():
+    """jupyter_client interrupts a kernel before asking it to shut down; ipykernel, interrupted while
+    it still handles papermill's last request, logs "KeyboardInterrupt caught in kernel." to the
+    terminal now and then. The runner's kernels are asked to shut down without the signal."""
+    import asyncio
+
+    async def run() -> list:
+        km = book._kernel_manager_class()(kernel_name="python3")
+        sent = []
+        real = km._async_signal_kernel
+
+        async def record(signum):
+            sent.append(signum)
+            await real(signum)
+
+        km._async_signal_kernel = record
+        await km.start_kernel()
+        assert km.transport_encryption == "auto" and km.curve_publickey  # encrypted sockets
+        await km.interrupt_kernel()  # an interrupt asked for is still sent
+        await km.shutdown_kernel()
+        assert not await km.is_alive()
+        return sent
+
+    assert asyncio.run(run()) == [signal.SIGINT]
+
+# ---------------------------------------------------------------------------------------------
+# Where the numbers came from
+# ---------------------------------------------------------------------------------------------
+def test_machine_info():
+    m = book.machine_info()
+    assert m["torch"] == torch.__version__ and m["torch_threads"] == torch.get_num_threads()
+    assert m["cpu"] and m["instruction_set"] and m["device"].startswith(("cpu", "cuda"))
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if " avx2" in flags and " avx512f" not in flags:
+        assert m["instruction_set"].startswith("AVX2")
+
+def test_scorecard_csv_says_where_each_number_came_from(fake_book):
+    params = write_params(fake_book / "p.yml", {"01_approach": {"value": 1.5}, "02_memorization": {"value": 2.5}})
+    build_dir = fake_book / "_build"
+    book.build(params, build_dir=build_dir, html=False, progress=False)
+    table = pd.read_csv(build_dir / "scorecard.csv")
+    assert list(table.columns) == [*book.CSV_COLUMNS, *book.CSV_META_COLUMNS]
+    assert list(table.id) == ["E1", "E2"] and list(table.ours) == [1.5, 2.5]
+    for row in table.itertuples():
+        m = meta(build_dir, row.chapter)
+        assert row.preset == str(params) and row.executed == m["executed"]
+        assert pd.Timestamp(row.executed).year >= 2024
+        assert row.chapter_seconds == m["seconds"] > 0
+        assert row.cpu == book.machine_info()["cpu"] and row.torch == torch.__version__
+        assert row.torch_threads == torch.get_num_threads() and row.device.startswith(("cpu", "cuda"))
+        assert row.instruction_set == book.machine_info()["instruction_set"]
+
+def test_build_info_page():
+    machine = book.machine_info()
+    metas = {"01_approach": {"executed": "2026-01-02T03:04:05+00:00", "seconds": 12.5, "machine": machine}}
+    text = book.build_info("params/x.yml", "a test preset", ["01_approach", "02_memorization"], metas,
+                           {"01_approach": True}, "python -m singledir.book --params params/x.yml --only 02_memorization")
+    assert "`params/x.yml`" in text and "a test preset" in text
+    assert "| {doc}`/chapters/01_approach` | 2026-01-02 03:04:05+00:00 | 12.5 | current |" in text
+    assert machine["cpu"] in text and machine["instruction_set"] in text and torch.__version__ in text
+    assert f"{machine['torch_threads']} torch threads" in text
+    assert "Not built yet with this preset: 02_memorization" in text and "--only 02_memorization" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# --only
+# ---------------------------------------------------------------------------------------------
+def test_only_without_names_is_an_error_naming_the_chapters(tmp_path, capsys):
+    assert book.main(["--params", str(SMOKE), "--only", "--no-html", "--build-dir", str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert "--only needs the names" in err and "01_approach" in err and "07_your_model" in err
+    assert not (tmp_path / "b").exists()  # nothing was executed
+    with pytest.raises(BookError, match="--only needs"):
+        book.build(SMOKE, build_dir=tmp_path / "b", only=[], html=False, progress=False)
+
+def test_only_keeps_every_chapter_and_finding_on_the_first_page(smoke_build, tmp_path, monkeypatch):
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(smoke_build.cache))
+    build_dir = tmp_path / "_build"
+    shutil.copytree(smoke_build.build_dir, build_dir)
+    every = book.chapter_findings(build_dir, list(smoke_build.chapters))
+    assert [f["id"] for f in every] == sorted((f["id"] for f in every), key=lambda i: int(i[1:]))  # E1 ... E13
+    chapters_with_findings = {f["chapter"] for f in every}
+    assert len(chapters_with_findings) >= 4
+    monkeypatch.setattr(book, "execute_chapter", lambda *a, **k: 1.0)  # "re-ran" chapter 4
+    monkeypatch.setattr(book, "render", lambda *a, **k: None)
+    book.build(SMOKE, build_dir=build_dir, only=["04_dropout_batchnorm"], force=True, progress=False)
+    table = (build_dir / "src" / book.SCORECARD_PAGE).read_text()
+    for f in every:
+        assert f"/chapters/{f['chapter']}.ipynb::{f['id']}_ours" in table
+    toc = yaml.safe_load((build_dir / "src" / "_toc.yml").read_text())
+    assert [c["file"] for c in toc["chapters"]] == [f"chapters/{n}" for n in smoke_build.chapters]
+    assert list(pd.read_csv(build_dir / "scorecard.csv").id) == [f["id"] for f in every]
+
+def test_only_on_a_preset_not_built_in_full_renders_what_exists(tmp_path):
+    make_chapters(tmp_path / "chapters")
+    params = write_params(tmp_path / "p.yml", {"01_approach": {"value": 1.0}, "02_memorization": {"value": 2.0}})
+    build_dir = tmp_path / "b"
+    proc = run_book(tmp_path, "--params", params, "--build-dir", build_dir, "--only", "01_approach")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    html = build_dir / "html"
+    assert (html / "chapters" / "01_approach.html").exists()
+    assert not (html / "chapters" / "02_memorization.html").exists()
+    lines = proc.stdout.splitlines()
+    k = lines.index(f"[book] not built yet with {params}: 02_memorization; the book leaves them out. Build them with:")
+    command = lines[k + 1].strip()
+    assert command == " ".join(shlex.quote(str(x)) for x in (
+        sys.executable, "-m", "singledir.book", "--params", params, "--build-dir", build_dir, "--only", "02_memorization"))
+    index = " ".join(re.sub(r"<[^>]+>", " ", (html / "index.html").read_text()).split())
+    assert "Not built yet with this preset: 02_memorization" in index
+    assert str(params) in index and book.machine_info()["cpu"] in index and torch.__version__ in index
+    # the printed command, run as printed (with the test's chapters in place of the book's), completes the book
+    args = shlex.split(command)
+    assert args[1:3] == ["-m", "singledir.book"]
+    proc = run_book(tmp_path, *args[3:])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "not built yet" not in proc.stdout
+    assert (html / "chapters" / "02_memorization.html").exists() and (html / "chapters" / "01_approach.html").exists()
+    index = (html / "index.html").read_text()
+    assert "Not built yet" not in index and "E1" in index and "E2" in index
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys follow the files named by a chapter's own defaults
+# ---------------------------------------------------------------------------------------------
+def test_run_key_follows_files_named_by_the_chapters_defaults(tmp_path, monkeypatch):
+    src = ROOT / "chapters" / "07_your_model.md"
+    defaults = book.declared_parameters(book.read_chapter(src))
+    assert defaults["weights"].startswith("$SINGLEDIR_CACHE/") and defaults["model"].startswith("examples/")
+    params = book.load_params(SMOKE, book.chapter_paths())["07_your_model"]
+    assert "weights" not in params and "model" not in params  # the smoke preset relies on the defaults
+    root = tmp_path / "root"
+    model_file = root / defaults["model"].partition(":")[0]
+    model_file.parent.mkdir(parents=True)
+    shutil.copy(ROOT / defaults["model"].partition(":")[0], model_file)
+    monkeypatch.setattr(book, "ROOT", root)
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "cache"))
+    weights = Path(os.path.expandvars(defaults["weights"]))
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"weights one")
+    k1 = book.run_key(src, params)
+    assert k1 == book.run_key(src, params)
+    weights.write_bytes(b"weights two")
+    k2 = book.run_key(src, params)
+    model_file.write_text(model_file.read_text() + "\n# an edit\n")
+    k3 = book.run_key(src, params)
+    assert len({k1, k2, k3}) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Failed and interrupted runs keep the previous result
+# ---------------------------------------------------------------------------------------------
+def test_a_run_replaces_notebook_and_findings_together(fake_book):
+    build_dir = fake_book / "_build"
+    p1 = write_params(fake_book / "p1.yml", {"01_approach": {"value": 1.0}, "02_memorization": {"value": 2.0}})
+    book.build(p1, build_dir=build_dir, html=False, progress=False)
+    first = meta(build_dir, "01_approach")["run"]
+    assert ours(build_dir) == {"E1": 1.0, "E2": 2.0}
+    p2 = write_params(fake_book / "p2.yml", {"01_approach": {"value": 3.0}, "02_memorization": {"value": 2.0}})
+    times = book.build(p2, build_dir=build_dir, html=False, progress=False)
+    assert times["02_memorization"] is None and times["01_approach"] > 0
+    assert ours(build_dir) == {"E1": 3.0, "E2": 2.0}
+    second = meta(build_dir, "01_approach")["run"]
+    assert second != first
+    assert [p.name for p in (build_dir / "results" / "01_approach").iterdir()] == [second]  # the old run is gone
+
+def test_a_failed_forced_run_keeps_the_previous_notebook_and_findings(fake_book):
+    build_dir = fake_book / "_build"
+    good = write_params(fake_book / "good.yml", {"01_approach": {"value": 1.0}, "02_memorization": {"value": 2.0}})
+    book.build(good, build_dir=build_dir, html=False, progress=False)
+    before = meta(build_dir, "02_memorization")
+    bad = write_params(fake_book / "bad.yml", {"01_approach": {"value": 1.0},
+                                               "02_memorization": {"value": 7.0, "fail": True}})
+    with pytest.raises(BookError, match="chapter 02_memorization failed") as e:
+        book.build(bad, build_dir=build_dir, html=False, progress=False, force=True)
+    assert "previous result" in str(e.value)
+    assert meta(build_dir, "02_memorization") == before
+    assert ours(build_dir) == {"E1": 1.0, "E2": 2.0}
+    assert [p.name for p in (build_dir / "results" / "02_memorization").iterdir()] == [before["run"]]
+    # not current for the failing parameters: the next build executes it again
+    key = book.run_key(book.chapter_paths()["02_memorization"], {"value": 7.0, "fail": True})
+    assert book.executed_key(build_dir / "exec" / "02_memorization.ipynb") != key
+
+def test_findings_of_a_chapter_without_an_executed_notebook_are_never_listed(fake_book):
+    build_dir = fake_book / "_build"
+    params = write_params(fake_book / "p.yml", {"01_approach": {"value": 1.0}, "02_memorization": {"value": 2.0}})
+    book.build(params, build_dir=build_dir, html=False, progress=False)
+    (build_dir / "exec" / "02_memorization.ipynb").unlink()
+    stray = build_dir / "results" / "01_approach" / "20990101-000000-deadbeef"  # a run that never finished
+    stray.mkdir()
+    (stray / "E1.json").write_text(json.dumps({"id": "E1", "ours": 99.0}))
+    assert ours(build_dir) == {"E1": 1.0}
+    book.build(params, build_dir=build_dir, only=["01_approach"], html=False, progress=False)
+    assert list(pd.read_csv(build_dir / "scorecard.csv").id) == ["E1"]
+
+def test_ctrl_c_keeps_the_previous_result_and_says_so_in_one_line(tmp_path):
+    make_chapters(tmp_path / "chapters")
+    build_dir = tmp_path / "b"
+    good = write_params(tmp_path / "good.yml", {"01_approach": {"value": 1.0}, "02_memorization": {"value": 2.0}})
+    assert run_book(tmp_path, "--params", good, "--build-dir", build_dir, "--no-html").returncode == 0
+    before = {n: meta(build_dir, n) for n in ("01_approach", "02_memorization")}
+    ready = tmp_path / "ready"
+    slow = write_params(tmp_path / "slow.yml", {"01_approach": {"value": 3.0},
+                                                "02_memorization": {"value": 5.0, "pause": 120, "ready": str(ready)}})
+    proc = subprocess.Popen([sys.executable, str(driver(tmp_path)), str(tmp_path / "chapters"), "--params", str(slow),
+                             "--build-dir", str(build_dir), "--no-html", "--force"], cwd=ROOT, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    t0 = time.time()
+    while not ready.exists():
+        assert proc.poll() is None and time.time() - t0 < 120, proc.communicate()
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the runner's whole process group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert time.time() - t0 < 60  # the 120 s cell did not run to its end
+    assert "Traceback" not in out + err and "Error" not in err
+    said = [line for line in err.splitlines() if line.startswith("[book]")]
+    assert said == ["[book] interrupted during 02_memorization; kept the chapter(s) finished in this run: 01_approach; "
+                    "02_memorization keeps its previous result. Run the same command to go on from there."]
+    assert "[book] 02_memorization: a one-off note" in out  # its progress reached the terminal before
+    assert meta(build_dir, "02_memorization") == before["02_memorization"]
+    assert meta(build_dir, "01_approach")["run"] != before["01_approach"]["run"]
+    findings = {f["id"]: f["ours"] for f in book.chapter_findings(build_dir, ["01_approach", "02_memorization"])}
+    assert findings == {"E1": 3.0, "E2": 2.0}
+    assert [p.name for p in (build_dir / "results" / "02_memorization").iterdir()] == [before["02_memorization"]["run"]]
+    assert not [p for p in build_dir.rglob("*") if ".partial" in p.name]
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter files
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [3, [1, 2], "seed"], ids=["number", "list", "string"])
+def test_a_chapter_section_that_is_not_a_mapping_is_named(tmp_path, value):
+    doc = yaml.safe_load(SMOKE.read_text())
+    doc["chapters"]["01_approach"] = value
+    path = tmp_path / "bad.yml"
+    path.write_text(yaml.safe_dump(doc))
+    child = tmp_path / "child.yml"
+    child.write_text(yaml.safe_dump({"extends": str(SMOKE), "chapters": {"01_approach": value}}))
+    for p in (path, child):
+        with pytest.raises(BookError) as e:
+            book.load_params(p, book.chapter_paths())
+        msg = str(e.value)
+        assert str(p) in msg and "chapter 01_approach" in msg and "mapping" in msg
+        assert "01_approach:\n      seed: 1" in msg  # how to write it
