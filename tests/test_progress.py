@@ -42,11 +42,13 @@ def test_sweep_and_damaged_cache_entries_report_to_the_log(tmp_path, monkeypatch
     monkeypatch.setenv(progress.ENV, str(log))
     base = RunConfig(dataset="digits", n_train=100, n_test=50, model=MLPConfig(widths=(8,)),
                      train=TrainConfig(epochs=1, batch_size=64))
-    sweep.run_sweep(sweep.expand(base, seed=[0, 1]), sweep.Analysis(grid=3, repetitions=1), name="t", progress=False)
+    sweep.run_sweep(sweep.expand(base, seed=[0, 1]), sweep.Measurements(grid=3, repetitions=1), name="t", progress=False)
     lines = log.read_text().splitlines()
     assert lines[0] == "sweep t: 0/2, started"
-    assert lines[1].startswith("sweep t: 1/2, ") and "left" in lines[1] and "seed 0" in lines[1]
-    assert lines[2].startswith("sweep t: 2/2, ") and "done" in lines[2]
+    # the two networks train as one group, which says how far it has got, then each run is measured
+    assert lines[1].startswith("sweep t: training 2 network(s) together: epoch 1/1")
+    assert lines[2].startswith("sweep t: 1/2, ") and "left" in lines[2] and "seed 0" in lines[2]
+    assert lines[3].startswith("sweep t: 2/2, ") and "done" in lines[3]
     c = cache.Cache("ns", root=tmp_path)
     c.put("k", {"x": torch.zeros(2)})
     c.paths("k")[1].write_text("{not json")

@@ -1,8 +1,6 @@
 """The ResNet path of chapter 5 on an ImageNet-style folder with a local weights file: a generated
 folder of many classes with few images each (as an ImageNet subset has) and an untrained
 torchvision ResNet-18 saved to disk."""
-import json
-from pathlib import Path
 
 import nbformat
 import numpy as np

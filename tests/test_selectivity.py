@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import stats
 from sklearn.metrics import mutual_info_score
 
 from singledir import information, selectivity

@@ -1,15 +1,14 @@
 """Sweeps (in-process and on a real two-worker Dask LocalCluster, resumable, divergence recorded),
-the selection analysis, the early-stopping rule and the scorecard's verdicts."""
+and the early-stopping rule."""
 import math
 import multiprocessing as mp
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from singledir import early_stopping, scorecard, sweep
+from singledir import early_stopping, sweep
 from singledir.models import MLPConfig, build_model
 from singledir.train import RunConfig, TrainConfig
 
@@ -55,10 +54,10 @@ def test_sweep_tables_of_different_sweeps_under_one_name_do_not_replace_each_oth
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
     base = RunConfig(dataset="digits", n_train=100, n_test=50, model=MLPConfig(widths=(8,)),
                      train=TrainConfig(epochs=1, batch_size=64))
-    an = sweep.Analysis(grid=3, repetitions=1)
+    an = sweep.Measurements(grid=3, repetitions=1)
     small = sweep.run_sweep(sweep.expand(base, seed=[0]), an, name="e1-mlp", progress=False)
     big = sweep.run_sweep(sweep.expand(base, seed=[0, 1]), an, name="e1-mlp", progress=False)
-    other = sweep.run_sweep(sweep.expand(base, seed=[0]), sweep.Analysis(grid=4, repetitions=1), name="e1-mlp",
+    other = sweep.run_sweep(sweep.expand(base, seed=[0]), sweep.Measurements(grid=4, repetitions=1), name="e1-mlp",
                             progress=False)
     folders = {Path(r.runs.attrs["tables"]) for r in (small, big, other)}
     assert len(folders) == 3 and all(f.parent == tmp_path / "sweeps" and f.name.startswith("e1-mlp-") for f in folders)
@@ -194,27 +193,3 @@ def test_callback_applies_the_same_rule_as_choose_epoch():
 
 
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("ours, lo, hi, sign, verdict", [
-    (-0.5, -0.8, -0.2, -1, "reproduced"),
-    (-0.5, -0.8, 0.1, -1, "partly"),
-    (0.3, 0.1, 0.5, -1, "not reproduced"),
-    (0.3, 0.1, 0.5, +1, "reproduced"),
-    (float("nan"), 0.1, 0.5, +1, "not reproduced"),
-])
-def test_direction_verdict(ours, lo, hi, sign, verdict):
-    assert scorecard.direction_verdict(ours, lo, hi, sign) == verdict
-
-
-def test_combine_and_record(tmp_path, monkeypatch):
-    assert scorecard.combine("reproduced", "reproduced") == "reproduced"
-    assert scorecard.combine("reproduced", "not reproduced") == "partly"
-    assert scorecard.combine("not reproduced", "not reproduced") == "not reproduced"
-    monkeypatch.setenv("SINGLEDIR_RESULTS", str(tmp_path))
-    f = scorecard.Finding(id="E3", claim="c", paper="p", statistic="s", ours=-0.4, ci_low=-0.6, ci_high=-0.1,
-                          scale="tiny", verdict="reproduced")
-    scorecard.record(f, glue=False)
-    scorecard.record(scorecard.Finding(**{**f.__dict__, "id": "E12"}), glue=False)
-    got = scorecard.collect()
-    assert [g["id"] for g in got] == ["E3", "E12"] and got[0]["ours"] == -0.4
-    with pytest.raises(ValueError, match="verdict"):
-        scorecard.Finding(**{**f.__dict__, "verdict": "maybe"})
