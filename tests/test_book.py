@@ -78,7 +78,7 @@ def test_chapters_in_book_order():
 
 def test_declared_parameters_of_the_approach_chapter():
     assert book.declared_parameters(book.read_chapter(APPROACH)) == {
-        "dataset": "mnist5k", "n_train": None, "n_test": None, "corruption": 0.4,
+        "dataset": "mnist5k", "n_train": None, "n_test": None, "image_size": None, "corruption": 0.4,
         "model": {"kind": "mlp", "widths": [128, 128]},
         "train": {"epochs": 25, "batch_size": 128, "lr": 0.001}, "corrupted_epochs": 75, "seed": 0}
 

@@ -94,6 +94,13 @@ SCORECARD_JS = """() => Array.from(document.querySelectorAll('div.scorecard tabl
 }))"""
 
 
+CODE_JS = """() => ({
+    cells: Array.from(document.querySelectorAll('div.cell details.hide.above-input')).map(d => ({
+        open: d.open, code: (d.querySelector('.cell_input') || {textContent: ''}).textContent})),
+    figures: Array.from(document.querySelectorAll('figure[id]')).map(f => f.id),
+})"""
+
+
 def visit(origin: str, pages: list[str]) -> tuple[dict[str, dict], list[str]]:
     """Open each page in headless Chromium: ``({page: report}, [blocked requests to other origins])``."""
     from playwright.sync_api import sync_playwright
@@ -127,6 +134,7 @@ def visit(origin: str, pages: list[str]) -> tuple[dict[str, dict], list[str]]:
                 report["images"] = page.evaluate(IMAGES_JS)
                 report["math"] = page.evaluate(MATH_JS)
                 report["scorecard"] = page.evaluate(SCORECARD_JS)
+                report["code"] = page.evaluate(CODE_JS)
                 reports[name] = report
                 page.close()
         finally:
@@ -184,6 +192,32 @@ def test_every_image_decodes_and_every_chapter_has_figures(visited):
     for chapter in book.chapter_paths():
         images = reports[f"chapters/{chapter}.html"]["images"]
         assert any(i["src"].startswith("../_images/") for i in images), (chapter, "has no figure")
+
+
+def test_each_figures_code_is_in_a_collapsed_cell(visited):
+    """A reader can open the code behind every figure: the cell that glues it is on the page, in a
+    code cell collapsed by default ("Show code cell source")."""
+    import re
+
+    from singledir import book
+
+    reports, _ = visited
+    for name, path in book.chapter_paths().items():
+        code = reports[f"chapters/{name}.html"]["code"]
+        assert code["cells"] and not any(c["open"] for c in code["cells"]), name
+        text = "\n".join(c["code"] for c in code["cells"])
+        figures = re.findall(r"```\{glue:figure\} (\S+)\n:name: (\S+)", path.read_text())
+        assert figures, name
+        for key, label in figures:
+            assert label in code["figures"], (name, label)
+            assert f'"{key}"' in text or f"'{key}'" in text, (name, key)
+
+
+def test_no_chapter_hides_its_code_entirely():
+    from singledir import book
+
+    for name, path in book.chapter_paths().items():
+        assert "remove-cell" not in path.read_text() and "remove-input" not in path.read_text(), name
 
 
 def test_math_is_typeset_by_the_books_mathjax(visited):

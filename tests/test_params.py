@@ -163,3 +163,20 @@ def test_compared_conv_nets_train_on_one_schedule(path: Path):
         cfgs = sweep.with_and_without_bn(base, p["bn_seeds"])
         assert {c.train for c in cfgs} == {base.train}
         assert {c.model.batch_norm for c in cfgs} == {True, False}
+
+
+def test_every_seed_is_a_parameter_and_the_other_seeds_preset_replaces_them_all():
+    """Chapters take their seeds from parameters (none fixed in code), and params/other_seeds.yml
+    (the seed-stability check) gives every one of them another value."""
+    import re
+
+    chapters = book.chapter_paths()
+    other = book.load_params(book.ROOT / "params" / "other_seeds.yml", chapters)
+    for name, path in chapters.items():
+        declared = book.declared_parameters(book.read_chapter(path))
+        for key, value in declared.items():
+            if "seed" in key:
+                assert key in other[name] and other[name][key] != value, (name, key)
+        code = "\n".join(c.source for c in book.read_chapter(path).cells
+                         if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []))
+        assert not re.search(r"seed=\d|range\(\d+, *\d+ *\+", code), name  # no literal network seeds
