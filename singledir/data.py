@@ -356,7 +356,26 @@ def _raw(name: str, split_seed: int, download: bool, image_size: int | None) -> 
         raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(dataset_names())}")
     else:
         raw = DATASETS[name](split_seed=split_seed, download=download)
+    for split, x in (("train", raw[0]), ("test", raw[2])):
+        _check_finite_images(name, split, x)
     return raw
+
+
+def _check_finite_images(name: str, split: str, x: np.ndarray, block: int = 4096) -> None:
+    """Refuse images holding NaN or infinite values: they would give NaN losses and silently wrong
+    measures. Checked in blocks, so memory stays bounded on large datasets."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        return
+    bad = [s + np.flatnonzero(~np.isfinite(x[s:s + block].reshape(len(x[s:s + block]), -1)).all(1))
+           for s in range(0, len(x), block)]
+    bad = np.concatenate(bad) if bad else np.zeros(0, dtype=int)
+    if len(bad):
+        raise ValueError(
+            f"dataset {name!r}, {split} split: {len(bad)} of {len(x)} images hold NaN or infinite pixel values "
+            f"(the first at index {int(bad[0])} of the {split} split); training and every measure would give NaN or "
+            f"silently wrong numbers. Clean or drop those images in the dataset's loader, or choose another "
+            f"dataset (`dataset:` in the parameter file).")
 
 
 def corrupt_labels(y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -422,6 +441,10 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
     x_test = torch.from_numpy(xte).float()
     mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
     std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    if not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
+        raise ValueError(f"dataset {name!r}, train split: the per-channel mean or standard deviation of the images "
+                         f"is not finite (pixel values too large for float32?); scale the images to [0, 1] in "
+                         "the dataset's loader")
     y_true = torch.from_numpy(ytr).long()
     y_train, corrupted = corrupt_labels(y_true, corruption, corruption_seed)
     return Dataset(

@@ -512,3 +512,19 @@ def test_missing_folder_names_the_expanded_path(tmp_path, fresh_raw, monkeypatch
     with pytest.raises(DataUnavailable) as e:
         load_dataset("folder:$NO_SUCH_VAR_SINGLEDIR/images")
     assert "'$NO_SUCH_VAR_SINGLEDIR/images'" in str(e.value) and "unset $VARIABLE" in str(e.value)
+
+
+@pytest.mark.parametrize("split, value", [("train", float("nan")), ("test", float("inf"))])
+def test_images_with_nan_or_inf_are_refused_naming_dataset_and_split(split, value, monkeypatch, fresh_raw):
+    def loader(**_):
+        x = np.zeros((6, 1, 2, 2), np.float32)
+        x_bad = x.copy()
+        x_bad[[3, 5], 0, 1, 1] = value
+        y = np.arange(6) % 2
+        return (x_bad, y, x, y, ("0", "1")) if split == "train" else (x, y, x_bad, y, ("0", "1"))
+
+    monkeypatch.setitem(data.DATASETS, "nan_set", loader)
+    with pytest.raises(ValueError) as e:
+        load_dataset("nan_set")
+    assert (f"dataset 'nan_set', {split} split: 2 of 6 images hold NaN or infinite pixel values "
+            f"(the first at index 3 of the {split} split)") in str(e.value)
