@@ -285,3 +285,38 @@ def test_torchvision_mobilenet_with_hardswish_and_relu_layers():
         assert set(u[u.layer == layer].si_status) <= {"ok", "dead"}
         assert u[(u.layer == layer) & (u.si_status == "ok")].selectivity.between(0, 1).all()
     assert (u.si_status == "ok").sum() > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Many classes, few examples each
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n, n_present", [(1500, 1000), (600, 600)])
+def test_unit_table_on_1000_classes_of_1_to_3_examples_measured_on_a_stratified_subset(n, n_present):
+    g = torch.Generator().manual_seed(0)
+    counts = torch.arange(1000) % 3 + 1  # classes of 1, 2, 3 examples: 1999 in all
+    y_all = torch.repeat_interleave(torch.arange(1000), counts)
+    x_all = torch.randn(len(y_all), 1, 4, 4, generator=g)
+    x, y = stratified_subset(x_all, y_all, n, seed=0)
+    present = torch.unique(y)
+    # 1500 examples keep every class (1 to 3 examples each); 600 leave 400 classes without any
+    assert len(y) == n and len(present) == n_present and torch.bincount(y).max() <= 3
+    torch.manual_seed(0)
+    net = build_model(MLPConfig(widths=(12, 12)), (1, 4, 4), 1000).eval()
+    t = analysis.unit_table(net, (x, y), ["hidden.0", "hidden.1"], n_classes=1000)
+    assert len(t) == 24 and set(t.si_status) <= {"ok", "dead"} and (t.si_status == "ok").sum() >= 12
+    ok = t[t.si_status == "ok"]
+    assert ok.selectivity.between(0, 1).all()
+    assert np.isfinite(t[["mutual_info", "mutual_info_corrected", "delta_loss", "delta_accuracy"]].to_numpy()).all()
+    # the index is the formula over the classes present only (an absent class is not a class mean of 0)
+    acts, labels = analysis.layer_activations(net, (x, y), ["hidden.1"])
+    a = acts["hidden.1"].double()
+    mu = torch.stack([a[labels == c].mean(0) for c in present])
+    mu_max = mu.max(0).values
+    mu_rest = (mu.sum(0) - mu_max) / (len(present) - 1)
+    ref = ((mu_max - mu_rest) / (mu_max + mu_rest)).numpy()
+    got = t[t.layer == "hidden.1"].sort_values("unit")
+    live = (got.si_status == "ok").to_numpy()
+    np.testing.assert_allclose(got.selectivity.to_numpy()[live], ref[live], rtol=1e-12)
+    # the preferred class is one of the classes present
+    pref = selectivity.preferred_class(a, labels, n_classes=1000)
+    assert all(int(p) in set(present.tolist()) for p in pref[pref >= 0])
