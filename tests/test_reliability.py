@@ -320,3 +320,27 @@ def test_unit_table_on_1000_classes_of_1_to_3_examples_measured_on_a_stratified_
     # the preferred class is one of the classes present
     pref = selectivity.preferred_class(a, labels, n_classes=1000)
     assert all(int(p) in set(present.tolist()) for p in pref[pref >= 0])
+
+
+# ---------------------------------------------------------------------------------------------
+# load_network: what to change in the parameter file
+# ---------------------------------------------------------------------------------------------
+def test_load_network_says_which_num_classes_the_weights_need(tmp_path):
+    import torchvision
+
+    from singledir.models import load_network
+
+    torch.save(torchvision.models.mobilenet_v3_small(num_classes=7).state_dict(), tmp_path / "w.pt")
+    with pytest.raises(ValueError, match=r"The weights have 7 outputs where the network has 10: give num_classes=7 "
+                                         r"\(`model_kwargs: \{num_classes: 7\}` in the parameter file\)"):
+        load_network("mobilenet_v3_small", tmp_path / "w.pt", num_classes=10)
+    net = load_network("mobilenet_v3_small", tmp_path / "w.pt", num_classes=7)  # the fix
+    assert net.classifier[3].out_features == 7
+
+
+def test_load_network_names_the_arguments_a_constructor_refused():
+    from singledir.models import load_network
+
+    with pytest.raises(TypeError, match=r"cannot build 'resnet18' with arguments \{'colour': 1\}: .*'colour'.*"
+                                        r"`model_kwargs:` in the parameter file"):
+        load_network("resnet18", colour=1)
