@@ -21,7 +21,7 @@ from torch import nn
 from . import information, perturb, selectivity
 from .engine import CHUNK, Data, check_layers, chunks, device_of
 from .models import evaluating
-from .record import latest
+from .record import hooked
 
 
 # Per-unit measures beyond the built-in ones: name -> fn(acts [N, U], labels [N]) -> [U] (conv maps
@@ -67,17 +67,54 @@ RESERVED = frozenset({"layer", "depth", "unit", "selectivity", "si_status", "dea
 
 def layer_activations(model: nn.Module, data: Data, layers: Sequence[str], chunk_size: int = CHUNK):
     """``({layer: [N, U]}, labels [N])``: activations (conv maps averaged over space) and labels."""
+    acts, y, _ = _activations(model, data, layers, chunk_size)
+    return acts, y
+
+
+def _activations(model: nn.Module, data: Data, layers: Sequence[str], chunk_size: int = CHUNK):
+    """:func:`layer_activations` and ``{layer: signed}``: whether any activation of the layer
+    (before spatial averaging) is negative on these data.
+
+    Refused with the layer named: a layer that gives NaN or infinite activations for finite inputs
+    (a diverged network), a layer that does not run, and a layer that runs more than once per
+    forward pass (one module reused at several places: its recorded activations would be the last
+    use's only, while a perturbation would hit every use).
+    """
     layers = check_layers(model, layers)
     dev = device_of(model)
     out = {l: [] for l in layers}
+    signed = dict.fromkeys(layers, False)
     ys = []
-    with evaluating(model), latest(model, layers) as rec:
+    calls = dict.fromkeys(layers, 0)
+    n = 0
+
+    def count(name, _):
+        calls[name] += 1
+
+    with evaluating(model), hooked(model, layers, keep=count) as rec:
         for x, y in chunks(data, chunk_size):
+            calls.update(dict.fromkeys(layers, 0))
             model(x.to(dev))
             for l in layers:
-                out[l].append(selectivity.spatial_mean(rec.pop(l)).cpu())
+                if calls[l] != 1:
+                    raise ValueError(
+                        f"layer {l!r} ran {calls[l]} times in one forward pass of {type(model).__name__}: "
+                        + ("it is not on the path from the inputs to the outputs" if not calls[l] else
+                           "one module used at several places (e.g. a single nn.ReLU applied after several "
+                           "layers) has no activations of its own to measure or perturb")
+                        + "; give layers that run once per forward pass (a separate activation module for each use)")
+                a = rec.pop(l)
+                if a.is_floating_point() and not torch.isfinite(a).all():
+                    bad = (~torch.isfinite(a)).flatten(1).any(1).nonzero().flatten()
+                    raise ValueError(
+                        f"layer {l!r} gave NaN or infinite activations for {len(bad)} of {len(a)} examples in this "
+                        f"chunk (the first at index {n + int(bad[0])}) although the inputs are finite: the network's "
+                        "weights or buffers hold NaN or infinite values (diverged training?), or the layer overflows")
+                signed[l] = signed[l] or bool((a < 0).any())
+                out[l].append(selectivity.spatial_mean(a).cpu())
             ys.append(y.cpu())
-    return {l: torch.cat(v) for l, v in out.items()}, torch.cat(ys)
+            n += len(y)
+    return {l: torch.cat(v) for l, v in out.items()}, torch.cat(ys), signed
 
 
 def unit_table(model: nn.Module, data: Data, layers: Sequence[str], *, n_classes: int | None = None,
@@ -87,18 +124,19 @@ def unit_table(model: nn.Module, data: Data, layers: Sequence[str], *, n_classes
     mutual_info_shuffled, mutual_info_corrected, [delta_loss, delta_accuracy], [l1_norm]``.
 
     Measured on ``data`` (the test set in the paper). ``si_status`` says why a selectivity is NaN
-    (``"dead"``: never fires; ``"negative"``: a unit with negative class means, such as tanh, for
-    which the index is not defined); every unit is kept. ``mutual_info_shuffled`` is the same
+    (``"dead"``: never fires; ``"negative"``: a unit of a layer whose activations take negative
+    values on ``data``, such as tanh, GELU or Hardswish, for which the index is not defined: every
+    unit of such a layer, see :mod:`singledir.selectivity`); every unit is kept. ``mutual_info_shuffled`` is the same
     estimate against labels shuffled with ``seed``: the plug-in estimator's upward bias for this
     unit's bins and these data, subtracted in ``mutual_info_corrected``.
     """
-    acts, y = layer_activations(model, data, layers, chunk_size)
+    acts, y, signed = _activations(model, data, layers, chunk_size)
     n_classes = int(y.max()) + 1 if n_classes is None else n_classes
     y_shuffled = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))]
     frames = []
     for depth, l in enumerate(acts):
-        si = selectivity.selectivity_index(acts[l], y, n_classes)
-        status = selectivity.selectivity_status(acts[l], y, n_classes)
+        si = selectivity.selectivity_index(acts[l], y, n_classes, signed=signed[l])
+        status = selectivity.selectivity_status(acts[l], y, n_classes, signed=signed[l])
         mi = information.mutual_information(acts[l], y, n_bins).numpy()
         mi0 = information.mutual_information(acts[l], y_shuffled, n_bins).numpy()
         df = pd.DataFrame({"layer": l, "depth": depth, "unit": range(acts[l].shape[1]),
@@ -152,9 +190,11 @@ def analyze(model: nn.Module, *, train_data: Data, test_data: Data, layers: Sequ
         metrics: add ``"top5"`` for ImageNet-style top-5 accuracy.
     """
     curve_data = train_data if curve_data is None else curve_data
+    # the unit table first: it refuses layers that cannot be measured (reused modules, NaN
+    # activations) before the curves spend their time; every measure is seeded on its own
+    units = unit_table(model, test_data, layers, importance=importance)
     curve = perturb.ablation_curve(model, curve_data, layers, grid=grid, repetitions=repetitions,
                                    seed=seed, metrics=metrics)
     noise = perturb.noise_curve(model, curve_data, layers, repetitions=max(1, repetitions // 2), seed=seed,
                                 sd_data=train_data, metrics=metrics)
-    units = unit_table(model, test_data, layers, importance=importance)
     return Report(curve, noise, units)

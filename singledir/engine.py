@@ -17,6 +17,7 @@ Data are streamed in chunks, so memory stays bounded; metric sums run over chunk
 """
 from __future__ import annotations
 
+from collections.abc import Iterator as CollectionsIterator
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -61,23 +62,46 @@ def ablation_setters(units_by_layer: dict[str, torch.Tensor], baselines: dict[st
 # Data and checks
 # ---------------------------------------------------------------------------------------------
 def chunks(data: Data, chunk_size: int = CHUNK) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``(x, y)`` tensors in chunks, or the batches of a data loader as they come. Empty data, or
-    inputs with NaN or infinite values, are refused with a message saying what was found."""
+    """``(x, y)`` tensors (or numpy arrays) in chunks, or the batches of a data loader as they come.
+
+    Refused, with a message saying what was found: empty data; inputs with NaN or infinite values;
+    a one-shot iterator (a generator, ``iter(loader)``, ``zip(...)``), which the measures would
+    exhaust on their first pass (they pass over the data several times) and then silently measure
+    on fewer batches; batches that are not ``(x, y)`` pairs of equal length; a tensor of inputs alone.
+    """
+    if isinstance(data, tuple) and len(data) == 2 and all(isinstance(d, np.ndarray) for d in data):
+        data = (torch.from_numpy(data[0]), torch.from_numpy(data[1]))
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
         x, y = data
         if len(x) != len(y):
             raise ValueError(f"inputs ({len(x)}) and labels ({len(y)}) differ in length")
         if len(y) == 0:
-            raise ValueError("the data are empty (0 examples): give at least one (x, y) example")
+            raise ValueError(f"the data are empty (0 examples; inputs of shape {tuple(x.shape)}): give at least "
+                             "one (x, y) example")
         for s in range(0, len(y), chunk_size):
             yield _finite(x[s:s + chunk_size], s), y[s:s + chunk_size]
-    else:
-        n = 0
-        for batch in data:
-            yield _finite(batch[0], n), batch[1]
-            n += len(batch[1])
-        if n == 0:
-            raise ValueError(f"the data ({type(data).__name__}) gave no batch: give at least one (x, y) example")
+        return
+    if isinstance(data, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"the data are a tensor of inputs alone (shape {tuple(data.shape)}): give (x, y), the "
+                        "inputs and their labels, or an iterable of (x, y) batches")
+    if isinstance(data, CollectionsIterator):
+        raise ValueError(f"the data are a one-shot iterator ({type(data).__name__}): the measures pass over the "
+                         "data several times, and a second pass would silently see fewer batches or none; give "
+                         "the DataLoader itself, a list of (x, y) batches, or (x, y) tensors")
+    if not isinstance(data, Iterable):
+        raise TypeError(f"the data must be (x, y) tensors or an iterable of (x, y) batches, got {type(data).__name__}")
+    n = 0
+    for i, batch in enumerate(data):
+        if not (isinstance(batch, (tuple, list)) and len(batch) >= 2):
+            raise ValueError(f"batch {i} is a {type(batch).__name__}, not an (x, y) pair: give batches of inputs and "
+                             "labels (e.g. a DataLoader over a TensorDataset(x, y))")
+        x, y = batch[0], batch[1]
+        if len(x) != len(y):
+            raise ValueError(f"batch {i} holds {len(x)} inputs and {len(y)} labels")
+        yield _finite(x, n), y
+        n += len(y)
+    if n == 0:
+        raise ValueError(f"the data ({type(data).__name__}) gave no batch: give at least one (x, y) example")
 
 
 def _finite(x: torch.Tensor, offset: int) -> torch.Tensor:

@@ -319,7 +319,7 @@ def load_network(spec: str, weights: str | Path | None = None, **kwargs) -> nn.M
             names = [n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module)]
             raise AttributeError(f"{where!r} has no {attr!r}; nn.Module classes in it: {', '.join(names) or 'none'}")
         obj = getattr(module, attr)
-        net = obj if isinstance(obj, nn.Module) else obj(**kwargs)
+        net = obj if isinstance(obj, nn.Module) else _construct(spec, lambda: obj(**kwargs), kwargs)
     else:
         import difflib
 
@@ -330,12 +330,42 @@ def load_network(spec: str, weights: str | Path | None = None, **kwargs) -> nn.M
             close = difflib.get_close_matches(spec, names, n=3)
             raise ValueError(f"unknown torchvision architecture {spec!r}" + (f"; did you mean {', '.join(close)}?" if close else "")
                              + "; or give 'module.path:name' / 'file.py:name' for a network of your own")
-        net = torchvision.models.get_model(spec, weights=None, **kwargs)
+        net = _construct(spec, lambda: torchvision.models.get_model(spec, weights=None, **kwargs), kwargs)
     if not isinstance(net, nn.Module):
         raise TypeError(f"{spec!r} gave a {type(net).__name__}, not a torch nn.Module")
     if weights is not None:
-        load_state_dict(net, read_state_dict(weights), weights, spec)
+        state = read_state_dict(weights)
+        try:
+            load_state_dict(net, state, weights, spec)
+        except ValueError as e:
+            raise ValueError(f"{str(e).rstrip('.')}{_num_classes_hint(net, state)}") from None
     return net.eval()
+
+
+def _construct(spec: str, build, kwargs: dict) -> nn.Module:
+    """``build()``, with a constructor's TypeError (an unknown or missing argument) naming the spec
+    and the arguments given, and where they come from in a parameter file."""
+    try:
+        return build()
+    except TypeError as e:
+        raise TypeError(f"cannot build {spec!r} with arguments {kwargs}: {e}; change `model_kwargs:` in the "
+                        "parameter file (chapter 7) to the constructor's arguments") from e  # keeps the traceback
+
+
+def _num_classes_hint(net: nn.Module, state: dict) -> str:
+    """When only the output layer's number of rows differs, the ``num_classes`` to give."""
+    own = net.state_dict()
+    diff = [k for k, v in state.items() if k in own and hasattr(v, "shape") and v.shape != own[k].shape]
+    last = [k for k in own if k.endswith("weight")][-1:]
+    if not diff or not last:
+        return ""
+    head = last[0].rsplit(".", 1)[0]
+    if all(k.rsplit(".", 1)[0] == head and state[k].shape[1:] == own[k].shape[1:] for k in diff):
+        n = state[last[0]].shape[0] if last[0] in state else None
+        if n is not None:
+            return (f". The weights have {n} outputs where the network has {own[last[0]].shape[0]}: give "
+                    f"num_classes={n} (`model_kwargs: {{num_classes: {n}}}` in the parameter file)")
+    return ""
 
 
 @contextmanager

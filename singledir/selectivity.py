@@ -12,9 +12,26 @@ class alone does. Where the index is undefined it is NaN, never 0 or 1, and
 :func:`selectivity_status` says why:
 
 * ``"dead"``: every class mean is 0 (a ReLU unit that never fires);
-* ``"negative"``: some class mean is negative, as for tanh, GELU, ELU, LeakyReLU or SiLU units, for
-  which the index is not defined (it can leave [0, 1] or divide by zero); mutual information,
-  importance and the curves are still measured for them.
+* ``"negative"``: the unit's activations are signed, as for tanh, GELU, ELU, LeakyReLU, SiLU or
+  Hardswish units and for pre-activations, for which the index is not defined (it can leave
+  [0, 1] or divide by zero); mutual information, importance and the curves are still measured
+  for them.
+
+What counts as signed. The index reads 0 as "silent": a ratio of class means is meaningful only on
+a scale whose zero is a floor, as a firing rate's is and a ReLU output's is. For a tanh or GELU
+unit 0 is just a point in the middle of its range. Such a unit can still have class means that
+are all >= 0 on the data measured (a positive bias, a saturated tanh), and the formula then gives
+a number; this package does not report it:
+
+* given a whole layer (``signed=True``, which :func:`singledir.analysis.unit_table` passes when
+  any activation of the layer, before spatial averaging, is negative on the data measured), every
+  unit of the layer is ``"negative"``, including those whose class means happen to be >= 0. Keeping
+  those few would mix, in one layer, units with an index and units without one, chosen by an
+  offset that has nothing to do with selectivity, and their index would change with that offset
+  (``tanh(x) + c``). A layer is either rectified (its units are "ok" or "dead") or signed (all
+  "negative"), never a mixture.
+* given activations alone (``signed=False``, the default of the functions here), a unit is
+  judged by its own class means: ``"negative"`` when one of them is < 0.
 
 Classes with no example among the data measured (a subset of a many-class dataset) are left out of
 the class means.
@@ -46,35 +63,41 @@ def class_means(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None 
     return sums[present] / counts[present, None]
 
 
-def _si(mu: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+def _si(mu: torch.Tensor, signed: bool = False) -> tuple[torch.Tensor, list[str]]:
     if mu.shape[0] < 2:
         raise ValueError(f"selectivity needs examples of at least 2 classes, got {mu.shape[0]}")
     mu_max = mu.max(0).values
     mu_rest = (mu.sum(0) - mu_max) / (mu.shape[0] - 1)
     denom = mu_max + mu_rest
-    negative = (mu < 0).any(0)
+    negative = torch.full_like(denom, True, dtype=torch.bool) if signed else (mu < 0).any(0)
     ok = (denom > 0) & ~negative
     si = (mu_max - mu_rest) / torch.where(ok, denom, torch.ones_like(denom))
     status = ["negative" if n else ("ok" if o else "dead") for n, o in zip(negative.tolist(), ok.tolist())]
     return torch.where(ok, si, torch.full_like(si, float("nan"))), status
 
 
-def selectivity_index(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
+def selectivity_index(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None, *,
+                      signed: bool = False) -> torch.Tensor:
     """``acts [N, U, ...], labels [N] -> [U]`` class selectivity index; NaN where it is undefined
     (dead units, or units with a negative class mean: see :func:`selectivity_status`).
+
+    ``signed=True`` says that ``acts`` are a layer whose activations take negative values (tanh,
+    GELU, ...): the index is then undefined for every unit, whatever its class means (see the
+    module's docstring).
 
     Example:
         >>> acts = torch.tensor([[1.0, 1.0], [0.0, 1.0]])  # unit 0 fires for class 0 only
         >>> selectivity_index(acts, torch.tensor([0, 1]))
         tensor([1., 0.], dtype=torch.float64)
     """
-    return _si(class_means(acts, labels, n_classes))[0]
+    return _si(class_means(acts, labels, n_classes), signed)[0]
 
 
-def selectivity_status(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> list[str]:
-    """Per unit: ``"ok"``, ``"dead"`` (never fires) or ``"negative"`` (a negative class mean: the
-    index is not defined for such units)."""
-    return _si(class_means(acts, labels, n_classes))[1]
+def selectivity_status(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None, *,
+                       signed: bool = False) -> list[str]:
+    """Per unit: ``"ok"``, ``"dead"`` (never fires) or ``"negative"`` (a negative class mean, or
+    any unit of a ``signed`` layer: the index is not defined for such units)."""
+    return _si(class_means(acts, labels, n_classes), signed)[1]
 
 
 def preferred_class(acts: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:

@@ -274,8 +274,26 @@ def test_torchvision_datasets_offline_without_files(name, folder, tmp_path, monk
     with pytest.raises(DataUnavailable) as e:
         load_dataset(name)
     msg = str(e.value)
-    assert str(tmp_path / folder) in msg  # where it looked
-    assert "download=True" in msg and "SINGLEDIR_DATA" in msg  # how to supply it
+    assert str(tmp_path / folder) + "/" in msg  # the exact folder torchvision reads
+    assert "$SINGLEDIR_DATA" in msg and repr(str(tmp_path)) in msg  # how to point at files elsewhere
+    assert "pass download=True" not in msg  # no chapter parameter can do that
+    assert "`mnist5k`" in msg and "`fashion_mnist`" in msg and "dataset: mnist5k" in msg  # offline choices
+
+
+def test_offline_messages_say_which_files_go_where(tmp_path, monkeypatch, fresh_raw):
+    monkeypatch.setenv("SINGLEDIR_DATA", str(tmp_path))
+    with pytest.raises(DataUnavailable) as e:
+        load_dataset("cifar10")
+    msg = str(e.value)
+    assert f"{tmp_path}/cifar-10-batches-py/" in msg and "cifar-10-python.tar.gz" in msg
+    assert f"tar xzf cifar-10-python.tar.gz -C {tmp_path}" in msg
+    assert "data_batch_1" in msg and "test_batch" in msg
+    with pytest.raises(DataUnavailable) as e:
+        load_dataset("mnist")
+    msg = str(e.value)
+    assert f"{tmp_path}/MNIST/raw/" in msg
+    assert all(f in msg for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                  "t10k-labels-idx1-ubyte"))
 
 
 def test_fashion_mnist_without_debian_files(tmp_path, monkeypatch, fresh_raw):
@@ -286,6 +304,7 @@ def test_fashion_mnist_without_debian_files(tmp_path, monkeypatch, fresh_raw):
     msg = str(e.value)
     assert "dataset-fashion-mnist" in msg and str(tmp_path / "no-debian") in msg
     assert str(tmp_path / "data" / "FashionMNIST" / "raw") in msg
+    assert "`mnist5k`" in msg and "`fashion_mnist` (" not in msg  # the offline choice is another dataset
 
 
 def _idx(path: Path, array: np.ndarray) -> None:
@@ -400,3 +419,112 @@ def test_stratified_subset_is_seeded_ordered_balanced_and_complete_when_asked_fo
     # many classes, few examples each: 1000 classes of 3, a subset of 1000 keeps every class
     y2 = torch.arange(3000) % 1000
     assert len(torch.unique(stratified_subset(torch.zeros(3000), y2, 1000)[1])) == 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# Folder datasets: every problem names its file or folder and a fix
+# ---------------------------------------------------------------------------------------------
+def _noise_png(path: Path, size: tuple[int, int] = (64, 64), seed: int = 0) -> Path:
+    """A PNG of random RGB pixels (large enough that a truncated copy still has a valid header)."""
+    from PIL import Image
+
+    a = (np.random.default_rng(seed).random((size[1], size[0], 3)) * 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(a).save(path)
+    return path
+
+
+def test_truncated_and_non_image_files_are_named_with_their_paths(tmp_path, fresh_raw):
+    _image_tree(tmp_path, {"train": {"a": [0], "b": [255]}, "test": {"a": [0], "b": [255]}}, size=64)
+    cut = _noise_png(tmp_path / "train" / "a" / "cut.png")
+    cut.write_bytes(cut.read_bytes()[: len(cut.read_bytes()) // 2])  # header intact, pixel data cut
+    junk = tmp_path / "test" / "b" / "junk.png"
+    junk.write_bytes(b"not an image")
+    with pytest.raises(DataUnavailable) as e:
+        load_dataset(f"folder:{tmp_path}")
+    msg = str(e.value)
+    assert "2 image file(s) cannot be read" in msg
+    assert f"{cut} (OSError: image file is truncated" in msg
+    assert f"{junk} (UnidentifiedImageError" in msg
+    assert "Replace or delete them" in msg and 'dataset: "folder:' in msg
+
+
+def test_empty_class_folder_names_the_split_and_the_folder(tmp_path, fresh_raw):
+    _image_tree(tmp_path, {"train": {"a": [0], "b": [255]}, "test": {"a": [0]}})
+    (tmp_path / "test" / "b").mkdir()
+    with pytest.raises(DataUnavailable) as e:
+        load_dataset(f"folder:{tmp_path}")
+    msg = str(e.value)
+    assert "Found no valid file" not in msg
+    assert f"test split: the class folder {tmp_path / 'test' / 'b'}/ holds no image (it is empty" in msg
+    assert f"add images to {tmp_path / 'test' / 'b'}/, or delete the folder b/ from both" in msg
+    # a folder of other files names one of them
+    (tmp_path / "test" / "b" / "notes.txt").write_text("x")
+    data._raw.cache_clear()
+    with pytest.raises(DataUnavailable, match=r"holds no image \(it holds 1 other file\(s\), e.g. notes.txt"):
+        load_dataset(f"folder:{tmp_path}")
+
+
+def test_classes_that_differ_name_their_folders(tmp_path, fresh_raw):
+    _image_tree(tmp_path, {"train": {"a": [0], "b": [255]}, "test": {"a": [0], "c": [255]}})
+    with pytest.raises(DataUnavailable) as e:
+        load_dataset(f"folder:{tmp_path}")
+    msg = str(e.value)
+    assert f"only in train/: {tmp_path / 'train' / 'b'}/" in msg and f"only in test/: {tmp_path / 'test' / 'c'}/" in msg
+
+
+def test_mixed_sizes_name_two_files_with_their_sizes_and_the_parameter(tmp_path, fresh_raw):
+    _image_tree(tmp_path, {"train": {"a": [0, 0], "b": [255]}, "test": {"a": [0], "b": [255]}})
+    from PIL import Image
+
+    odd = tmp_path / "train" / "b" / "99.png"
+    Image.new("L", (5, 7), color=3).save(odd)
+    with pytest.raises(DataUnavailable) as e:
+        load_dataset(f"folder:{tmp_path}")
+    msg = str(e.value)
+    assert f"{tmp_path / 'train' / 'a' / '00.png'} is 8x8 pixels (width x height; 5 image(s) of that size)" in msg
+    assert f"{odd} is 5x7 (1 image(s))" in msg
+    assert "Set image_size" in msg and "defaults: {image_size: 64}" in msg
+    # the fix works: one square size for every image
+    assert load_dataset(f"folder:{tmp_path}", image_size=6).x_train.shape == (4, 3, 6, 6)
+
+
+def test_sizes_that_differ_between_the_splits_are_refused(tmp_path, fresh_raw):
+    # each split is uniform, but the test images would not fit a network built for the training ones
+    _image_tree(tmp_path, {"train": {"a": [0], "b": [255]}}, size=8)
+    _image_tree(tmp_path, {"test": {"a": [0], "b": [255]}}, size=6)
+    with pytest.raises(DataUnavailable, match=r"2 different sizes, e.g. .*train.* is 8x8 .*test.* is 6x6"):
+        load_dataset(f"folder:{tmp_path}")
+
+
+def test_hidden_files_and_folders_are_skipped(tmp_path, fresh_raw):
+    _image_tree(tmp_path, {"train": {"a": [0], "b": [255]}, "test": {"a": [0], "b": [255]}})
+    (tmp_path / "train" / "a" / "._00.png").write_bytes(b"\x00\x05\x16\x07 macOS metadata")  # AppleDouble
+    (tmp_path / "train" / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "test" / "b" / ".cache").mkdir()
+    (tmp_path / "test" / "b" / ".cache" / "x.png").write_bytes(b"junk")
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.classes == ("a", "b") and len(ds.y_train) == 2 and len(ds.y_test) == 2
+
+
+def test_missing_folder_names_the_expanded_path(tmp_path, fresh_raw, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_VAR_SINGLEDIR", raising=False)
+    with pytest.raises(DataUnavailable) as e:
+        load_dataset("folder:$NO_SUCH_VAR_SINGLEDIR/images")
+    assert "'$NO_SUCH_VAR_SINGLEDIR/images'" in str(e.value) and "unset $VARIABLE" in str(e.value)
+
+
+@pytest.mark.parametrize("split, value", [("train", float("nan")), ("test", float("inf"))])
+def test_images_with_nan_or_inf_are_refused_naming_dataset_and_split(split, value, monkeypatch, fresh_raw):
+    def loader(**_):
+        x = np.zeros((6, 1, 2, 2), np.float32)
+        x_bad = x.copy()
+        x_bad[[3, 5], 0, 1, 1] = value
+        y = np.arange(6) % 2
+        return (x_bad, y, x, y, ("0", "1")) if split == "train" else (x, y, x_bad, y, ("0", "1"))
+
+    monkeypatch.setitem(data.DATASETS, "nan_set", loader)
+    with pytest.raises(ValueError) as e:
+        load_dataset("nan_set")
+    assert (f"dataset 'nan_set', {split} split: 2 of 6 images hold NaN or infinite pixel values "
+            f"(the first at index 3 of the {split} split)") in str(e.value)
