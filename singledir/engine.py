@@ -158,6 +158,10 @@ class Sums:
         self.n = 0
 
     def add(self, at: tuple[int, ...], out: torch.Tensor, y: torch.Tensor) -> None:
+        if not torch.isfinite(out).all():
+            raise ValueError(f"the network's outputs hold NaN or infinite values for {int((~torch.isfinite(out)).any(1).sum())} "
+                             f"of {len(out)} examples although its inputs are finite: its weights are probably "
+                             "damaged (a diverged training run?); measure a network that was trained to the end")
         if "loss" in self.sums:
             self.sums["loss"][at] += F.cross_entropy(out.float(), y, reduction="sum").item()
         if "accuracy" in self.sums:

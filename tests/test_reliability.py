@@ -344,3 +344,18 @@ def test_load_network_names_the_arguments_a_constructor_refused():
     with pytest.raises(TypeError, match=r"cannot build 'resnet18' with arguments \{'colour': 1\}: .*'colour'.*"
                                         r"`model_kwargs:` in the parameter file"):
         load_network("resnet18", colour=1)
+
+
+def test_a_network_with_nan_outputs_gives_no_curve():
+    import torch
+    from singledir import perturb
+    from singledir.models import MLPConfig, build_model
+
+    torch.manual_seed(0)
+    net = build_model(MLPConfig(widths=(4, 3)), (1, 2, 2), 3).eval()
+    with torch.no_grad():
+        net.out.weight[0, 0] = float("nan")
+    x, y = torch.rand(30, 1, 2, 2), torch.arange(30) % 3
+    for method in ("engine", "naive"):
+        with pytest.raises(ValueError, match="outputs hold NaN or infinite values"):
+            perturb.ablation_curve(net, (x, y), ["hidden.0", "hidden.1"], grid=3, repetitions=1, method=method)
