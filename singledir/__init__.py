@@ -1,7 +1,16 @@
 """singledir: the package behind the executable reproduction of Morcos et al. (ICLR 2018),
 *On the importance of single directions for generalization*.
 
-Modules follow the data flow: data -> models -> train -> record -> perturb -> selectivity /
-information -> sweep -> plots; book runs the chapters.
+Modules follow the data flow, each floor importing only the floors below it:
+
+* data: ``datasets`` (loaders) -> ``data`` (registry, label corruption, subsets);
+* networks: ``models`` -> ``stacked`` (many networks as one) -> ``train`` and ``ensemble``
+  (seeded, cached training, alone or in groups), with ``cache`` and ``progress`` beneath;
+* measures: ``record`` (hooks) -> ``engine`` (how a perturbation is evaluated fast) -> ``perturb``
+  (ablation, noise, importance), ``selectivity``, ``information``, ``analysis`` (per-unit tables);
+* experiments: ``sweep`` (many runs, resumable), ``stats`` (intervals, power), ``claims`` (the
+  paper's claims and their rules), ``scorecard`` (findings), ``early_stopping``, ``plots``;
+* the book: ``params`` (parameter files), ``runner`` (executing a chapter), ``staging``
+  (rendering), ``book`` (the command line).
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
