@@ -12,6 +12,7 @@ from torch import nn
 
 from helpers import glued
 from singledir import book
+from singledir import params as params_mod
 from singledir.analysis import analyze
 from singledir.data import load_dataset, stratified_subset
 from singledir.models import load_network, unit_layer_names
@@ -122,8 +123,8 @@ def test_run_key_follows_the_files_a_parameter_names(tmp_path, monkeypatch):
     k2 = book.run_key(src, params)
     assert k1 != k2
     assert book.run_key(src, params) == k2
-    assert (ROOT / "examples" / "lenet.py") in book._named_files(params)  # the model's source file too
-    assert book._named_files({"data": "folder:/tmp", "n": 3}) == []
+    assert (ROOT / "examples" / "lenet.py") in params_mod._named_files(params)  # the model's source file too
+    assert params_mod._named_files({"data": "folder:/tmp", "n": 3}) == []
 
 
 def test_chapter_numbers_are_the_package_numbers(smoke_build):

@@ -25,7 +25,7 @@ from singledir.book import BookError
 ROOT = book.ROOT
 SMOKE = ROOT / "params" / "smoke.yml"
 
-# A chapter that records one finding (as scorecard.record does: a JSON file and glued numbers),
+# A chapter that records one finding (with scorecard.report: a JSON file and glued numbers),
 # reports progress, and can wait (for a signal to arrive) or fail on request.
 CHAPTER = '''---
 jupytext:
@@ -50,18 +50,12 @@ ready = ""
 ```
 
 ```{{code-cell}} ipython3
-import json, os, time
+import time
 from pathlib import Path
-from myst_nb import glue
-from singledir import progress
-out = Path(os.environ["SINGLEDIR_RESULTS"])
-out.mkdir(parents=True, exist_ok=True)
-(out / "{finding}.json").write_text(json.dumps({{"id": "{finding}", "claim": "a claim", "paper": "p", "statistic": "s",
-    "ours": value, "ci_low": value, "ci_high": value, "scale": "tiny", "verdict": "reproduced",
-    "chapter": "{name}", "figure": ""}}))
-for k in ("ours", "ci_low", "ci_high"):
-    glue("{finding}_" + k, value, display=False)
-glue("{finding}_verdict", "reproduced", display=False)
+from singledir import claims, progress, scorecard
+scorecard.report("{finding}", {{p.name: {{"estimate": value, "ci_low": value, "ci_high": value, "n": 3}}
+                               for p in claims.CLAIMS["{finding}"].parts}},
+                 scale="tiny", setup={{k: "x" for k in scorecard.SETUP_KEYS}})
 with progress.Progress(3, "steps") as bar:
     for i in range(3):
         bar.update(note=f"step {{i}}")
@@ -126,7 +120,7 @@ def meta(build_dir: Path, name: str) -> dict:
 
 
 def ours(build_dir: Path) -> dict[str, float]:
-    return {f["id"]: f["ours"] for f in book.chapter_findings(build_dir, list(book.chapter_paths()))}
+    return {f["id"]: f["parts"][0]["estimate"] for f in book.chapter_findings(build_dir, list(book.chapter_paths()))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,7 +279,9 @@ def test_run_key_follows_files_named_by_the_chapters_defaults(tmp_path, monkeypa
     model_file = root / defaults["model"].partition(":")[0]
     model_file.parent.mkdir(parents=True)
     shutil.copy(ROOT / defaults["model"].partition(":")[0], model_file)
-    monkeypatch.setattr(book, "ROOT", root)
+    from singledir import params as params_mod
+
+    monkeypatch.setattr(params_mod, "ROOT", root)  # relative paths in parameters are read from here
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "cache"))
     weights = Path(os.path.expandvars(defaults["weights"]))
     weights.parent.mkdir(parents=True)
@@ -343,7 +339,7 @@ def test_findings_of_a_chapter_without_an_executed_notebook_are_never_listed(fak
     (stray / "E1.json").write_text(json.dumps({"id": "E1", "ours": 99.0}))
     assert ours(build_dir) == {"E1": 1.0}
     book.build(params, build_dir=build_dir, only=["01_approach"], html=False, progress=False)
-    assert list(pd.read_csv(build_dir / "scorecard.csv").id) == ["E1"]
+    assert list(pd.read_csv(build_dir / "scorecard.csv").id) == ["E1", "E1"]  # its two parts
 
 def test_ctrl_c_keeps_the_previous_result_and_says_so_in_one_line(tmp_path):
     make_chapters(tmp_path / "chapters")
@@ -372,7 +368,7 @@ def test_ctrl_c_keeps_the_previous_result_and_says_so_in_one_line(tmp_path):
     assert "[book] 02_memorization: a one-off note" in out  # its progress reached the terminal before
     assert meta(build_dir, "02_memorization") == before["02_memorization"]
     assert meta(build_dir, "01_approach")["run"] != before["01_approach"]["run"]
-    findings = {f["id"]: f["ours"] for f in book.chapter_findings(build_dir, ["01_approach", "02_memorization"])}
+    findings = {f["id"]: f["parts"][0]["estimate"] for f in book.chapter_findings(build_dir, ["01_approach", "02_memorization"])}
     assert findings == {"E1": 3.0, "E2": 2.0}
     assert [p.name for p in (build_dir / "results" / "02_memorization").iterdir()] == [before["02_memorization"]["run"]]
     assert not [p for p in build_dir.rglob("*") if ".partial" in p.name]
