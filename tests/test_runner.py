@@ -56,6 +56,8 @@ from singledir import claims, progress, scorecard
 scorecard.report("{finding}", {{p.name: {{"estimate": value, "ci_low": value, "ci_high": value, "n": 3}}
                                for p in claims.CLAIMS["{finding}"].parts}},
                  scale="tiny", setup={{k: "x" for k in scorecard.SETUP_KEYS}})
+from myst_nb import glue
+glue("the_figure", "a figure", display=False)
 with progress.Progress(3, "steps") as bar:
     for i in range(3):
         bar.update(note=f"step {{i}}")
@@ -65,6 +67,12 @@ if ready:
 time.sleep(pause)
 if fail:
     raise RuntimeError("asked to fail")
+```
+
+```{{glue:figure}} the_figure
+:name: {figure}
+
+The figure the scorecard links to.
 ```
 '''
 
@@ -81,7 +89,7 @@ sys.exit(book.main(sys.argv[2:]))
 def make_chapters(folder: Path, names=("01_approach", "02_memorization")) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for k, name in enumerate(names, 1):
-        (folder / f"{name}.md").write_text(CHAPTER.format(name=name, finding=f"E{k}"))
+        (folder / f"{name}.md").write_text(CHAPTER.format(name=name, finding=f"E{k}", figure=f"fig-e{k}"))
     return folder
 
 
@@ -152,7 +160,9 @@ def test_a_finished_chapters_kernel_is_shut_down_without_a_sigint():
     import asyncio
 
     async def run() -> list:
-        km = book._kernel_manager_class()(kernel_name="python3")
+        from singledir import runner
+
+        km = runner._kernel_manager_class()(kernel_name="python3")
         sent = []
         real = km._async_signal_kernel
 
@@ -186,8 +196,10 @@ def test_scorecard_csv_says_where_each_number_came_from(fake_book):
     build_dir = fake_book / "_build"
     book.build(params, build_dir=build_dir, html=False, progress=False)
     table = pd.read_csv(build_dir / "scorecard.csv")
-    assert list(table.columns) == [*book.CSV_COLUMNS, *book.CSV_META_COLUMNS]
-    assert list(table.id) == ["E1", "E2"] and list(table.ours) == [1.5, 2.5]
+    from singledir import scorecard
+
+    assert list(table.columns) == [*scorecard.CSV_COLUMNS, *scorecard.CSV_META_COLUMNS]
+    assert list(table.id) == ["E1", "E1", "E2", "E2"] and list(table.ours) == [1.5, 1.5, 2.5, 2.5]  # two parts each
     for row in table.itertuples():
         m = meta(build_dir, row.chapter)
         assert row.preset == str(params) and row.executed == m["executed"]
@@ -233,10 +245,10 @@ def test_only_keeps_every_chapter_and_finding_on_the_first_page(smoke_build, tmp
     book.build(SMOKE, build_dir=build_dir, only=["04_dropout_batchnorm"], force=True, progress=False)
     table = (build_dir / "src" / book.SCORECARD_PAGE).read_text()
     for f in every:
-        assert f"/chapters/{f['chapter']}.ipynb::{f['id']}_ours" in table
+        assert f"/chapters/{f['chapter']}.ipynb::{f['id']}_p0_est" in table
     toc = yaml.safe_load((build_dir / "src" / "_toc.yml").read_text())
     assert [c["file"] for c in toc["chapters"]] == [f"chapters/{n}" for n in smoke_build.chapters]
-    assert list(pd.read_csv(build_dir / "scorecard.csv").id) == [f["id"] for f in every]
+    assert list(pd.read_csv(build_dir / "scorecard.csv").id) == [f["id"] for f in every for _ in f["parts"]]
 
 def test_only_on_a_preset_not_built_in_full_renders_what_exists(tmp_path):
     make_chapters(tmp_path / "chapters")
