@@ -188,3 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n[book] interrupted before any chapter ran: nothing changed", file=sys.stderr, flush=True)
         return 130
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -403,3 +403,11 @@ def test_a_chapter_section_that_is_not_a_mapping_is_named(tmp_path, value):
         msg = str(e.value)
         assert str(p) in msg and "chapter 01_approach" in msg and "mapping" in msg
         assert "01_approach:\n      seed: 1" in msg  # how to write it
+
+
+def test_the_command_line_runs_as_make_book_calls_it(tmp_path):
+    """`python -m singledir.book ...`, as the Makefile and the README call it, reaches main()."""
+    proc = subprocess.run([sys.executable, "-m", "singledir.book", "--params", str(SMOKE), "--only", "--no-html",
+                           "--build-dir", str(tmp_path / "b")], cwd=ROOT, env=env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "--only needs the names" in proc.stderr, proc.stdout + proc.stderr
