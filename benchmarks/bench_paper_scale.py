@@ -37,7 +37,7 @@ def epoch_counts(params: dict) -> dict[str, int]:
     mlp512 = (c1["train"]["epochs"] + c1["corrupted_epochs"]
               + len(c2["corruptions"]) * len(c2["mlp_seeds"]) * c2["mlp_train"]["epochs"])
     conv = (len(c2["corruptions"]) * len(c2["conv_seeds"]) * d["conv_train"]["epochs"]        # E1, E2
-            + c3["n_networks"] * d["conv_train"]["epochs"]                                     # E3
+            + c3["n_networks"] * c3["e3_train"]["epochs"]                                      # E3
             + len(c3["conv_overfit_seeds"]) * c3["conv_overfit_train"]["epochs"]               # E4 (b)
             + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * len(c3["grid_seeds"]) * c3["grid_epochs"]  # E5
             + len(d["bn_seeds"]) * 2 * d["bn_train"]["epochs"])                                # E7: with and without BN

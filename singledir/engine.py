@@ -41,9 +41,16 @@ Path = list[tuple[tuple[int, ...], list[torch.Tensor]]]
 # Setters: (activation, units) -> activation
 # ---------------------------------------------------------------------------------------------
 def ablate(act: torch.Tensor, units: torch.Tensor, baseline: torch.Tensor | None = None) -> torch.Tensor:
-    """``act [N, U, ...]`` with ``units`` clamped to 0, or to ``baseline[units]`` (``baseline [U, ...]``)."""
-    out = act.clone()
-    out[:, units] = 0.0 if baseline is None else baseline[units].to(act.dtype)
+    """``act [N, U, ...]`` with ``units`` clamped to 0, or to ``baseline[units]`` (``baseline [U, ...]``).
+
+    Computed as ``act * keep`` (plus ``baseline * (1 - keep)``) with a 0/1 mask per unit: one pass
+    over the activations in their own memory layout, exactly the clamped values."""
+    keep = torch.ones(act.shape[1], dtype=act.dtype, device=act.device)
+    keep[units] = 0.0
+    keep = keep.view(1, -1, *([1] * (act.dim() - 2)))
+    out = act * keep
+    if baseline is not None:
+        out = out + baseline.to(act.dtype).to(act.device).unsqueeze(0) * (1 - keep)
     return out
 
 

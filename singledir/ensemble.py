@@ -104,14 +104,25 @@ def form_groups(configs: Sequence[_train.RunConfig], max_size: int) -> list[list
     return sorted(groups, key=lambda g: g[0])
 
 
+# Networks per group on the CPU, measured with benchmarks/bench_ensemble.py on this book's 2-core
+# AVX2 machines (time per network against training alone): 784-128-128 MLPs 3.6x at 16; the conv
+# net at 1/8 width with batch norm 1.17x at 8 (1.06x at 16); without batch norm 0.84x to 0.92x at
+# any group size, so alone. oneDNN's grouped convolutions gain little for so few channels.
+CPU_GROUP_SIZES = {"mlp": 16, "convnet_bn": 8, "convnet": 1}
+
+
 def default_group_size(config: _train.RunConfig, device: torch.device | str | None = None,
                        cap: int = 16) -> int:
-    """How many networks like ``config`` to train at once: ``cap`` on the CPU; on a GPU as many
-    as fit in half its free memory by a per-member estimate (weights, gradients and Adam moments,
-    and the activations of one batch kept for the backward pass), at most ``cap``."""
+    """How many networks like ``config`` to train at once: on the CPU the measured best of
+    :data:`CPU_GROUP_SIZES`; on a GPU as many as fit in half its free memory by a per-member
+    estimate (weights, gradients and Adam moments, and the activations of one batch kept for the
+    backward pass), at most ``cap``."""
     device = torch.device(device) if device is not None else _train.default_device()
     if device.type != "cuda":
-        return cap
+        m = config.model
+        kind = "mlp" if isinstance(m, _models.MLPConfig) else (
+            "convnet_bn" if isinstance(m, _models.ConvNetConfig) and m.batch_norm else "convnet")
+        return min(cap, CPU_GROUP_SIZES[kind])
     ds = _train.load_run_dataset(config)
     net = _models.build_model(config.model, ds.input_shape, ds.n_classes)
     params = sum(p.numel() for p in net.parameters())

@@ -39,7 +39,9 @@ class Measurements:
     # units a curve ablates (and noise perturbs), pooled into one order: "paper" (an MLP's hidden
     # layers, the last three layers of any other network: the paper's Fig. 1), "all", or layer names
     curve_layers: str | tuple[str, ...] = "paper"
-    all_layers_curve: bool = False  # also the curve over every layer with units (auc_all_<baseline>)
+    # also the curve over every layer with units, ablated to zero in this many random orders (0: none),
+    # a secondary view: auc_all_zero in the runs table, units == "all" in the curves table
+    all_layers_repetitions: int = 0
     unit_layers: tuple[str, ...] | None = None  # layers of the per-unit table (None: every layer with units)
     split: str = "train"  # data of the curves: "train" (the labels trained on) or "test"
     n_curve: int | None = None  # examples of that split used for curves (None: all)
@@ -82,7 +84,7 @@ class Setup:
     image_size: int | None = None  # resize folder images to this square size
     executor: str = "local"
     address: str | None = None
-    group_size: int | None = None  # most networks trained at once (None: 16 on the CPU)
+    group_size: int | None = None  # most networks trained at once (None: the measured best for the network on this device)
 
     def data_for(self, model: dict) -> str:
         return self.dataset if model.get("kind") == "mlp" else (self.conv_dataset or self.dataset)
@@ -193,7 +195,7 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
     model = run.model
     layers = curve_layers(model, analysis.curve_layers)
     row["curve_layers"] = "+".join(layers)
-    sets = [("paper", layers)] + ([("all", curve_layers(model, "all"))] if analysis.all_layers_curve else [])
+    sets = [("paper", layers)] + ([("all", curve_layers(model, "all"))] if analysis.all_layers_repetitions else [])
     x, y = (ds.x_train, ds.y_train) if analysis.split == "train" else (ds.x_test, ds.y_test)
     x, y = stratified_subset(x, y, analysis.n_curve, analysis.seed)
     if _is_conv(model):
@@ -211,9 +213,10 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
         for set_name, set_layers in sets:
             if set_name != "paper" and epoch is not None and ep != config.train.epochs:
                 continue  # the secondary curve only for the final network
-            for b in analysis.baselines:
+            for b in analysis.baselines if set_name == "paper" else ("zero",):
+                reps = analysis.repetitions if set_name == "paper" else analysis.all_layers_repetitions
                 c = perturb.ablation_curve(net, (x, y), set_layers, grid=analysis.grid,
-                                           repetitions=analysis.repetitions, seed=analysis.seed, baseline=b,
+                                           repetitions=reps, seed=analysis.seed, baseline=b,
                                            baseline_data=train_data, metrics=analysis.metrics)
                 t = c.table.assign(epoch=ep, baseline=b, units=set_name)
                 curves += t.to_dict("records")
@@ -293,7 +296,7 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
         configs: the runs (see :func:`expand`).
         analysis: what to measure on each.
         group_size: most networks trained at once (None: :func:`singledir.ensemble.default_group_size`,
-            16 on the CPU, by free memory on a GPU; 1: one at a time).
+            measured per network kind on the CPU, by free memory on a GPU; 1: one at a time).
         executor: ``"local"`` (in this process) or ``"dask"``.
         address: a Dask scheduler's address; None starts a ``LocalCluster`` of ``n_workers``
             processes with ``threads_per_worker`` threads each.
@@ -330,8 +333,12 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
         bar.update(1, note=f"run {i} (seed {configs[i].seed}, corruption {configs[i].corruption}) done")
 
     t0 = time.perf_counter()
-    limit = group_size or (ensemble.default_group_size(configs[todo[0]]) if todo else 1)
-    groups = [[todo[j] for j in g] for g in ensemble.form_groups([configs[i] for i in todo], limit)]
+    groups = []  # runs that can train together, at most group_size (or the measured default) at once
+    for key_runs in ensemble.form_groups([configs[i] for i in todo], 10 ** 9):
+        members = [todo[j] for j in key_runs]
+        limit = group_size or ensemble.default_group_size(configs[members[0]])
+        groups += [[members[j] for j in g] for g in ensemble.form_groups([configs[i] for i in members], limit)]
+    groups.sort(key=lambda g: g[0])
     try:
         if executor == "local":
             for grp in groups:

@@ -127,7 +127,7 @@ def test_paper_preset_epoch_counts_behind_the_gpu_estimate():
 # chapter 4's conv nets; chapters 2 and 3 share the conv net and its schedule): their defaults
 # must agree, or a chapter run on its own would train other networks than the book does
 SHARED = ("dataset", "n_train", "n_test", "image_size", "conv_dataset", "conv", "conv_train", "conv_n_train",
-          "bn_train", "bn_seeds", "conv_repetitions", "grid", "n_curve", "curve_seed", "executor", "address",
+          "bn_train", "bn_seeds", "conv_repetitions", "all_layers_repetitions", "grid", "n_curve", "curve_seed", "executor", "address",
           "group_size")
 
 
