@@ -113,7 +113,7 @@ def test_payload_bytes_are_deterministic(tmp_path):
 def test_writer_midway_does_not_damage_a_committed_entry(tmp_path, monkeypatch):
     c = Cache("ns", root=tmp_path)
     c.put("k", PAYLOAD)  # writer A commits
-    real = cache_mod._atomic_write
+    real = cache_mod.atomic_write
 
     def dies_before_manifest(path: Path, write) -> None:
         if path.suffix == ".json":
@@ -121,10 +121,10 @@ def test_writer_midway_does_not_damage_a_committed_entry(tmp_path, monkeypatch):
         real(path, write)
 
     # writer B, same key and payload, stops between its payload rename and its manifest
-    monkeypatch.setattr(cache_mod, "_atomic_write", dies_before_manifest)
+    monkeypatch.setattr(cache_mod, "atomic_write", dies_before_manifest)
     with pytest.raises(OSError, match="writer killed"):
         c.put("k", PAYLOAD)
-    monkeypatch.setattr(cache_mod, "_atomic_write", real)
+    monkeypatch.setattr(cache_mod, "atomic_write", real)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         got = c.get("k")
@@ -139,7 +139,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        cache_mod._atomic_write(target, fail)
+        cache_mod.atomic_write(target, fail)
     assert not target.exists() and list((tmp_path / "d").iterdir()) == []
 
 
