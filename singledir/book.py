@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-html", action="store_true", help="execute only, do not render")
     ap.add_argument("--force", action="store_true", help="execute even chapters that are up to date")
     a = ap.parse_args(argv)
+    # the same cache as `make book` (the Makefile exports SINGLEDIR_CACHE=.cache): a chapter re-run
+    # from the command line finds the networks and sweep runs the full build trained
+    os.environ.setdefault("SINGLEDIR_CACHE", str(ROOT / ".cache"))
     try:
         build(Path(a.params), Path(a.build_dir) if a.build_dir else default_build_dir(Path(a.params)), a.only,
               html=not a.no_html, force=a.force)

@@ -414,3 +414,16 @@ def test_the_command_line_runs_as_make_book_calls_it(tmp_path):
                            "--build-dir", str(tmp_path / "b")], cwd=ROOT, env=env(), capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 1 and "--only needs the names" in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_the_command_line_uses_the_cache_make_book_uses(monkeypatch, tmp_path):
+    """The README's `.venv/bin/python -m singledir.book --only ...` after `make book` must find the
+    networks `make book` trained (the Makefile exports SINGLEDIR_CACHE=.cache), not retrain them
+    under ~/.cache; a cache the user chose is kept."""
+    seen = []
+    monkeypatch.setattr(book, "build", lambda *a, **k: seen.append(os.environ["SINGLEDIR_CACHE"]))
+    monkeypatch.delenv("SINGLEDIR_CACHE", raising=False)
+    assert book.main(["--params", str(SMOKE), "--build-dir", str(tmp_path)]) == 0
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "mine"))
+    assert book.main(["--params", str(SMOKE), "--build-dir", str(tmp_path)]) == 0
+    assert seen == [str(ROOT / ".cache"), str(tmp_path / "mine")]
