@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Train the example LeNet and save its state_dict.")
     ap.add_argument("--out", required=True, help="weights file to write")
     ap.add_argument("--dataset", default="mnist5k", help="a singledir dataset name (default: mnist5k)")
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
