@@ -180,7 +180,8 @@ def corrupt_labels(y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.T
 
 def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_seed: int = 0,
                  split_seed: int = 0, n_train: int | None = None, n_test: int | None = None,
-                 download: bool = False, image_size: int | None = None, unused_to_test: bool = False) -> Dataset:
+                 download: bool = False, image_size: int | None = None, unused_to_test: bool = False,
+                 n_pool: int | None = None) -> Dataset:
     """Load a registered dataset as in-memory tensors, optionally with corrupted training labels.
 
     Args:
@@ -192,8 +193,13 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
             before corruption, so the corrupted fraction is exact on what is kept.
         download: let torchvision download ``mnist``, ``cifar10`` or ``fashion_mnist``.
         image_size: resize ``folder:`` images to this square size.
-        unused_to_test: add the training images that ``n_train`` leaves out to the test set (a
-            larger held-out set for networks trained on a subset).
+        unused_to_test: add the training images that ``n_train`` leaves out of the pool to the test
+            set (a larger held-out set for networks trained on a subset).
+        n_pool: the training images the data has before ``n_train`` is drawn: a stratified subset
+            of this many training images (None = the whole training split). ``n_train`` is a
+            stratified subset of the pool, and ``unused_to_test`` adds only the pool's other images.
+            A book whose data is 4000 images of a 60000-image split trains its 1000-image networks
+            on 1000 of those 4000 and holds out the other 3000 (not 59000).
 
     Example:
         >>> ds = load_dataset("mnist5k", corruption=0.4, corruption_seed=1)
@@ -203,8 +209,14 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a string, got {name!r}")
     xtr, ytr, xte, yte, classes = _raw(name, int(split_seed), bool(download), image_size)
-    tr, te = _subset(ytr, n_train, split_seed), _subset(yte, n_test, split_seed)
-    rest = np.setdiff1d(np.arange(len(ytr)), tr) if unused_to_test else np.zeros(0, dtype=int)
+    pool = _subset(ytr, n_pool, split_seed)
+    if n_train is not None and n_pool is not None and int(n_train) > len(pool):
+        raise ValueError(f"n_train {n_train} is larger than the pool of {len(pool)} training images it is drawn "
+                         f"from (n_pool {n_pool}); use n_train <= n_pool, or a larger n_pool (None = all "
+                         f"{len(ytr)} images of {name!r})")
+    tr = pool[_subset(ytr[pool], n_train, split_seed)]
+    te = _subset(yte, n_test, split_seed)
+    rest = np.setdiff1d(pool, tr) if unused_to_test else np.zeros(0, dtype=int)
     xte, yte = np.concatenate([xte[te], xtr[rest]]), np.concatenate([yte[te], ytr[rest]])
     xtr, ytr = xtr[tr], ytr[tr]
     x_train = torch.from_numpy(xtr).float()
@@ -227,7 +239,8 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
         y_train_true=y_true,
         corrupted=corrupted,
         corruption=float(corruption),
-        meta={"split_seed": split_seed, "corruption_seed": corruption_seed, "unused_to_test": int(len(rest))},
+        meta={"split_seed": split_seed, "corruption_seed": corruption_seed, "unused_to_test": int(len(rest)),
+              "pool": int(len(pool))},
     )
 
 

@@ -81,6 +81,7 @@ class Setup:
     dataset: str
     conv_dataset: str | None = None  # data of the conv nets (None: ``dataset``)
     n_test: int | None = None
+    n_train: int | None = None  # training images of ``dataset`` the chapter uses (None = all): runs on it draw theirs from these
     image_size: int | None = None  # resize folder images to this square size
     executor: str = "local"
     address: str | None = None
@@ -91,8 +92,14 @@ class Setup:
 
     def run(self, model: dict, train: dict, *, n_train: int | None = None, data: str | None = None,
             **fields) -> _train.RunConfig:
-        """A run config on the chapter's data (the conv nets' data for a conv model)."""
-        return _train.RunConfig.from_dict({"dataset": data or self.data_for(model), "n_train": n_train,
+        """A run config on the chapter's data (the conv nets' data for a conv model).
+
+        A run on ``dataset`` draws its ``n_train`` images (all of them when None) from the chapter's
+        ``n_train`` (``RunConfig.n_pool``), so that every network of a chapter trains on, and holds out,
+        images of the same data the chapter describes; a run on other data is not restricted."""
+        name = data or self.data_for(model)
+        pool = self.n_train if name == self.dataset else None
+        return _train.RunConfig.from_dict({"dataset": name, "n_train": n_train, "n_pool": pool,
                                            "n_test": self.n_test, "image_size": self.image_size,
                                            "model": model, "train": train, **fields})
 

@@ -80,11 +80,15 @@ class RunConfig:
     n_train: int | None = None  # stratified subset of the training set (None = all)
     n_test: int | None = None
     image_size: int | None = None  # resize folder: images to this square size
-    unused_to_test: bool = False  # the training images n_train leaves out join the test set
+    unused_to_test: bool = False  # the pool's training images n_train leaves out join the test set
+    n_pool: int | None = None  # n_train is drawn from a stratified subset of this many training images (None = all)
 
     def __post_init__(self):
         if not 0.0 <= float(self.corruption) <= 1.0:
             raise ValueError(f"corruption {self.corruption} is outside [0, 1]")
+        if self.n_train is not None and self.n_pool is not None and int(self.n_train) > int(self.n_pool):
+            raise ValueError(f"n_train {self.n_train} is larger than n_pool {self.n_pool}, the training images it "
+                             "is drawn from; use n_train <= n_pool (or n_pool None for the whole training split)")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -153,7 +157,7 @@ def load_run_dataset(config: RunConfig) -> _data.Dataset:
     """The dataset a run trains on, corrupted with the run's seed."""
     return _data.load_dataset(config.dataset, corruption=config.corruption, corruption_seed=config.seed,
                               n_train=config.n_train, n_test=config.n_test, image_size=config.image_size,
-                              unused_to_test=config.unused_to_test)
+                              unused_to_test=config.unused_to_test, n_pool=config.n_pool)
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024,

@@ -528,3 +528,58 @@ def test_images_with_nan_or_inf_are_refused_naming_dataset_and_split(split, valu
         load_dataset("nan_set")
     assert (f"dataset 'nan_set', {split} split: 2 of 6 images hold NaN or infinite pixel values "
             f"(the first at index 3 of the {split} split)") in str(e.value)
+
+
+def _indexed(monkeypatch, n_train=1000, n_test=200):
+    """Stand in for the raw data: image i of the training split is [0, 1, i] (test images [0, 1,
+    10000 + i]), labels i % 10, so each loaded image names its raw index whatever the standardization."""
+    def images(n, offset):
+        x = np.zeros((n, 1, 1, 3), np.float32)
+        x[..., 1], x[..., 2] = 1, (np.arange(n) + offset)[:, None, None]
+        return x
+
+    raw = (images(n_train, 0), np.arange(n_train) % 10, images(n_test, 10000), np.arange(n_test) % 10,
+           [str(c) for c in range(10)])
+    monkeypatch.setattr(data, "_raw", lambda *args: raw)
+
+
+def _raw_index(x: torch.Tensor) -> np.ndarray:
+    p = x[:, 0, 0, :].double().numpy()
+    scale = 1.0 / (p[:, 1] - p[:, 0])  # undo (x - mean) / std from the two constant pixels
+    return np.rint(p[:, 2] * scale - p[:, 0] * scale).astype(int)
+
+
+def test_unused_to_test_adds_exactly_the_training_images_left_out(monkeypatch):
+    _indexed(monkeypatch)
+    ds = load_dataset("digits", n_train=100, n_test=50, unused_to_test=True)
+    train, test = set(_raw_index(ds.x_train)), _raw_index(ds.x_test)
+    assert len(train) == 100 and len(test) == 50 + 900 and ds.meta["unused_to_test"] == 900
+    assert set(test[test < 10000]) == set(range(1000)) - train  # every other training image, once
+    assert (ds.y_test.numpy() == test % 10).all() and (ds.y_train_true.numpy() == _raw_index(ds.x_train) % 10).all()
+
+
+def test_n_train_is_drawn_from_the_pool_and_only_the_pool_is_held_out(monkeypatch):
+    """A book on 400 of 1000 training images trains its 100-image networks on 100 of those 400 and
+    holds out the other 300 (chapter 3's generalization set), never the 600 outside the pool."""
+    _indexed(monkeypatch)
+    pool = set(_raw_index(load_dataset("digits", n_train=400).x_train))
+    ds = load_dataset("digits", n_train=100, n_pool=400, n_test=50, unused_to_test=True)
+    train, test = set(_raw_index(ds.x_train)), _raw_index(ds.x_test)
+    assert len(pool) == 400 and train <= pool and len(train) == 100
+    assert set(test[test < 10000]) == pool - train and len(test) == 50 + 300
+    assert ds.meta["pool"] == 400 and ds.meta["unused_to_test"] == 300
+    assert np.bincount(ds.y_train.numpy(), minlength=10).tolist() == [10] * 10  # still stratified
+
+
+def test_no_pool_is_the_whole_split_and_a_pool_as_large_changes_nothing(monkeypatch):
+    _indexed(monkeypatch)
+    a = load_dataset("digits", n_train=100, unused_to_test=True)
+    for pool in (None, 1000, 5000):
+        b = load_dataset("digits", n_train=100, n_pool=pool, unused_to_test=True)
+        assert torch.equal(a.x_train, b.x_train) and torch.equal(a.x_test, b.x_test), pool
+
+
+def test_n_train_larger_than_the_pool_names_both(monkeypatch):
+    _indexed(monkeypatch)
+    with pytest.raises(ValueError, match=r"n_train 500 is larger than the pool of 400.*n_pool 400"):
+        load_dataset("digits", n_train=500, n_pool=400)

@@ -180,3 +180,21 @@ def test_every_seed_is_a_parameter_and_the_other_seeds_preset_replaces_them_all(
         code = "\n".join(c.source for c in book.read_chapter(path).cells
                          if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []))
         assert not re.search(r"seed=\d|range\(\d+, *\d+ *\+", code), name  # no literal network seeds
+
+
+def test_every_parameter_a_chapter_declares_is_used_by_its_code():
+    """A parameter the code never reads is a setting a reader changes to no effect (chapter 3 once
+    declared ``n_train`` and drew its networks' images from the whole training split). Read means
+    a name loaded in a code cell (``f(n_train=conv_n_train)`` reads ``conv_n_train`` only)."""
+    import ast
+
+    for name, path in book.chapter_paths().items():
+        nb = book.read_chapter(path)
+        read = set()
+        for c in nb.cells:
+            if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []):
+                source = "\n".join(l for l in c.source.splitlines() if not l.lstrip().startswith(("%", "!")))
+                read |= {n.id for n in ast.walk(ast.parse(source))
+                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        unused = [k for k in book.declared_parameters(nb) if k not in read]
+        assert not unused, f"{name} declares parameters its code never reads: {unused}"

@@ -236,6 +236,12 @@ def test_run_config_corruption_range():
             RunConfig(corruption=bad)
 
 
+def test_run_config_n_train_within_its_pool():
+    assert RunConfig(n_train=100, n_pool=400).n_pool == 400
+    with pytest.raises(ValueError, match="n_train 500 is larger than n_pool 400"):
+        RunConfig(n_train=500, n_pool=400)
+
+
 def test_run_config_dict_round_trip():
     for cfg in (TINY, TINY_CONV.with_(corruption=0.25, train=TrainConfig(epochs=3, checkpoints=(0, 3))),
                 RunConfig()):
