@@ -7,8 +7,9 @@ to the build's results folder) and glued into the chapter, so the book's first p
 scorecard) and its scale table can show it without anything typed by hand.
 
 Glued names: ``E1_verdict``, ``E1_scale``, and per part ``i`` (in the claim's order)
-``E1_p0_est``, ``E1_p0_lo``, ``E1_p0_hi``, ``E1_p0_mde``, ``E1_p0_verdict``; the run's setup as
-``E1_setup_data``, ``E1_setup_network``, ... .
+``E1_p0_est``, ``E1_p0_lo``, ``E1_p0_hi``, ``E1_p0_mde``, ``E1_p0_verdict``, and as text for tables
+``E1_p0_est_text``, ``E1_p0_ci_text`` (``"n/a"`` where too few samples gave no number); the run's
+setup as ``E1_setup_data``, ``E1_setup_network``, ... .
 """
 from __future__ import annotations
 
@@ -67,19 +68,34 @@ def report(claim_id: str, results: dict[str, dict], *, scale: str, setup: dict[s
             for k, v in (("est", p.estimate), ("lo", p.ci_low), ("hi", p.ci_high), ("mde", p.mde)):
                 _glue(f"{claim_id}_p{i}_{k}", float(v), display=False)
             _glue(f"{claim_id}_p{i}_verdict", p.verdict, display=False)
+            _glue(f"{claim_id}_p{i}_est_text", estimate_text(p), display=False)
+            _glue(f"{claim_id}_p{i}_ci_text", interval_text(p), display=False)
             _glue(f"{claim_id}_p{i}_mde_text", mde_text(p), display=False)
         for k in SETUP_KEYS:
             _glue(f"{claim_id}_setup_{k}", str(setup[k]), display=False)
     return finding
 
 
+def estimate_text(part: _claims.PartResult) -> str:
+    """The part's estimate to 3 decimals, or ``n/a`` where too few samples gave none."""
+    return f"{part.estimate:.3f}" if math.isfinite(part.estimate) else "n/a"
+
+
+def interval_text(part: _claims.PartResult) -> str:
+    """The part's 95% interval, or why there is none (``n/a: 1 settings``)."""
+    if math.isfinite(part.ci_low) and math.isfinite(part.ci_high):
+        return f"{part.ci_low:.3f} to {part.ci_high:.3f}"
+    return f"n/a: {part.n} {part.unit}"
+
+
 def mde_text(part: _claims.PartResult) -> str:
-    """What an inconclusive part could have detected, in words (empty for a decided part)."""
+    """What an inconclusive part could have detected, as a sentence (empty for a decided part)."""
     if part.verdict != "inconclusive":
         return ""
     if not math.isfinite(part.mde):
-        return "too few samples to estimate what this run could detect"
-    return f"this run detects an effect of {part.mde:.3f} beyond the rule's boundary with 80% power"
+        return f"Inconclusive part ({part.name}): too few samples to estimate what this run could detect."
+    return (f"Inconclusive part ({part.name}): with 80% power this run detects an effect of {part.mde:.3f} "
+            "beyond the rule's boundary.")
 
 
 def collect(folder: Path | None = None) -> list[dict]:
@@ -110,8 +126,8 @@ def scorecard_markdown(findings: list[dict]) -> str:
             first = i == 0
             rows.append(
                 f"| {f['id'] if first else ''} | {_cell(f['claim']) if first else ''} | {_cell(p['paper'] or f['paper'])} | "
-                f"{_cell(p['name'])}: {_cell(p['statistic'])} | {g(f'p{i}_est', '.3f')} | "
-                f"{g(f'p{i}_lo', '.3f')} to {g(f'p{i}_hi', '.3f')} | {g(f'p{i}_verdict', 's')} | "
+                f"{_cell(p['name'])}: {_cell(p['statistic'])} | {g(f'p{i}_est_text', 's')} | "
+                f"{g(f'p{i}_ci_text', 's')} | {g(f'p{i}_verdict', 's')} | "
                 f"{'**' + g('verdict', 's') + '**' if first else ''} | {fig if first else ''} |")
     return "\n".join(rows) + "\n"
 

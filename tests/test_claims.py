@@ -114,7 +114,27 @@ def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="lacks"):
         scorecard.report("E3", {"conv net": r}, scale="", setup={"data": "x"}, glue=False)
     md = scorecard.scorecard_markdown(got)
-    assert md.count("\n") == 2 + 2 and "E3_p0_est" in md and "{numref}`fig-e3`" in md
+    assert md.count("\n") == 2 + 2 and "{numref}`fig-e3`" in md
+    assert "::E3_p0_est_text:s`" in md and "::E3_p0_ci_text:s`" in md
+
+
+def test_a_part_without_a_number_reads_n_a_not_nan():
+    """E5 on data where 1 setting fits its training set has no correlation: the table says so."""
+    nan = float("nan")
+    _, (p,) = claims.decide("E5", {"settings that fit": {"estimate": nan, "ci_low": nan, "ci_high": nan, "n": 1,
+                                                          "mde": nan}})
+    assert p.verdict == "inconclusive"
+    assert (scorecard.estimate_text(p), scorecard.interval_text(p)) == ("n/a", "n/a: 1 settings")
+    assert scorecard.mde_text(p) == ("Inconclusive part (settings that fit): too few samples to estimate what "
+                                     "this run could detect.")
+    _, (q,) = claims.decide("E5", {"settings that fit": {"estimate": 0.9, "ci_low": 0.71, "ci_high": 1.0, "n": 11,
+                                                          "mde": nan}})
+    assert (scorecard.estimate_text(q), scorecard.interval_text(q)) == ("0.900", "0.710 to 1.000")
+    assert scorecard.mde_text(q) == ""  # decided
+    _, (r,) = claims.decide("E3", {"conv net": {"estimate": 0.05, "ci_low": -0.34, "ci_high": 0.44, "n": 28,
+                                                 "mde": 0.52}})
+    assert scorecard.mde_text(r) == ("Inconclusive part (conv net): with 80% power this run detects an effect of "
+                                     "0.520 beyond the rule's boundary.")
 
 
 def _reported_ids(chapter_text: str) -> set[str]:
@@ -133,3 +153,18 @@ def test_every_claim_is_reported_by_its_chapter_and_the_chapter_is_in_the_book()
         text = chapters[c.chapter].read_text()
         assert f":name: {c.figure}" in text, (c.id, c.figure)
     assert set().union(*reported.values()) == set(claims.CLAIMS)
+
+
+def test_no_chapter_prints_a_finding_as_a_raw_dict():
+    """``scorecard.report`` returns the finding (for code that uses it); a chapter cell that ends with
+    the call would print the whole dict into the book under the figure. The prose and the first
+    page show the finding; the cell ends with ``;``."""
+    import ast
+
+    for name, path in book.chapter_paths().items():
+        for c in book.read_chapter(path).cells:
+            if c.cell_type != "code" or "scorecard.report" not in c.source:
+                continue
+            last = ast.parse(c.source).body[-1]
+            shown = isinstance(last, ast.Expr) and not c.source.rstrip().endswith(";")
+            assert not shown, f"{name}: a cell ends with a displayed {ast.unparse(last)[:40]}...; end it with ';'"
