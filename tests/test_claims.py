@@ -168,3 +168,16 @@ def test_no_chapter_prints_a_finding_as_a_raw_dict():
             last = ast.parse(c.source).body[-1]
             shown = isinstance(last, ast.Expr) and not c.source.rstrip().endswith(";")
             assert not shown, f"{name}: a cell ends with a displayed {ast.unparse(last)[:40]}...; end it with ';'"
+
+
+def test_every_part_says_in_its_chapter_what_it_could_detect_when_inconclusive():
+    """Each part's ``_mde_text`` (empty when decided) appears in its chapter's prose, so an
+    inconclusive verdict is never shown without what the run could have detected. E3 states its
+    detectable |rho| in its own sentence whatever the verdict."""
+    for cid, claim in claims.CLAIMS.items():
+        if cid == "E3":
+            assert "e3_mde" in (book.ROOT / "chapters" / f"{claim.chapter}.md").read_text()
+            continue
+        text = (book.ROOT / "chapters" / f"{claim.chapter}.md").read_text()
+        missing = [i for i in range(len(claim.parts)) if f"{{glue:text}}`{cid}_p{i}_mde_text`" not in text]
+        assert not missing, f"{claim.chapter} never shows {cid}'s detectable effect for parts {missing}"
