@@ -26,6 +26,11 @@ def check_value(name: str, value):
         assert value and all(isinstance(s, int) for s in value)
 
 
+def _code_cells(nb) -> list:
+    """A chapter's code cells other than its ``parameters`` cell: the code that reads parameters."""
+    return [c for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+
+
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
 def test_preset_is_valid(path: Path):
     params = book.load_params(path, book.chapter_paths())
@@ -177,8 +182,7 @@ def test_every_seed_is_a_parameter_and_the_other_seeds_preset_replaces_them_all(
         for key, value in declared.items():
             if "seed" in key:
                 assert key in other[name] and other[name][key] != value, (name, key)
-        code = "\n".join(c.source for c in book.read_chapter(path).cells
-                         if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []))
+        code = "\n".join(c.source for c in _code_cells(book.read_chapter(path)))
         assert not re.search(r"seed=\d|range\(\d+, *\d+ *\+", code), name  # no literal network seeds
 
 
@@ -191,10 +195,8 @@ def test_every_parameter_a_chapter_declares_is_used_by_its_code():
     for name, path in book.chapter_paths().items():
         nb = book.read_chapter(path)
         read = set()
-        for c in nb.cells:
-            if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []):
-                source = "\n".join(l for l in c.source.splitlines() if not l.lstrip().startswith(("%", "!")))
-                read |= {n.id for n in ast.walk(ast.parse(source))
-                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        for c in _code_cells(nb):
+            source = "\n".join(l for l in c.source.splitlines() if not l.lstrip().startswith(("%", "!")))
+            read |= {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         unused = [k for k in book.declared_parameters(nb) if k not in read]
         assert not unused, f"{name} declares parameters its code never reads: {unused}"
