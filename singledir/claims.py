@@ -1,41 +1,60 @@
 """The paper's claims and the rules that decide them, written before any chapter runs.
 
 Every claim (E1 ... E13, the book's ids for the paper's experiments) has one or more *parts*. A
-part names its statistic, the unit its 95% interval resamples (networks when the claim is about
-networks, units when it is about units), and a :class:`Rule`: a range of values that agrees with
-the paper. A part's verdict:
+part names its statistic, the unit of replication its 95% interval is taken over (networks, seeds
+or settings: never the units of a few networks, which are not independent), and a :class:`Rule`:
+a range of values that agrees with the paper. A part's verdict:
 
-* **reproduced**: the interval lies wholly inside the rule's range (the paper's side of zero, or
-  inside an equivalence band for a "no relation" claim);
+* **reproduced**: the interval lies wholly inside the rule's range (the paper's side of a
+  boundary, or inside an equivalence band for a "no relation" claim);
 * **contradicted**: the interval lies wholly outside it;
-* **inconclusive**: neither; the book then states the smallest effect the run could have detected.
+* **inconclusive**: neither; the book then states what the run could have detected (the smallest
+  effect beyond the boundary, or for a band the narrowest band it could certify, at 80% power).
 
-A claim with one part takes its part's verdict; a claim whose parts disagree is **partly**
-reproduced, and every part is shown. Chapters compute the statistics and call :func:`decide`;
-nothing in a chapter chooses a verdict.
+Each claim names one *primary* part. The claim's headline verdict is its primary part's verdict
+with Holm's correction over the 13 primary parts (:func:`headline_verdicts`); the other parts are
+secondary and shown with their own 95% verdicts. Over all its parts, a claim is *partly*
+reproduced when at least one part is reproduced and one is not, *contradicted* when no part is
+reproduced and at least one is contradicted, otherwise *inconclusive* (or *reproduced* when every
+part is). Chapters compute the statistics and call :func:`decide`; nothing in a chapter chooses a
+verdict.
 
 The thresholds a rule uses (stated once here, printed in chapter 1):
 
 * ``NO_RELATION_BAND = 0.3``: |rho| below 0.3 is "no relation" or "a poor predictor" (a weak
-  correlation explains under 9% of the rank variance);
+  correlation explains under 9% of the rank variance), two-sided: a strong negative correlation
+  is a good predictor, not a poor one; ``SENSITIVITY_BAND = 0.2`` is shown beside it;
 * ``PLATEAU_KEEPS = 0.9``: a curve is "flat up to the dropout fraction" when, with that fraction of
-  units ablated, it keeps at least 90% of its intact accuracy;
+  units ablated, it keeps at least 90% of its intact accuracy (shown; the scored plateau compares
+  dropout networks with a dropout-0 control);
+* ``ALIKE_BAND = 0.05``: two normalized AUCs are "alike" when they differ by less than 0.05 (a
+  twentieth of the largest possible area);
+* ``TIMING_FACTOR = 2``: the AUC peaks "at the same point" as the test-loss minimum when the two
+  epochs are within a factor of 2 (|log2 ratio| < 1);
 * ``HIGH_SELECTIVITY = 0.5``: a unit is highly selective when its preferred class drives it at
   least three times as strongly as the mean of the others (SI = (3 - 1) / (3 + 1));
 * ``FITS_TRAINING_SET = 0.99``: a network has fit its training set at 99% training accuracy.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
-VERDICTS = ("reproduced", "contradicted", "inconclusive", "partly")
+from . import stats
+
 NO_RELATION_BAND = 0.3
+SENSITIVITY_BAND = 0.2
 PLATEAU_KEEPS = 0.9
+ALIKE_BAND = 0.05
+TIMING_FACTOR = 2.0
 HIGH_SELECTIVITY = 0.5
 FITS_TRAINING_SET = 0.99
+ALPHA = 0.05  # family-wise error rate of the headline verdicts (Holm over the primary parts)
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,10 @@ class Rule:
     low: float = -math.inf
     high: float = math.inf
     text: str = ""  # the rule in words
+
+    @property
+    def is_band(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
 
     def verdict(self, ci_low: float, ci_high: float) -> str:
         if not (math.isfinite(ci_low) and math.isfinite(ci_high)):
@@ -56,6 +79,27 @@ class Rule:
             return "contradicted"
         return "inconclusive"
 
+    def p_value(self, result: dict) -> tuple[float, str]:
+        """The smallest alpha at which the result's (1 - alpha) interval decides the part, and the
+        side it decides (``reproduced`` or ``contradicted``): ``(1.0, "inconclusive")`` without a
+        pivot. Inverting the interval the verdict uses, so a 95% verdict is p < 0.05."""
+        est = result.get("center", math.nan)
+        if not math.isfinite(est):
+            return 1.0, "inconclusive"
+        e = float(result["estimate"])
+        bounds = [b for b in (self.low, self.high) if math.isfinite(b)]
+        if self.low < e < self.high:
+            return max(stats.alpha_excluding(result, b) for b in bounds), "reproduced"
+        nearest = self.low if e <= self.low else self.high
+        return stats.alpha_excluding(result, nearest), "contradicted"
+
+    def detectable(self, result: dict) -> float:
+        """What the run could detect: for a one-sided rule the smallest effect beyond its boundary,
+        for a band the narrowest band around its centre it could certify (80% power)."""
+        if self.is_band:
+            return stats.narrowest_band(result, center=(self.low + self.high) / 2)
+        return stats.mde(result, boundary=self.low if math.isfinite(self.low) else self.high)
+
     def describe(self) -> str:
         if self.text:
             return self.text
@@ -66,22 +110,26 @@ class Rule:
         return f"interval wholly inside ({self.low:g}, {self.high:g})"
 
 
+def band(width: float) -> Rule:
+    return Rule(-width, width, text=f"interval wholly inside (-{width:g}, +{width:g})")
+
+
 NEGATIVE = Rule(high=0.0, text="interval wholly below 0")
 POSITIVE = Rule(low=0.0, text="interval wholly above 0")
-POOR_PREDICTOR = Rule(high=NO_RELATION_BAND, text=f"interval wholly below +{NO_RELATION_BAND:g} (no substantial "
-                                                  "positive relation)")
-NO_RELATION = Rule(-NO_RELATION_BAND, NO_RELATION_BAND,
-                   text=f"interval wholly inside (-{NO_RELATION_BAND:g}, +{NO_RELATION_BAND:g})")
-FLAT = Rule(low=PLATEAU_KEEPS, text=f"interval wholly above {PLATEAU_KEEPS:g}")
+NO_RELATION = band(NO_RELATION_BAND)
+ALIKE = band(ALIKE_BAND)
+SAME_POINT = Rule(-math.log2(TIMING_FACTOR), math.log2(TIMING_FACTOR),
+                  text=f"interval wholly inside (-1, +1): within a factor of {TIMING_FACTOR:g}")
 
 
 @dataclass(frozen=True)
 class Part:
     name: str  # "MLP", "conv net", ...
     statistic: str
-    unit: str  # what the interval resamples: networks, units, settings, seeds
+    unit: str  # the unit of replication the interval is taken over: networks, seeds, settings
     rule: Rule
     paper: str = ""  # the paper's value for this part, where it gives one
+    primary: bool = False  # the part that decides the claim's headline verdict
 
 
 @dataclass(frozen=True)
@@ -95,6 +143,10 @@ class Claim:
     figure: str
     paper_setup: dict = field(default_factory=dict)  # what the paper ran (the scale table)
 
+    @property
+    def primary(self) -> Part:
+        return next(p for p in self.parts if p.primary)
+
 
 def _setup(data, network, epochs, seeds, layers, statistic="") -> dict:
     return {"data": data, "network": network, "epochs": epochs, "seeds": seeds, "layers": layers,
@@ -105,94 +157,108 @@ MLP_PAPER = "MNIST (60000)"
 CIFAR = "CIFAR-10 (50000)"
 CONV_PAPER = "11-layer conv net, 64-512 channels, BN"
 LAST3 = "last three conv layers"
+WITHIN = "mean over layers of the within-layer Spearman"
 
 CLAIMS: dict[str, Claim] = {c.id: c for c in [
     Claim("E1", "3.1, Fig. 1", "More label corruption: cumulative ablation curves fall faster (lower AUC)",
           "curves ordered by corruption (not always perfectly)",
-          (Part("MLP", "Spearman(corruption, AUC)", "networks", NEGATIVE),
-           Part("conv net", "Spearman(corruption, AUC)", "networks", NEGATIVE)),
+          (Part("MLP", "Spearman(corruption, normalized AUC)", "networks", NEGATIVE, primary=True),
+           Part("conv net", "Spearman(corruption, normalized AUC)", "networks", NEGATIVE)),
           "02_memorization", "fig-e1",
           _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 512-512; " + CONV_PAPER, "640; 100", "not stated",
                  "both hidden layers; " + LAST3, "curves by corruption")),
     Claim("E2", "3.1, Fig. 2", "More label corruption: more sensitive to noise along random directions",
           "corrupted-label networks consistently more sensitive",
-          (Part("MLP", "Spearman(corruption, noise robustness)", "networks", NEGATIVE),
-           Part("conv net", "Spearman(corruption, noise robustness)", "networks", NEGATIVE)),
+          (Part("MLP", "Spearman(corruption, normalized noise robustness)", "networks", NEGATIVE, primary=True),
+           Part("conv net", "Spearman(corruption, normalized noise robustness)", "networks", NEGATIVE)),
           "02_memorization", "fig-e2",
           _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 512-512; " + CONV_PAPER, "640; 100", "not stated",
                  "both hidden layers; " + LAST3, "noise curves by corruption")),
     Claim("E3", "3.2, Fig. 3", "Among networks differing only in seed, better generalizers rely less on single directions",
           "5 best more robust than 5 worst; negative relation of AUC with generalization error",
-          (Part("conv net", "Spearman(generalization error, AUC)", "networks", NEGATIVE),),
+          (Part("conv net", "Spearman(generalization error, AUC) given training accuracy", "networks", NEGATIVE,
+                primary=True),),
           "03_generalization", "fig-e3",
           _setup(CIFAR, CONV_PAPER, "100", "200", LAST3, "AUC vs generalization error")),
     Claim("E4", "3.2, Fig. 4a-b", "Through training, reliance on single directions grows as the network overfits",
           "(a) the normalized AUC starts to drop where train and test loss diverge; (b) Spearman(AUC, test loss) = -0.728",
           (Part("MLP", "normalized AUC at the end minus at the test-loss minimum", "networks", NEGATIVE,
                 "AUC drops after train and test loss diverge"),
-           Part("conv net", "Spearman(AUC, test loss) over checkpoints", "networks", NEGATIVE, "-0.728")),
+           Part("MLP, timing", "log2(epoch of the normalized-AUC peak / epoch of the test-loss minimum)", "networks",
+                SAME_POINT, "the AUC starts to drop at the point of divergence"),
+           Part("conv net, after the minimum",
+                "Spearman(normalized AUC, test loss) over checkpoints at and after the test-loss minimum", "networks",
+                NEGATIVE, "-0.728 (over all checkpoints)", primary=True)),
           "03_generalization", "fig-e4",
           _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 2048-2048; " + CONV_PAPER, "640; 100", "1; 1",
                  "both hidden layers; " + LAST3, "AUC over training")),
     Claim("E5", "3.2, Fig. 4c", "Across hyperparameter settings, AUC tracks test accuracy and picks good settings",
           "Spearman(AUC, test accuracy) = 0.914; AUC pick in top 1/5/10: 13%/83%/98%; gap 1 +/- 1.1%",
-          (Part("settings that fit", "Spearman(AUC, test accuracy)", "settings", POSITIVE, "0.914"),),
+          (Part("settings that fit", "Spearman(AUC, test accuracy)", "settings", POSITIVE, "0.914", primary=True),
+           Part("every setting, given training accuracy", "Spearman(AUC, test accuracy) given training accuracy",
+                "settings", POSITIVE)),
           "03_generalization", "fig-e5",
           _setup(CIFAR, CONV_PAPER, "100", "96 settings x 2", LAST3, "AUC vs test accuracy")),
     Claim("E6", "3.3, Fig. 5a", "Dropout keeps curves flat up to about its rate; past it, corrupted-label nets fall much faster",
           "flat to the dropout fraction, then corrupted nets fall faster; true-label nets alike across rates",
-          (Part("plateau", "normalized accuracy with the dropout fraction ablated", "networks", FLAT,
-                "minimal loss up to the dropout fraction"),
-           Part("past the plateau", "normalized AUC, true minus corrupted labels", "networks", POSITIVE,
-                "corrupted nets much more sensitive")),
+          (Part("plateau", "corrupted labels: normalized accuracy at the fraction p, dropout p minus dropout 0, "
+                "paired by seed", "seeds", POSITIVE, "minimal loss up to the dropout fraction", primary=True),
+           Part("past the plateau", "normalized area on [p, 1], true minus corrupted labels, paired by rate and seed",
+                "networks", POSITIVE, "corrupted nets much more sensitive"),
+           Part("true labels alike", "true labels: normalized AUC, largest minus smallest dropout rate, paired by seed",
+                "seeds", ALIKE, "true-label nets similarly robust across rates")),
           "04_dropout_batchnorm", "fig-e6",
           _setup(MLP_PAPER, "MLP 2048-2048, dropout 0.1-0.3", "5000", "not stated", "both hidden layers",
                  "curves by dropout and labels")),
     Claim("E7", "3.3, Fig. 5b", "Batch-normalized conv nets are more robust to cumulative ablation",
           "BN nets consistently and substantially more robust",
-          (Part("conv net", "AUC(with BN) - AUC(without BN), paired by seed", "networks", POSITIVE),),
+          (Part("conv net", "normalized AUC(with BN) - normalized AUC(without BN), paired by seed", "networks",
+                POSITIVE, primary=True),),
           "04_dropout_batchnorm", "fig-e7",
           _setup(CIFAR, "11-layer conv net with and without BN", "100 each", "not stated", LAST3,
                  "curves with and without BN")),
     Claim("E8", "3.4, Fig. 6", "Batch normalization lowers units' class selectivity and raises their mutual information",
           "without BN a large fraction of highly selective maps; with BN lower selectivity, higher MI",
-          (Part("selectivity", f"fraction of maps with SI >= {HIGH_SELECTIVITY:g}, BN - no BN", "networks", NEGATIVE),
-           Part("information", "MI minus its shuffled-label bias, BN - no BN (bits)", "networks", POSITIVE)),
+          (Part("selectivity", f"fraction of maps with SI >= {HIGH_SELECTIVITY:g}, BN - no BN, paired by seed",
+                "networks", NEGATIVE, primary=True),
+           Part("information", "MI minus its shuffled-label bias, BN - no BN (bits), paired by seed", "networks",
+                POSITIVE)),
           "05_selectivity", "fig-e8",
           _setup(CIFAR, "11-layer conv net with and without BN", "100 each", "not stated", "every conv layer",
                  "distributions of SI and MI")),
     Claim("E9", "3.4, Fig. 7", "Class selectivity is a poor predictor of importance; early-layer ablations hurt more",
           "Spearman(SI, importance): MNIST MLP 0.095, CIFAR conv net -0.428 (driven by early layers); later layers no relation",
-          (Part("MLP", "Spearman(SI, importance), pooled units", "units", POOR_PREDICTOR, "0.095"),
-           Part("conv net", "Spearman(SI, importance), pooled units", "units", NEGATIVE, "-0.428"),
-           Part("conv net, later layers", "Spearman of within-layer ranks, later half of the layers", "units",
+          (Part("MLP", f"{WITHIN}(SI, importance)", "networks", NO_RELATION, "0.095 (pooled units)", primary=True),
+           Part("conv net, early layers", f"{WITHIN}(SI, importance), first half of the layers", "networks",
+                NEGATIVE, "-0.428 (pooled units), driven by the early layers"),
+           Part("conv net, later layers", f"{WITHIN}(SI, importance), later half of the layers", "networks",
                 NO_RELATION, "no relation"),
-           Part("depth", "Spearman(depth, importance), conv net", "units", NEGATIVE, "early ablations hurt more")),
+           Part("depth", "Spearman(depth, importance) within each conv net", "networks", NEGATIVE,
+                "early ablations hurt more")),
           "05_selectivity", "fig-e9",
           _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 128-128; " + CONV_PAPER, "640; 100", "not stated",
                  "every unit alone", "SI vs test-loss increase")),
     Claim("E10", "A.1, Fig. A1", "Ablating to the training mean is more damaging than ablating to zero",
           "mean more damaging than zero",
-          (Part("conv net with BN", "AUC(zero) - AUC(mean), paired by network", "networks", POSITIVE),),
+          (Part("conv net with BN", "AUC(zero) - AUC(mean), paired by network", "networks", POSITIVE, primary=True),),
           "06_ablation_value", "fig-e10",
           _setup(CIFAR, CONV_PAPER, "100", "not stated", LAST3, "curves to zero and to the mean")),
     Claim("E11", "A.3, Fig. A2", "Class selectivity rises with depth",
           "selectivity increases with depth",
-          (Part("conv net", "Spearman(depth, SI)", "units", POSITIVE),),
+          (Part("conv net", "Spearman(depth, SI) within each network", "networks", POSITIVE, primary=True),),
           "05_selectivity", "fig-e11",
           _setup(f"{CIFAR}; ImageNet", CONV_PAPER + "; ResNet-50", "100", "not stated", "every layer",
                  "SI by depth")),
     Claim("E12", "A.4, Fig. A3", "Selectivity is unrelated, or negatively related, to the filter's L1 norm",
           "no correlation (ImageNet), negative (CIFAR-10)",
-          (Part("conv net", "Spearman of within-layer ranks (L1 norm, SI)", "units", POOR_PREDICTOR,
-                "negative (CIFAR-10)"),),
+          (Part("conv net", f"{WITHIN}(L1 norm, SI)", "networks", NEGATIVE, "negative (CIFAR-10)", primary=True),),
           "05_selectivity", "fig-e11",
           _setup(f"{CIFAR}; ImageNet", CONV_PAPER + "; ResNet-50", "100", "not stated", "every conv layer",
                  "SI vs filter L1 norm")),
     Claim("E13", "A.5, Fig. A4", "Mutual information is also a poor predictor of importance",
           "qualitatively the same as selectivity",
-          (Part("MLP", "Spearman of within-layer ranks (MI, importance)", "units", POOR_PREDICTOR),
-           Part("conv net", "Spearman of within-layer ranks (MI, importance)", "units", POOR_PREDICTOR)),
+          (Part("MLP", f"{WITHIN}(MI, importance)", "networks", NO_RELATION, primary=True),
+           Part("conv net", f"{WITHIN}(MI, importance)", "networks", NO_RELATION)),
           "05_selectivity", "fig-e13",
           _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 128-128; " + CONV_PAPER, "640; 100", "not stated",
                  "every unit alone", "MI vs test-loss increase")),
@@ -200,10 +266,16 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
 
 
 def claim_verdict(part_verdicts: list[str]) -> str:
-    """One verdict for a claim: its parts' common verdict, or ``partly`` when they disagree."""
+    """One verdict over a claim's parts: *reproduced* when every part is; *partly* when at least
+    one is reproduced and one is not; *contradicted* when none is reproduced and at least one is
+    contradicted; otherwise *inconclusive*."""
     if not part_verdicts:
         raise ValueError("a claim needs at least one part")
-    return part_verdicts[0] if len(set(part_verdicts)) == 1 else "partly"
+    if all(v == "reproduced" for v in part_verdicts):
+        return "reproduced"
+    if "reproduced" in part_verdicts:
+        return "partly"
+    return "contradicted" if "contradicted" in part_verdicts else "inconclusive"
 
 
 @dataclass
@@ -218,7 +290,23 @@ class PartResult:
     ci_high: float
     n: int
     verdict: str
-    mde: float  # smallest effect detectable with 80% power (reported when inconclusive)
+    mde: float  # what the run could detect (80% power): beyond the boundary, or the narrowest band
+    primary: bool = False
+    p: float = 1.0  # the smallest alpha at which the part's interval decides it
+    side: str = "inconclusive"  # what it decides at that alpha
+    band: bool = False  # the rule is an equivalence band (mde is then the narrowest certifiable band)
+    sensitivity: str = ""  # a band part's verdict with the band at SENSITIVITY_BAND
+
+
+def _part_result(p: Part, r: dict) -> PartResult:
+    v = p.rule.verdict(float(r["ci_low"]), float(r["ci_high"]))
+    pv, side = p.rule.p_value(r)
+    sens = ""
+    if p.rule.is_band and p.rule.low == -NO_RELATION_BAND:
+        sens = band(SENSITIVITY_BAND).verdict(float(r["ci_low"]), float(r["ci_high"]))
+    return PartResult(p.name, p.statistic, p.unit, p.rule.describe(), p.paper, float(r["estimate"]),
+                      float(r["ci_low"]), float(r["ci_high"]), int(r.get("n", 0)), v, float(p.rule.detectable(r)),
+                      p.primary, float(pv), side, p.rule.is_band, sens)
 
 
 def decide(claim_id: str, results: dict[str, dict]) -> tuple[str, list[PartResult]]:
@@ -226,28 +314,58 @@ def decide(claim_id: str, results: dict[str, dict]) -> tuple[str, list[PartResul
 
     Args:
         claim_id: ``"E1"`` ... ``"E13"``.
-        results: ``{part name: {"estimate", "ci_low", "ci_high", "n", "mde"}}`` for every part.
+        results: ``{part name: result}`` for every part, each a :mod:`singledir.stats` result
+            (``estimate``, ``ci_low``, ``ci_high``, ``n`` and its pivot).
 
     Returns:
-        ``(claim verdict, [PartResult per part])``.
+        ``(verdict over all parts, [PartResult per part])``.
     """
     claim = CLAIMS[claim_id]
     names = [p.name for p in claim.parts]
     if set(results) != set(names):
         raise ValueError(f"{claim_id} has parts {names}; results were given for {sorted(results)}")
-    parts = []
-    for p in claim.parts:
-        r = results[p.name]
-        v = p.rule.verdict(float(r["ci_low"]), float(r["ci_high"]))
-        parts.append(PartResult(p.name, p.statistic, p.unit, p.rule.describe(), p.paper, float(r["estimate"]),
-                                float(r["ci_low"]), float(r["ci_high"]), int(r.get("n", 0)), v,
-                                float(r.get("mde", float("nan")))))
+    parts = [_part_result(p, results[p.name]) for p in claim.parts]
     return claim_verdict([p.verdict for p in parts]), parts
+
+
+def holm(p_values: dict[str, float], alpha: float = ALPHA) -> dict[str, bool]:
+    """Holm's step-down procedure: which hypotheses are rejected at family-wise error ``alpha``."""
+    order = sorted(p_values, key=lambda k: p_values[k])
+    m, out, going = len(order), {}, True
+    for i, k in enumerate(order):
+        going = going and p_values[k] <= alpha / (m - i)
+        out[k] = going
+    return out
+
+
+def headline_verdicts(findings: list[dict], alpha: float = ALPHA) -> dict[str, str]:
+    """Each claim's headline verdict: its primary part decided with Holm's correction over the
+    primary parts of ``findings`` (one per claim); a part not decided after correction is
+    *inconclusive*."""
+    prim = {}
+    for f in findings:
+        p = next((q for q in f["parts"] if q.get("primary")), None)
+        if p is not None:
+            prim[f["id"]] = (float(p.get("p", 1.0)), p.get("side", "inconclusive"))
+    rejected = holm({k: v[0] for k, v in prim.items()}, alpha)
+    return {k: (side if rejected[k] and side != "inconclusive" else "inconclusive") for k, (_, side) in prim.items()}
 
 
 def rules_table() -> pd.DataFrame:
     """Every claim's parts and rules, one row per part: the table chapter 1 prints."""
     return pd.DataFrame([{"id": c.id, "section": c.section, "claim": c.claim, "part": p.name,
-                          "statistic": p.statistic, "resampled": p.unit, "reproduced when": p.rule.describe(),
+                          "role": "primary" if p.primary else "secondary",
+                          "statistic": p.statistic, "replicates": p.unit, "reproduced when": p.rule.describe(),
                           "paper": p.paper or c.paper}
                          for c in CLAIMS.values() for p in c.parts])
+
+
+def design_hash(chapter_sources: list[Path], params: dict) -> str:
+    """A short hash of a build's design: the rules of this module, the chapters' sources and the
+    parameter values the chapters ran with. Changing any rule, band, statistic, seed or epoch
+    count changes it."""
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for p in sorted(chapter_sources, key=lambda q: q.name):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:12]
