@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PARAMS ?= params/default.yml
 # ONLY="04_dropout_batchnorm ...": execute just these chapters (the book keeps the others' last runs)
 ONLY ?=
+# RECORD=1: copy the build's scorecard into the verdict ledger results/ (PRESET-DATE-DESIGN.csv)
+RECORD ?=
 MATHJAX := book_static/mathjax/tex-svg-full.js
 MATHJAX_VERSION := 3.2.2
 # Trained networks and other results are cached here (delete the folder to start clean).
@@ -17,7 +19,7 @@ export PYTHONUNBUFFERED := 1
 EXAMPLE_WEIGHTS := $(SINGLEDIR_CACHE)/examples/lenet-mnist5k.pt
 
 book: $(VENV)/.installed $(MATHJAX) $(EXAMPLE_WEIGHTS)
-	$(PY) -m singledir.book --params $(PARAMS) $(if $(strip $(ONLY)),--only $(ONLY))
+	$(PY) -m singledir.book --params $(PARAMS) $(if $(strip $(ONLY)),--only $(ONLY)) $(if $(strip $(RECORD)),--record)
 
 $(EXAMPLE_WEIGHTS): examples/lenet.py | $(VENV)/.installed
 	$(PY) examples/lenet.py --out $@

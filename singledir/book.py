@@ -28,8 +28,29 @@ from .params import (ROOT, SECTIONS, BookError, chapter_paths, declared_paramete
                      load_params, read_chapter, read_params_file)
 from .runner import (PACKAGE, chapter_findings, execute_chapter, executed_key, executed_meta, machine_info,  # noqa: F401
                      package_version, run_key, say)
+from .claims import design_hash
+from .scorecard import ledger_markdown
 from .staging import (BOOK_FILES, BUILD_INFO_PAGE, SCALE_PAGE, SCORECARD_PAGE, build_info, render, stage,  # noqa: F401
                       write_scorecard_csv)
+
+
+LEDGER = ROOT / "results"  # the verdict ledger: the scorecard of every build a closing note reports
+
+
+def record_build(csv_path: Path, ledger: Path, preset: str, design: str, complete: bool) -> Path:
+    """Copy a build's ``scorecard.csv`` into the ledger as ``PRESET-DATE-DESIGN.csv``; refused
+    unless every chapter of the build is current (a ledger entry describes one design)."""
+    import datetime
+    import shutil
+
+    if not complete:
+        raise BookError("not recorded in the ledger: some chapters are missing or stale with this design; "
+                        "build every chapter first (without --only)")
+    ledger.mkdir(parents=True, exist_ok=True)
+    dest = ledger / f"{preset}-{datetime.date.today().isoformat()}-{design}.csv"
+    shutil.copyfile(csv_path, dest)
+    say(f"scorecard recorded in the ledger: {_display_path(dest)}")
+    return dest
 
 
 class BuildInterrupted(KeyboardInterrupt):
@@ -90,13 +111,17 @@ def _interrupted(current: str | None, had_result: bool, finished: list[str], sin
 
 
 def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] | None = None,
-          html: bool = True, progress: bool = True, force: bool = False) -> dict[str, float | None]:
+          html: bool = True, progress: bool = True, force: bool = False,
+          record: Path | None = None) -> dict[str, float | None]:
     """Execute what changed, then render. Returns ``{chapter: seconds or None if up to date}``.
 
     ``only``: execute just these chapters. The rendered book and ``scorecard.csv`` still hold every
     chapter executed earlier with this preset (their last successful runs); chapters never executed
     are left out of the book, and their names and the command that executes them are printed.
     Ctrl-C raises :class:`BuildInterrupted`, whose message says what was kept.
+
+    ``record``: a ledger folder (the repository's ``results/``); the build's ``scorecard.csv`` is
+    copied there as ``PRESET-DATE-DESIGN.csv`` when every chapter is current.
     """
     chapters = chapter_paths()
     params = load_params(params_path, chapters)
@@ -134,7 +159,9 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
         metas = {n: m for n in chapters if (m := executed_meta(exec_dir / f"{n}.ipynb")) is not None}
         built = list(metas)  # every chapter of this preset executed successfully, now or before
         findings = chapter_findings(build_dir, built)
-        write_scorecard_csv(findings, build_dir / "scorecard.csv", metas)
+        design = design_hash(list(chapters.values()), params)
+        say(f"design {design} (the rules in singledir/claims.py, the chapters' sources, this preset's values)")
+        write_scorecard_csv(findings, build_dir / "scorecard.csv", metas, design)
         not_built = [n for n in chapters if n not in metas]
         command = rebuild_command(params_path, build_dir, not_built) if not_built else None
         if html:
@@ -142,13 +169,17 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
             fresh = {n: metas[n].get("key") == run_key(chapters[n], params[n]) for n in built}
             info = build_info(preset, read_params_file(params_path).get("description"), list(chapters), metas,
                               fresh, command)
-            changed = stage(exec_dir, src_dir, built, findings, info)
+            ledger = ledger_markdown(LEDGER, Path(params_path).stem, design)
+            changed = stage(exec_dir, src_dir, built, findings, info, ledger, design)
             if changed or not (build_dir / "html" / "index.html").exists():
                 r0 = time.perf_counter()
                 render(src_dir, build_dir, full=True)
                 say(f"HTML rendered into {build_dir / 'html'} in {time.perf_counter() - r0:.1f} s")
             else:
                 say(f"HTML in {build_dir / 'html'} is up to date")
+        if record is not None:
+            record_build(build_dir / "scorecard.csv", Path(record), Path(params_path).stem, design,
+                         all(metas.get(n, {}).get("key") == run_key(chapters[n], params[n]) for n in chapters))
         if not_built:
             say(f"not built yet with {preset}: {', '.join(not_built)}"
                 + ("; the book leaves them out" if html else "") + f". Build them with:\n  {command}")
@@ -174,13 +205,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="execute only these chapters (the book still shows every chapter executed before)")
     ap.add_argument("--no-html", action="store_true", help="execute only, do not render")
     ap.add_argument("--force", action="store_true", help="execute even chapters that are up to date")
+    ap.add_argument("--record", action="store_true",
+                    help="copy the scorecard into the ledger results/ (PRESET-DATE-DESIGN.csv)")
     a = ap.parse_args(argv)
     # the same cache as `make book` (the Makefile exports SINGLEDIR_CACHE=.cache): a chapter re-run
     # from the command line finds the networks and sweep runs the full build trained
     os.environ.setdefault("SINGLEDIR_CACHE", str(ROOT / ".cache"))
     try:
         build(Path(a.params), Path(a.build_dir) if a.build_dir else default_build_dir(Path(a.params)), a.only,
-              html=not a.no_html, force=a.force)
+              html=not a.no_html, force=a.force, record=LEDGER if a.record else None)
     except BookError as e:
         print(f"[book] ERROR: {e}", file=sys.stderr, flush=True)
         return 1

@@ -25,8 +25,8 @@ from . import claims as _claims
 from .cache import atomic_write, cache_dir
 
 SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
-CSV_COLUMNS = ("id", "part", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "resampled", "rule",
-               "part_verdict", "mde", "verdict", "scale")
+CSV_COLUMNS = ("id", "part", "role", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "replicates",
+               "rule", "part_verdict", "p", "mde", "verdict", "headline", "scale", "design")
 # where each row's numbers came from: the run of its chapter (the same on every row of a chapter)
 CSV_META_COLUMNS = ("chapter", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
                     "torch_cpu_capability", "torch_threads", "torch", "device")
@@ -43,7 +43,8 @@ def report(claim_id: str, results: dict[str, dict], *, scale: str, setup: dict[s
     finding to ``results_dir()/ID.json`` atomically and glue its fields into the chapter.
 
     Args:
-        results: ``{part name: {"estimate", "ci_low", "ci_high", "n", "mde"}}``.
+        results: ``{part name: result}``, each a :mod:`singledir.stats` result (estimate, 95%
+            interval, n and the pivot the verdict's p-value and detectable effect come from).
         scale: what was run, in a sentence (data, networks, seeds).
         setup: this build's side of the scale table: ``data``, ``network``, ``epochs``, ``seeds``,
             ``layers``, ``statistic`` (strings made from the run configs).
@@ -89,13 +90,22 @@ def interval_text(part: _claims.PartResult) -> str:
 
 
 def mde_text(part: _claims.PartResult) -> str:
-    """What an inconclusive part could have detected, as a sentence (empty for a decided part)."""
+    """What an inconclusive part could have detected, as a sentence (empty for a decided part), and
+    for a "no relation" band the verdict with the narrower sensitivity band."""
+    sens = (f" With the band at ±{_claims.SENSITIVITY_BAND:g} instead: {part.sensitivity}."
+            if part.sensitivity else "")
     if part.verdict != "inconclusive":
-        return ""
+        return sens.strip()
+    if math.isinf(part.mde):
+        return (f"Inconclusive part ({part.name}): with 80% power this run could detect no effect within the "
+                "statistic's range (too few replicates)." + sens)
     if not math.isfinite(part.mde):
-        return f"Inconclusive part ({part.name}): too few samples to estimate what this run could detect."
+        return f"Inconclusive part ({part.name}): too few samples to estimate what this run could detect." + sens
+    if part.band:
+        return (f"Inconclusive part ({part.name}): with 80% power this run certifies no band narrower than "
+                f"±{part.mde:.3f}." + sens)
     return (f"Inconclusive part ({part.name}): with 80% power this run detects an effect of {part.mde:.3f} "
-            "beyond the rule's boundary.")
+            "beyond the rule's boundary." + sens)
 
 
 def collect(folder: Path | None = None) -> list[dict]:
@@ -113,22 +123,49 @@ def _cell(t) -> str:
 
 def scorecard_markdown(findings: list[dict]) -> str:
     """The scorecard as MyST: one row per part of each claim, every number a glue reference into the
-    chapter that computed it, the claim's verdict beside each part's, each claim linked to its figure."""
+    chapter that computed it, each claim linked to its figure. The headline verdict is the primary
+    part's after Holm's correction over the claims shown (computed here from the findings); the
+    verdict over all parts and each part's own 95% verdict are glued from the chapter."""
     if not findings:
         return "*No findings recorded yet: execute the chapters (`make book`).*\n"
-    rows = ["| id | the paper's claim | paper | part: statistic | this build | 95% interval | part verdict | "
-            "claim verdict | figure |", "|---|---|---|---|---|---|---|---|---|"]
+    headline = _claims.headline_verdicts(findings)
+    rows = ["| id | the paper's claim | headline (Holm) | paper | part: statistic | this build | 95% interval | "
+            "part verdict | all parts | figure |", "|---|---|---|---|---|---|---|---|---|---|"]
     for f in findings:
         doc = f"/chapters/{f['chapter']}.ipynb"
         g = lambda k, fmt: f"{{glue:text}}`{doc}::{f['id']}_{k}:{fmt}`"
         fig = f"{{numref}}`{f['figure']}`" if f.get("figure") else ""
         for i, p in enumerate(f["parts"]):
             first = i == 0
+            role = "primary" if p.get("primary") else "secondary"
             rows.append(
-                f"| {f['id'] if first else ''} | {_cell(f['claim']) if first else ''} | {_cell(p['paper'] or f['paper'])} | "
-                f"{_cell(p['name'])}: {_cell(p['statistic'])} | {g(f'p{i}_est_text', 's')} | "
+                f"| {f['id'] if first else ''} | {_cell(f['claim']) if first else ''} | "
+                f"{'**' + headline.get(f['id'], '') + '**' if first else ''} | {_cell(p['paper'] or f['paper'])} | "
+                f"{_cell(p['name'])} ({role}): {_cell(p['statistic'])} | {g(f'p{i}_est_text', 's')} | "
                 f"{g(f'p{i}_ci_text', 's')} | {g(f'p{i}_verdict', 's')} | "
-                f"{'**' + g('verdict', 's') + '**' if first else ''} | {fig if first else ''} |")
+                f"{g('verdict', 's') if first else ''} | {fig if first else ''} |")
+    return "\n".join(rows) + "\n"
+
+
+def ledger_markdown(ledger: Path, preset: str, design: str) -> str:
+    """Per claim, the headline verdicts of the earlier designs of ``preset`` kept in the ledger
+    folder (``results/PRESET-DATE-DESIGN.csv``), oldest first, beside this build's design."""
+    files = sorted(ledger.glob(f"{preset}-*.csv")) if ledger.is_dir() else []
+    if not files:
+        return f"*The ledger holds no earlier build of `{preset}`.*\n"
+    import pandas as pd
+
+    cols, verdicts = [], {}
+    for path in files:
+        t = pd.read_csv(path)
+        date = path.stem[len(preset) + 1:].rsplit("-", 1)[0]
+        label = f"{date}, design `{t.design.iloc[0]}`" + (" (this design)" if t.design.iloc[0] == design else "")
+        cols.append(label)
+        for _, r in t[t.role == "primary"].iterrows():
+            verdicts.setdefault(r.id, {})[label] = f"{r.headline} ({r.part_verdict} at 95%)"
+    rows = ["| id | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for cid in sorted(verdicts, key=lambda k: int(k[1:])):
+        rows.append(f"| {cid} | " + " | ".join(verdicts[cid].get(c, "") for c in cols) + " |")
     return "\n".join(rows) + "\n"
 
 
@@ -148,13 +185,17 @@ def scale_markdown(findings: list[dict]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def csv_rows(findings: list[dict]) -> list[list]:
+def csv_rows(findings: list[dict], design: str = "") -> list[list]:
+    headline = _claims.headline_verdicts(findings)
     rows = []
     for f in findings:
         for p in f["parts"]:
-            rows.append([f["id"], p["name"], f["claim"], p["paper"] or f["paper"], p["statistic"], p["estimate"],
-                         p["ci_low"], p["ci_high"], p["n"], p["unit"], p["rule"], p["verdict"],
-                         p["mde"] if p["verdict"] == "inconclusive" else "", f["verdict"], f["scale"]])
+            primary = p.get("primary", False)
+            rows.append([f["id"], p["name"], "primary" if primary else "secondary", f["claim"],
+                         p["paper"] or f["paper"], p["statistic"], p["estimate"], p["ci_low"], p["ci_high"], p["n"],
+                         p["unit"], p["rule"], p["verdict"], p.get("p", ""),
+                         p["mde"] if p["verdict"] == "inconclusive" else "", f["verdict"],
+                         headline.get(f["id"], "") if primary else "", f["scale"], design])
     return rows
 
 
@@ -167,14 +208,17 @@ def _meta_row(chapter: str, meta: dict) -> list:
     return [values[c] for c in CSV_META_COLUMNS]
 
 
-def write_csv(findings: list[dict], path: Path, metas: dict[str, dict] | None = None) -> None:
+def write_csv(findings: list[dict], path: Path, metas: dict[str, dict] | None = None, design: str = "") -> None:
     """``scorecard.csv``, atomically: one row per part of each claim (columns :data:`CSV_COLUMNS`),
     then :data:`CSV_META_COLUMNS` from the executed notebook of the finding's chapter (``metas``:
-    ``{chapter: metadata}``). A plain CSV with one header line (``pandas.read_csv`` reads it)."""
+    ``{chapter: metadata}``). ``headline`` is the primary part's verdict after Holm's correction
+    over the claims in ``findings``; ``design`` the build's design hash. A plain CSV with one header
+    line (``pandas.read_csv`` reads it)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow([*CSV_COLUMNS, *CSV_META_COLUMNS])
+    rows = csv_rows(findings, design)
     for f in findings:
         meta = _meta_row(f.get("chapter", ""), (metas or {}).get(f.get("chapter"), {}))
-        w.writerows(row + meta for row in csv_rows([f]))
+        w.writerows(row + meta for row in rows if row[0] == f["id"])
     atomic_write(path, lambda p: p.write_text(buf.getvalue()))

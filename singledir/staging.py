@@ -34,15 +34,19 @@ SCORECARD_PAGE = "scorecard_table.md"  # written at staging, included by index.m
 SCALE_PAGE = "scale_table.md"  # the paper's scale beside this build's, included by index.md
 
 
-def write_scorecard_csv(findings: list[dict], path: Path, metas: dict[str, dict] | None = None) -> None:
+def write_scorecard_csv(findings: list[dict], path: Path, metas: dict[str, dict] | None = None,
+                        design: str = "") -> None:
     """``scorecard.csv``: one row per part of each claim, then where its chapter ran (see
     :func:`singledir.scorecard.write_csv`; ``metas``: ``{chapter: executed notebook's metadata}``)."""
     from .scorecard import write_csv
 
-    write_csv(findings, path, metas)
+    write_csv(findings, path, metas, design)
 
 
 BUILD_INFO_PAGE = "build_info.md"  # written at staging, included by index.md
+
+
+LEDGER_PAGE = "ledger_table.md"  # the ledger's earlier verdicts, included by index.md
 
 
 def _machine_text(m: dict) -> str:
@@ -117,7 +121,7 @@ def _write_if_changed(path: Path, text: str) -> bool:
 
 
 def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] | None = None,
-          info: str = "") -> bool:
+          info: str = "", ledger: str = "", design: str = "") -> bool:
     """Stage the book in ``src_dir`` with the executed chapters ``names`` (the table of contents
     lists only those); True if anything changed."""
     from .scorecard import scale_markdown, scorecard_markdown
@@ -126,6 +130,8 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
     changed = _write_if_changed(src_dir / SCORECARD_PAGE, scorecard_markdown(shown))
     changed |= _write_if_changed(src_dir / SCALE_PAGE, scale_markdown(shown))
     changed |= _write_if_changed(src_dir / BUILD_INFO_PAGE, info)
+    changed |= _write_if_changed(src_dir / LEDGER_PAGE, (f"This build's design: `{design}`.\n\n" if design else "")
+                                 + (ledger or "*No ledger.*\n"))
     toc = _toc_with(names, yaml.safe_load((ROOT / "_toc.yml").read_text()))
     changed |= _write_if_changed(src_dir / "_toc.yml", yaml.safe_dump(toc, sort_keys=False))
     for f in BOOK_FILES:
