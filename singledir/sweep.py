@@ -231,6 +231,8 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
                     prefix = "auc" if set_name == "paper" else f"auc_{set_name}"
                     row[f"{prefix}_{b}"] = c.auc
                     row[f"{prefix}_norm_{b}"] = c.normalized_auc
+                    if set_name == "paper" and b == analysis.baselines[0]:
+                        row["intact_acc"] = float(c.table[c.table.fraction == 0]["accuracy"].mean())
     if analysis.noise_scales:
         nz = perturb.noise_curve(model, (x, y), layers, scales=analysis.noise_scales,
                                  repetitions=analysis.noise_repetitions, seed=analysis.seed, sd_data=train_data,
@@ -238,6 +240,8 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
         noise = nz.to_dict("records")
         if sum(sc > 0 for sc in analysis.noise_scales) >= 2:
             row["noise_auc"] = perturb.noise_auc(nz[nz.scale > 0])
+            intact = row.get("intact_acc", float("nan"))
+            row["noise_auc_norm"] = row["noise_auc"] / intact if intact > 0 else float("nan")
     if analysis.units:
         xt, yt = stratified_subset(ds.x_test, ds.y_test, analysis.n_unit_data, analysis.seed)
         ulayers = list(analysis.unit_layers or unit_layer_names(model))
