@@ -84,7 +84,8 @@ def precision(name: str, base: RunConfig, seeds: int, epochs: int) -> None:
         runs = ensemble.train_group(cfgs, use_cache=False, progress=False)
         accs[prec] = (sum(r.final["test_acc"] for r in runs) / seeds, time.perf_counter() - t0)
     d = accs["bf16"][0] - accs["fp32"][0]
-    print(f"precision {name} ({seeds} seeds, {epochs} epochs): test accuracy fp32 {accs['fp32'][0]:.4f}, bf16 "
+    print(f"precision {name} ({seeds} seeds, {epochs} epoch{'s' * (epochs != 1)}): "
+          f"test accuracy fp32 {accs['fp32'][0]:.4f}, bf16 "
           f"{accs['bf16'][0]:.4f} (difference {d:+.4f}); time fp32 {accs['fp32'][1]:.1f} s, bf16 "
           f"{accs['bf16'][1]:.1f} s on the CPU", flush=True)
 

@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--groups", default="16,4,8", help="group sizes for the three shapes (MLP 512, conv net, MLP 2048)")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="of the grouped steps")
     ap.add_argument("--quick", action="store_true",
-                    help="one step of batch 8 each, in groups of 2, without warm-up (a smoke run; the figures mean nothing)")
+                    help="one step of batch 8 each, in groups of 2, without warm-up "
+                         "(a smoke run; the figures mean nothing)")
     a = ap.parse_args(argv)
     if a.quick:
         a.steps, a.cpu_steps, a.groups = 1, 1, "2,2,2"
