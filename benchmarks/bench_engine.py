@@ -11,13 +11,18 @@ Cases (issue 3's targets on the 2-core machine):
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from singledir import data, perturb
-from singledir.models import ConvNetConfig, MLPConfig
-from singledir.train import RunConfig, TrainConfig, train
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from singledir import data, perturb  # noqa: E402
+from singledir.models import ConvNetConfig, MLPConfig  # noqa: E402
+from singledir.train import RunConfig, TrainConfig, train  # noqa: E402
 
 
 def ten_thousand() -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -54,24 +59,24 @@ def main(quick: bool = False) -> None:
     torch.set_num_threads(2)
     x, y, source = ten_thousand()
     if quick:
-        x, y = x[:1000], y[:1000]
+        x, y = x[:500], y[:500]
     print(f"# data: {len(y)} examples ({source}); torch threads {torch.get_num_threads()}", flush=True)
-    mlp = train(RunConfig(dataset="mnist5k", model=MLPConfig(widths=(512, 512)),
-                          train=TrainConfig(epochs=10))).model
-    kw = dict(grid=20, repetitions=10 if not quick else 2, seed=0, metrics=("accuracy", "loss"))
+    mlp = train(RunConfig(dataset="mnist5k", n_train=500 if quick else None, model=MLPConfig(widths=(512, 512)),
+                          train=TrainConfig(epochs=10 if not quick else 1))).model
+    kw = dict(grid=20 if not quick else 5, repetitions=10 if not quick else 2, seed=0, metrics=("accuracy", "loss"))
     for layer in ("hidden.0", "hidden.1"):
         case(f"mlp512 {layer} ({kw['grid']} points x {kw['repetitions']} orders)",
              lambda: perturb.ablation_curve(mlp, (x, y), layer, method="naive", **kw),
              lambda: perturb.ablation_curve(mlp, (x, y), layer, method="engine", **kw), curve_diff)
-    n_imp = 2000 if not quick else 300
+    n_imp = 2000 if not quick else 100
     case(f"mlp512 importance (1024 units, {n_imp} examples)",
          lambda: perturb.unit_importance(mlp, (x[:n_imp], y[:n_imp]), ["hidden.0", "hidden.1"], method="naive"),
          lambda: perturb.unit_importance(mlp, (x[:n_imp], y[:n_imp]), ["hidden.0", "hidden.1"], method="engine"),
          lambda a, b: float((a[["loss", "accuracy"]] - b[["loss", "accuracy"]]).abs().to_numpy().max()))
-    conv = train(RunConfig(dataset="mnist5k", model=ConvNetConfig(width=0.25),
+    conv = train(RunConfig(dataset="mnist5k", n_train=200 if quick else None, model=ConvNetConfig(width=0.25),
                            train=TrainConfig(epochs=2 if not quick else 1))).model
-    n_conv = 2000 if not quick else 200
-    ckw = dict(grid=11, repetitions=3 if not quick else 1, seed=0, metrics=("accuracy", "loss"))
+    n_conv = 2000 if not quick else 100
+    ckw = dict(grid=11 if not quick else 3, repetitions=3 if not quick else 1, seed=0, metrics=("accuracy", "loss"))
     xc, yc = x[:n_conv].contiguous(memory_format=torch.channels_last), y[:n_conv]
     for layer in ("conv.10", "conv.5"):
         case(f"convnet/4 {layer} ({n_conv} examples, {ckw['grid']} points x {ckw['repetitions']} orders)",
@@ -81,5 +86,5 @@ def main(quick: bool = False) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run of every case")
     main(ap.parse_args().quick)

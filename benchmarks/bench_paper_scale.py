@@ -8,6 +8,7 @@ trained for under params/paper.yml (counted below, per chapter) and prints the e
 
     python benchmarks/bench_paper_scale.py                  # CPU only (a few steps each)
     python benchmarks/bench_paper_scale.py --device cuda    # GPU, with the CPU baseline
+    python benchmarks/bench_paper_scale.py --quick          # one tiny step each, for a smoke run
 """
 from __future__ import annotations
 
@@ -126,12 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default=str(ROOT / "params" / "paper.yml"))
     ap.add_argument("--groups", default="16,4,8", help="group sizes for the three shapes (MLP 512, conv net, MLP 2048)")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="of the grouped steps")
+    ap.add_argument("--quick", action="store_true",
+                    help="one step of batch 8 each, in groups of 2, without warm-up "
+                         "(a smoke run; the figures mean nothing)")
     a = ap.parse_args(argv)
+    if a.quick:
+        a.steps, a.cpu_steps, a.groups = 1, 1, "2,2,2"
     from singledir.book import read_params_file
 
     params = read_params_file(Path(a.params))
     steps = a.steps or (5 if a.device == "cpu" else 50)
-    batch = params["defaults"]["conv_train"]["batch_size"]
+    batch = 8 if a.quick else params["defaults"]["conv_train"]["batch_size"]
+    warmup = 0 if a.quick else 2
     counts = epoch_counts(params)
     shapes = {"mlp 512-512 (MNIST)": (MLPConfig(widths=(512, 512)), MNIST),
               "conv net x1 (CIFAR-10)": (ConvNetConfig(width=1.0), CIFAR),
@@ -139,14 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     name = torch.cuda.get_device_name() if a.device == "cuda" else f"cpu ({torch.backends.cpu.get_cpu_capability()})"
     groups = [int(g) for g in a.groups.split(",")]
     print(f"torch {torch.__version__}, device {name}, {torch.get_num_threads()} CPU threads, batch {batch}"
-          + ("" if a.device == "cuda" else "; no GPU: these are CPU figures"))
+          + ("" if a.device == "cuda" else "; no GPU: these are CPU figures")
+          + ("; --quick: one step each, the figures mean nothing" if a.quick else ""))
     total = total_grouped = 0.0
     for (label, (cfg, (shape, n))), G in zip(shapes.items(), groups):
         per_epoch_steps = math.ceil(n / batch)
-        t_dev = step_seconds(cfg, shape, a.device, batch, steps) * per_epoch_steps
-        t_cpu = t_dev if a.device == "cpu" else step_seconds(cfg, shape, "cpu", batch, a.cpu_steps) * per_epoch_steps
-        t_grp = group_step_seconds(cfg, shape, a.device, batch, max(2, steps // 2), G, precision=a.precision) \
-            * per_epoch_steps / G
+        t_dev = step_seconds(cfg, shape, a.device, batch, steps, warmup + 1) * per_epoch_steps
+        t_cpu = t_dev if a.device == "cpu" else \
+            step_seconds(cfg, shape, "cpu", batch, a.cpu_steps, warmup + 1) * per_epoch_steps
+        t_grp = group_step_seconds(cfg, shape, a.device, batch, max(1 if a.quick else 2, steps // 2), G,
+                                   warmup, precision=a.precision) * per_epoch_steps / G
         hours, hours_grp = counts[label] * t_dev / 3600, counts[label] * t_grp / 3600
         total += hours
         total_grouped += hours_grp

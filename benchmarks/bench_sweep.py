@@ -1,30 +1,52 @@
 """Sweep throughput in-process against a two-worker Dask LocalCluster, on the same configs.
 
-Prints ``SWEEP: in-process X s, LocalCluster(2x1 thread) Y s, ratio Rx`` (runs per minute in
-both) and checks that both give the same table. Each executor starts from an empty cache.
+Each case runs one chapter-like sweep (:class:`singledir.sweep.Setup` and
+:class:`singledir.sweep.Measurements`: train, then the ablation curve of every network) twice,
+in this process (torch's default threads) and on a LocalCluster of two single-thread workers,
+with the networks in two groups (one per worker), each from an empty cache, and prints
+
+    SWEEP CASE x N runs: in-process X s (R runs/min), LocalCluster(2x1 thread) Y s (R runs/min), ratio Rx, same AUCs: B
+
+``same AUCs`` says whether both gave the same ablation AUCs (to 1e-6).
+
+    python benchmarks/bench_sweep.py            # 8 runs per case
+    python benchmarks/bench_sweep.py --quick    # 4 tiny runs per case, for a smoke run
 """
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pandas as pd
 
-from singledir import sweep
-from singledir.models import ConvNetConfig, MLPConfig
-from singledir.train import RunConfig, TrainConfig
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from singledir import sweep  # noqa: E402
 
 
-def timed_sweep(cfgs, an, executor: str) -> tuple[pd.DataFrame, float]:
+def timed_sweep(setup: sweep.Setup, cfgs, measurements: sweep.Measurements) -> tuple[pd.DataFrame, float]:
     with tempfile.TemporaryDirectory() as d:
         os.environ["SINGLEDIR_CACHE"] = d
-        if executor == "dask":
+        if setup.executor == "dask":
             sweep.local_client(2)  # cluster start-up is timed separately below
         t0 = time.perf_counter()
-        r = sweep.run_sweep(cfgs, an, executor=executor)
+        r = setup.sweep(cfgs, measurements)
         return r.runs, time.perf_counter() - t0
+
+
+def cases(quick: bool) -> list[tuple[str, dict, dict, int | None]]:
+    """(name, model, training, training images) of each case."""
+    mlp_epochs, conv_epochs = (2, 1) if quick else (20, 6)
+    return [(f"MLP 128-128, {mlp_epochs} epochs", {"kind": "mlp", "widths": [128, 128]},
+             {"epochs": mlp_epochs, "eval_every": mlp_epochs}, 500 if quick else None),
+            (f"conv net x1/8, {conv_epochs} epoch{'s' * (conv_epochs > 1)}, {200 if quick else 1000} images",
+             {"kind": "convnet", "width": 0.125}, {"epochs": conv_epochs, "eval_every": conv_epochs},
+             200 if quick else 1000)]
 
 
 def main(quick: bool) -> None:
@@ -32,17 +54,16 @@ def main(quick: bool) -> None:
     sweep.local_client(2)
     print(f"# LocalCluster start-up {time.perf_counter() - t0:.1f} s", flush=True)
     n = 4 if quick else 8
-    cases = [("MLP 128-128, 20 epochs", RunConfig(dataset="mnist5k", model=MLPConfig(widths=(128, 128)),
-                                                   train=TrainConfig(epochs=20 if not quick else 2, eval_every=20))),
-             ("conv net x1/8, 6 epochs, 1000 images", RunConfig(dataset="mnist5k", n_train=1000,
-                                                                 model=ConvNetConfig(width=0.125),
-                                                                 train=TrainConfig(epochs=6 if not quick else 1, eval_every=6)))]
-    an = sweep.Analysis(n_curve=500, grid=21, repetitions=5 if not quick else 1)
-    for name, base in cases:
-        cfgs = sweep.expand(base, seed=list(range(n)))
-        local, t_local = timed_sweep(cfgs, an, "local")
-        dask, t_dask = timed_sweep(cfgs, an, "dask")
-        same = bool((local.auc_zero - dask.auc_zero).abs().max() < 1e-6)
+    measurements = sweep.Measurements(n_curve=100 if quick else 500, grid=11 if quick else 21,
+                                      repetitions=1 if quick else 5)
+    for name, model, train, n_train in cases(quick):
+        # two groups of n / 2 networks: one per worker on the cluster, one after the other in-process
+        local = sweep.Setup(dataset="mnist5k", group_size=n // 2)
+        dask = sweep.Setup(dataset="mnist5k", group_size=n // 2, executor="dask")
+        cfgs = sweep.expand(local.run(model, train, n_train=n_train), seed=list(range(n)))
+        runs_local, t_local = timed_sweep(local, cfgs, measurements)
+        runs_dask, t_dask = timed_sweep(dask, cfgs, measurements)
+        same = bool((runs_local.auc_zero - runs_dask.auc_zero).abs().max() < 1e-6)
         print(f"SWEEP {name} x {n} runs: in-process {t_local:.1f} s ({60 * n / t_local:.1f} runs/min), "
               f"LocalCluster(2x1 thread) {t_dask:.1f} s ({60 * n / t_dask:.1f} runs/min), "
               f"ratio {t_local / t_dask:.2f}x, same AUCs: {same}", flush=True)
@@ -50,5 +71,5 @@ def main(quick: bool) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run of every case")
     main(ap.parse_args().quick)

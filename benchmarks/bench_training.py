@@ -12,14 +12,19 @@ Also compared, each as ``CASE: baseline X s, variant Y s, ratio Rx``: the conv n
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from singledir import data
-from singledir.models import ConvNetConfig, MLPConfig, build_model
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from singledir import data  # noqa: E402
+from singledir.models import ConvNetConfig, MLPConfig, build_model  # noqa: E402
 
 
 def matmul_peak(n: int = 2048, reps: int = 10) -> float:
@@ -82,8 +87,8 @@ def main(quick: bool) -> None:
     ds = data.load_dataset("mnist5k")
     x, y = ds.x_train, ds.y_train
     if quick:
-        x, y = x[:512], y[:512]
-    peak = matmul_peak()
+        x, y = x[:256], y[:256]
+    peak = matmul_peak(512 if quick else 2048)
     print(f"# matmul peak {peak:.1f} GFLOP/s (float32, 2 threads); {len(y)} training examples", flush=True)
     cases = [("MLP 784-512-512-10", MLPConfig(widths=(512, 512)), 128),
              ("conv net x1/4", ConvNetConfig(width=0.25), 64),
@@ -135,5 +140,5 @@ def main(quick: bool) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run of every case")
     main(ap.parse_args().quick)

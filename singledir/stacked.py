@@ -51,12 +51,23 @@ class _StackedLinear(torch.autograd.Function):
         return grad_x, grad_w, grad_out.sum(1)
 
 
+def _autocast_operands(*ts: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The operands in autocast's lower precision when autocast is on (as it casts ``F.linear``'s):
+    casts outside :class:`_StackedLinear`, so that its backward sees one dtype and autograd casts
+    the gradients back to each parameter's own."""
+    device = ts[0].device.type
+    if not torch.is_autocast_enabled(device):
+        return ts
+    dtype = torch.get_autocast_dtype(device)
+    return tuple(t.to(dtype) for t in ts)
+
+
 def stacked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Each member's linear layer; a group of one calls ``F.linear`` itself."""
     if len(weight) == 1:
         return F.linear(x[0], weight[0], bias[0]).unsqueeze(0)
     if torch.is_grad_enabled():
-        return _StackedLinear.apply(x, weight, bias)
+        return _StackedLinear.apply(*_autocast_operands(x, weight, bias))
     return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 

@@ -5,6 +5,7 @@ What is identical (the module docstring states it; these tests check it):
   with momentum and weight decay, dropout; conv nets with and without batch norm);
 * a member of a larger group equals its solo run: MLPs to 1e-6 (bit for bit on AVX2), conv nets
   to 1e-5 after 8 Adam steps, whatever its group-mates' seeds, labels, learning rates or dropout;
+* the same in bf16 autocast on the CPU (the stacked layers cast as autocast casts ``F.linear``);
 * a diverging member is recorded as diverged at the step a solo run would stop, and the others
   are untouched; an interrupted group resumes bit-identically.
 """
@@ -196,3 +197,16 @@ def test_bf16_precision_trains_and_differs_from_fp32():
     assert state_equal(half.model.state_dict(), model.state_dict()) and half.history == history
     with pytest.raises(ValueError, match="unknown precision"):
         TrainConfig(precision="fp8")
+
+
+@pytest.mark.parametrize("base, tol", [(MLP, 1e-6), (CONV, 1e-4)], ids=["mlp", "conv-bn"])
+def test_bf16_group_members_equal_their_solo_bf16_runs(base, tol):
+    """A group in bf16 autocast (on the CPU) trains, and each member is its solo bf16 run: the
+    stacked layers' batched products are cast as autocast casts a solo network's ``F.linear``."""
+    cfgs = mixed(base.with_(train=replace(base.train, precision="bf16")))
+    together = ensemble.train_group(cfgs, use_cache=False, progress=False)
+    for cfg, run in zip(cfgs, together):
+        alone = solo(cfg)
+        assert not run.diverged and math.isfinite(run.final["train_loss"]), cfg
+        assert max_diff(run.model.state_dict(), alone.model.state_dict()) <= tol, cfg
+        assert run.final["train_loss"] == pytest.approx(alone.final["train_loss"], rel=1e-4)
