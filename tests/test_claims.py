@@ -1,15 +1,22 @@
-"""singledir.claims and singledir.scorecard: every rule fed synthetic numbers, every claim wired to
-the chapter that reports it, findings written and tabulated."""
+"""singledir.claims and singledir.scorecard: every rule fed synthetic intervals, p-values that agree
+with the 95% verdicts, the combination of parts, Holm's correction of the headline verdicts, the
+design hash, every claim wired to the chapter that reports it, findings written and tabulated."""
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
+from dataclasses import asdict
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
+from scipy import stats as st
 
-from singledir import book, claims, scorecard
+from singledir import book, claims, scorecard, stats
 
 
 def inside(rule: claims.Rule) -> tuple[float, float]:
@@ -20,16 +27,35 @@ def inside(rule: claims.Rule) -> tuple[float, float]:
     return lo + 0.25 * w, lo + 0.75 * w
 
 
-def outside(rule: claims.Rule) -> tuple[float, float]:
-    """An interval wholly outside it (beyond the finite boundary)."""
+def outside(rule: claims.Rule) -> list[tuple[float, float]]:
+    """Intervals wholly outside it: beyond each finite boundary."""
+    out = []
     if math.isfinite(rule.high):
-        return rule.high + 0.05, rule.high + 0.2
-    return rule.low - 0.2, rule.low - 0.05
+        out.append((rule.high + 0.05, rule.high + 0.2))
+    if math.isfinite(rule.low):
+        out.append((rule.low - 0.2, rule.low - 0.05))
+    return out
 
 
-def straddling(rule: claims.Rule) -> tuple[float, float]:
-    b = rule.high if math.isfinite(rule.high) else rule.low
-    return b - 0.05, b + 0.05
+def straddling(rule: claims.Rule) -> list[tuple[float, float]]:
+    return [(b - 0.01, b + 0.01) for b in (rule.low, rule.high) if math.isfinite(b)]
+
+
+def t_result(center: float, scale: float = 0.1, df: float = 4, n: int = 5) -> dict:
+    """A mean over ``n`` networks with its t pivot."""
+    return stats.pivot_result(center, center, scale, df, "none", n)
+
+
+def fisher_result(rho: float, n: int = 30) -> dict:
+    """A Spearman rho over ``n`` pairs with its Fisher pivot (Bonett-Wright scale)."""
+    return stats.pivot_result(rho, math.atanh(rho), math.sqrt((1 + rho * rho / 2) / (n - 3)), math.inf, "fisher", n)
+
+
+def fisher_interval(lo: float, hi: float, n: int = 30) -> dict:
+    """A correlation result whose 95% interval is exactly (lo, hi)."""
+    zl, zh = math.atanh(lo), math.atanh(hi)
+    c, s = (zl + zh) / 2, (zh - zl) / 2 / st.norm.ppf(0.975)
+    return stats.pivot_result(math.tanh(c), c, s, math.inf, "fisher", n)
 
 
 PARTS = [(c.id, p) for c in claims.CLAIMS.values() for p in c.parts]
@@ -39,56 +65,230 @@ PARTS = [(c.id, p) for c in claims.CLAIMS.values() for p in c.parts]
 def test_every_rule_on_synthetic_intervals(cid, part):
     rule = part.rule
     assert rule.verdict(*inside(rule)) == "reproduced"
-    assert rule.verdict(*outside(rule)) == "contradicted"
-    assert rule.verdict(*straddling(rule)) == "inconclusive"
+    for iv in outside(rule):
+        assert rule.verdict(*iv) == "contradicted", iv
+    for iv in straddling(rule):
+        assert rule.verdict(*iv) == "inconclusive", iv
     assert rule.verdict(float("nan"), 0.1) == "inconclusive"
     assert rule.verdict(*reversed(inside(rule))) == "reproduced"  # the order of the bounds does not matter
+    if rule.is_band:  # an interval wider than the band on both sides decides nothing
+        assert rule.verdict(rule.low - 1, rule.high + 1) == "inconclusive"
 
 
 def test_the_rules_say_what_the_paper_says():
     """Signs and bands, checked by hand against the paper's claims."""
-    c = claims.CLAIMS
-    assert c["E1"].parts[0].rule.verdict(-0.9, -0.5) == "reproduced"  # more corruption, lower AUC
-    assert c["E3"].parts[0].rule.verdict(0.1, 0.5) == "contradicted"  # better generalizers less robust
-    assert c["E5"].parts[0].rule.verdict(0.5, 0.95) == "reproduced"
-    assert c["E6"].parts[0].rule.verdict(0.92, 0.97) == "reproduced"  # flat: keeps > 90%
-    assert c["E6"].parts[0].rule.verdict(0.5, 0.8) == "contradicted"
-    assert c["E7"].parts[0].rule.verdict(-0.1, -0.05) == "contradicted"  # BN less robust
-    assert c["E8"].parts[0].rule.verdict(-0.2, -0.1) == "reproduced"  # BN: fewer highly selective maps
-    e9 = {p.name: p.rule for p in c["E9"].parts}
+    c = {cid: {p.name: p.rule for p in claim.parts} for cid, claim in claims.CLAIMS.items()}
+    assert c["E1"]["MLP"].verdict(-0.9, -0.5) == "reproduced"  # more corruption, lower AUC
+    assert c["E3"]["conv net"].verdict(0.1, 0.5) == "contradicted"  # better generalizers less robust
+    assert c["E5"]["settings that fit"].verdict(0.5, 0.95) == "reproduced"
+    assert c["E6"]["plateau"].verdict(0.01, 0.05) == "reproduced"  # dropout p keeps more than dropout 0
+    assert c["E6"]["plateau"].verdict(-0.1, -0.02) == "contradicted"
+    assert c["E6"]["true labels alike"].verdict(-0.03, 0.04) == "reproduced"  # within 0.05
+    assert c["E6"]["true labels alike"].verdict(0.06, 0.1) == "contradicted"
+    assert c["E4"]["MLP, timing"].verdict(-0.8, 0.9) == "reproduced"  # peak within a factor 2 of the minimum
+    assert c["E4"]["MLP, timing"].verdict(-3.0, -1.5) == "contradicted"  # peak far before the minimum
+    assert c["E7"]["conv net"].verdict(-0.1, -0.05) == "contradicted"  # BN less robust
+    assert c["E8"]["selectivity"].verdict(-0.2, -0.1) == "reproduced"  # BN: fewer highly selective maps
+    e9 = c["E9"]
     assert e9["MLP"].verdict(0.05, 0.15) == "reproduced"  # 0.095: a poor predictor
-    assert e9["MLP"].verdict(-0.6, -0.4) == "reproduced"  # negative is no better a predictor
+    assert e9["MLP"].verdict(-0.6, -0.4) == "contradicted"  # a strong negative correlation predicts well
     assert e9["MLP"].verdict(0.4, 0.6) == "contradicted"
+    assert e9["conv net, early layers"].verdict(-0.6, -0.2) == "reproduced"
     assert e9["conv net, later layers"].verdict(-0.2, 0.2) == "reproduced"
     assert e9["conv net, later layers"].verdict(-0.6, -0.4) == "contradicted"
-    assert c["E9"].parts[0].rule is c["E13"].parts[0].rule  # the same rule serves E9 and E13
-    assert c["E10"].parts[0].rule.verdict(0.01, 0.05) == "reproduced"  # zero gentler than the mean
+    assert c["E12"]["conv net"].verdict(-0.4, -0.1) == "reproduced"  # negative on CIFAR-10
+    assert c["E12"]["conv net"].verdict(0.05, 0.2) == "contradicted"  # below +0.3 is no longer enough
+    for name in ("MLP", "conv net"):
+        assert c["E13"][name].verdict(-0.6, -0.4) == "contradicted"
+        assert c["E13"][name].verdict(-0.25, 0.25) == "reproduced"
+    assert c["E10"]["conv net with BN"].verdict(0.01, 0.05) == "reproduced"  # zero gentler than the mean
+    assert {p.rule for _, p in PARTS if "no relation" in p.paper or p.rule.low == -0.3} == {claims.NO_RELATION}
+    assert (claims.NO_RELATION.low, claims.NO_RELATION.high) == (-claims.NO_RELATION_BAND, claims.NO_RELATION_BAND)
+
+
+def test_each_claim_has_exactly_one_primary_part():
+    assert list(claims.CLAIMS) == [f"E{i}" for i in range(1, 14)]
+    for cid, c in claims.CLAIMS.items():
+        primaries = [p.name for p in c.parts if p.primary]
+        assert len(primaries) == 1, (cid, primaries)
+        assert c.primary.name == primaries[0]
 
 
 def test_claim_verdicts_combine_parts():
-    assert claims.claim_verdict(["reproduced"]) == "reproduced"
-    assert claims.claim_verdict(["inconclusive", "inconclusive"]) == "inconclusive"
-    assert claims.claim_verdict(["reproduced", "inconclusive"]) == "partly"
-    assert claims.claim_verdict(["reproduced", "contradicted"]) == "partly"
-    assert claims.claim_verdict(["contradicted", "contradicted"]) == "contradicted"
+    v = claims.claim_verdict
+    assert v(["reproduced"]) == v(["reproduced", "reproduced", "reproduced"]) == "reproduced"
+    assert v(["inconclusive", "inconclusive"]) == "inconclusive"
+    assert v(["reproduced", "inconclusive"]) == "partly"
+    assert v(["reproduced", "contradicted"]) == "partly"
+    assert v(["contradicted", "inconclusive"]) == "contradicted"  # no part reproduced: not "partly"
+    assert v(["contradicted", "contradicted"]) == "contradicted"
     with pytest.raises(ValueError):
-        claims.claim_verdict([])
+        v([])
 
 
-def test_decide_needs_every_part():
+RULES = {"negative": claims.NEGATIVE, "positive": claims.POSITIVE, "no relation": claims.NO_RELATION,
+         "alike": claims.ALIKE, "same point": claims.SAME_POINT}
+
+
+def _check_p(rule: claims.Rule, r: dict) -> str:
+    verdict = rule.verdict(r["ci_low"], r["ci_high"])
+    p, side = rule.p_value(r)
+    assert (p < 0.05) == (verdict != "inconclusive"), (r, verdict, p)
+    if verdict != "inconclusive":
+        assert side == verdict, (r, verdict, side)
+    if 1e-6 < p < 1:  # the (1 - p) interval touches the rule's boundary that decides it
+        lo, hi = stats.interval(r, 1 - p)
+        bounds = [b for b in (rule.low, rule.high) if math.isfinite(b)]
+        assert min(abs(e - b) for e in (lo, hi) for b in bounds) == pytest.approx(0.0, abs=1e-6)
+    return verdict
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_p_value_agrees_with_the_95_percent_verdict_t(name):
+    rule = RULES[name]
+    rng = np.random.default_rng(0)
+    span = 0.3 if name == "alike" else 3.0
+    seen = set()
+    for _ in range(400):
+        r = t_result(rng.uniform(-span, span), scale=rng.uniform(0.005, span / 4), df=rng.choice([2, 4, 27, 1e9]))
+        seen.add(_check_p(rule, r))
+    assert seen == {"reproduced", "contradicted", "inconclusive"}
+    assert rule.p_value(stats.mean_ci([1.0])) == (1.0, "inconclusive")  # no pivot, no decision
+
+
+@pytest.mark.parametrize("name", ["negative", "positive", "no relation"])
+def test_p_value_agrees_with_the_95_percent_verdict_fisher(name):
+    rule = RULES[name]
+    rng = np.random.default_rng(1)
+    seen = set()
+    for _ in range(400):
+        seen.add(_check_p(rule, fisher_result(rng.uniform(-0.95, 0.95), n=int(rng.integers(6, 300)))))
+    assert seen == {"reproduced", "contradicted", "inconclusive"}
+
+
+def test_a_strong_negative_correlation_contradicts_no_relation():
+    """Two-sided band: rho = -0.8 over 100 pairs is a good predictor, so "a poor predictor" is
+    contradicted (not reproduced, as the old one-sided "below +0.3" would have it)."""
+    r = fisher_result(-0.8, 100)
+    assert claims.NO_RELATION.verdict(r["ci_low"], r["ci_high"]) == "contradicted"
+    p, side = claims.NO_RELATION.p_value(r)
+    assert side == "contradicted" and p < 1e-6
+    _, (mlp, conv) = claims.decide("E13", {"MLP": r, "conv net": fisher_result(0.0, 400)})
+    assert (mlp.verdict, mlp.sensitivity, conv.verdict) == ("contradicted", "contradicted", "reproduced")
+
+
+def test_holm_on_hand_computed_examples():
+    # sorted 0.01 <= 0.05/3 rejected; 0.03 > 0.05/2: stop
+    assert claims.holm({"a": 0.01, "b": 0.04, "c": 0.03}, 0.05) == {"a": True, "b": False, "c": False}
+    # 0.001 <= 0.05/3, 0.01 <= 0.05/2, 0.02 <= 0.05/1
+    assert claims.holm({"a": 0.001, "b": 0.01, "c": 0.02}, 0.05) == {"a": True, "b": True, "c": True}
+    # step-down stops at the first failure: 0.04 <= 0.05/1 would pass alone, but 0.03 > 0.05/2 came first
+    assert claims.holm({"a": 0.005, "b": 0.03, "c": 0.04}, 0.05) == {"a": True, "b": False, "c": False}
+    assert claims.holm({"a": 0.03}, 0.05) == {"a": True} and claims.holm({}, 0.05) == {}
+    assert claims.holm({"a": 0.03, "b": 0.5}, 0.05) == {"a": False, "b": False}  # 0.03 > 0.05/2
+
+
+def _decided_at(p: float, df: float = 4) -> dict:
+    """A mean over networks whose interval excludes 0 (below it) exactly at alpha = p."""
+    return t_result(-0.1 * st.t.isf(p / 2, df), scale=0.1, df=df)
+
+
+def _findings(primary_results: dict[str, dict]) -> list[dict]:
+    """A finding for every claim: its primary part from ``primary_results`` (default: undecided),
+    every secondary part decided at p = 1e-6 (which must not count)."""
+    out = []
+    for cid, c in claims.CLAIMS.items():
+        results = {p.name: primary_results.get(cid, t_result(0.0, scale=1.0)) if p.primary else _decided_at(1e-6)
+                   for p in c.parts}
+        verdict, parts = claims.decide(cid, results)
+        out.append({"id": cid, "verdict": verdict, "parts": [asdict(p) for p in parts]})
+    return out
+
+
+def test_headline_verdicts_correct_the_primary_parts_with_holm():
+    """A primary part decided at p = 0.04 alone is reproduced at 95% but inconclusive after Holm's
+    correction over 13 primary parts; at p = 0.001 (below 0.05 / 13) it stands."""
+    findings = _findings({"E7": _decided_at(0.04),  # E7: interval wholly below 0 -> contradicted at 95%
+                          "E1": _decided_at(0.001),  # E1: below 0 -> reproduced
+                          "E3": _decided_at(0.0001)})
+    prim = {f["id"]: next(p for p in f["parts"] if p["primary"]) for f in findings}
+    assert prim["E7"]["verdict"] == "contradicted" and prim["E7"]["p"] == pytest.approx(0.04)
+    assert prim["E1"]["side"] == "reproduced" and prim["E3"]["side"] == "reproduced"
+    head = claims.headline_verdicts(findings)
+    assert set(head) == set(claims.CLAIMS)
+    assert head["E7"] == "inconclusive"  # 0.04 > 0.05 / 11 after the two smaller p-values
+    assert head["E1"] == "reproduced" and head["E3"] == "reproduced"
+    assert all(head[c] == "inconclusive" for c in claims.CLAIMS if c not in ("E1", "E3", "E7"))
+    # with a single claim, 0.04 is below 0.05 and E7 stands as contradicted
+    assert claims.headline_verdicts([f for f in findings if f["id"] == "E7"]) == {"E7": "contradicted"}
+
+
+def test_decide_takes_stats_results_and_computes_p_and_detectable_effects():
     with pytest.raises(ValueError, match="has parts"):
-        claims.decide("E1", {"MLP": {"estimate": -0.5, "ci_low": -0.8, "ci_high": -0.2}})
-    verdict, parts = claims.decide("E1", {"MLP": {"estimate": -0.5, "ci_low": -0.8, "ci_high": -0.2, "n": 18},
-                                          "conv net": {"estimate": -0.1, "ci_low": -0.4, "ci_high": 0.2, "n": 12,
-                                                       "mde": 0.7}})
+        claims.decide("E1", {"MLP": fisher_result(-0.5)})
+    mlp, conv = fisher_interval(-0.8, -0.2, 18), fisher_interval(-0.4, 0.2, 12)
+    verdict, parts = claims.decide("E1", {"MLP": mlp, "conv net": conv})
     assert verdict == "partly" and [p.verdict for p in parts] == ["reproduced", "inconclusive"]
-    assert parts[1].mde == 0.7 and "below 0" in parts[0].rule
+    assert [p.primary for p in parts] == [True, False] and "below 0" in parts[0].rule
+    assert parts[1].mde == pytest.approx(stats.mde(conv, 0.0)) and not parts[1].band
+    assert parts[0].p == pytest.approx(stats.alpha_excluding(mlp, 0.0)) and parts[0].p < 0.05
+    assert parts[0].side == "reproduced" and parts[1].p > 0.05
+    assert (parts[0].ci_low, parts[0].ci_high, parts[0].n) == (pytest.approx(-0.8), pytest.approx(-0.2), 18)
+    # E8: contradicted + inconclusive is contradicted, not partly
+    verdict, _ = claims.decide("E8", {"selectivity": t_result(0.02, 0.005), "information": t_result(0.0)})
+    assert verdict == "contradicted"
+
+
+def test_band_parts_state_the_narrowest_band_and_a_sensitivity_verdict():
+    """Every "no relation" part also gets its verdict with the band at 0.2; its detectable effect is
+    the narrowest band the run certifies."""
+    wide, narrow = fisher_interval(-0.25, 0.25, 60), fisher_interval(-0.1, 0.12, 300)
+    verdict, (mlp, conv) = claims.decide("E13", {"MLP": wide, "conv net": narrow})
+    assert verdict == "reproduced" and mlp.band and conv.band
+    assert (mlp.verdict, mlp.sensitivity) == ("reproduced", "inconclusive")  # inside 0.3, not inside 0.2
+    assert (conv.verdict, conv.sensitivity) == ("reproduced", "reproduced")
+    assert mlp.mde == pytest.approx(stats.narrowest_band(wide, 0.0))
+    for cid, part in PARTS:
+        if part.rule.low == -claims.NO_RELATION_BAND:
+            assert part.rule.is_band and claims.SENSITIVITY_BAND < claims.NO_RELATION_BAND, cid
+    # the E6 "alike" band is no "no relation" band: no sensitivity line
+    _, e6 = claims.decide("E6", {"plateau": t_result(0.05), "past the plateau": t_result(0.2),
+                                 "true labels alike": t_result(0.0, 0.005)})
+    assert [p.sensitivity for p in e6] == ["", "", ""] and e6[2].verdict == "reproduced" and e6[2].band
 
 
 def test_rules_table_lists_every_part():
     t = claims.rules_table()
     assert len(t) == len(PARTS) and list(dict.fromkeys(t.id)) == [f"E{i}" for i in range(1, 14)]
     assert t["reproduced when"].str.contains("interval").all()
+    assert (t.role == "primary").sum() == 13 and t[t.role == "primary"].id.is_unique
+
+
+def test_design_hash_changes_with_any_rule_source_or_value(tmp_path, monkeypatch):
+    a, b = tmp_path / "01_a.md", tmp_path / "02_b.md"
+    a.write_text("# chapter a\nseeds = 5\n")
+    b.write_text("# chapter b\n")
+    params = {"01_a": {"seeds": [0, 1, 2], "epochs": 40}, "02_b": {}}
+    h = claims.design_hash([a, b], params)
+    assert re.fullmatch(r"[0-9a-f]{12}", h)
+    assert claims.design_hash([b, a], json.loads(json.dumps(params))) == h  # order and identity do not matter
+    assert claims.design_hash([a, b], {**params, "01_a": {"seeds": [0, 1, 2], "epochs": 41}}) != h
+    assert claims.design_hash([a, b], {**params, "01_a": {"seeds": [0, 1], "epochs": 40}}) != h
+    assert claims.design_hash([a], params) != h
+    b.write_text("# chapter b, changed\n")
+    assert claims.design_hash([a, b], params) != h
+    b.write_text("# chapter b\n")
+    assert claims.design_hash([a, b], params) == h
+    # the rules: a copy of claims.py hashes the same; a copy with another band does not
+    source = Path(claims.__file__).read_text()
+    same, changed = tmp_path / "same.py", tmp_path / "changed.py"
+    same.write_text(source)
+    assert "NO_RELATION_BAND = 0.3\n" in source
+    changed.write_text(source.replace("NO_RELATION_BAND = 0.3\n", "NO_RELATION_BAND = 0.25\n"))
+    monkeypatch.setattr(claims, "__file__", str(same))
+    assert claims.design_hash([a, b], params) == h
+    monkeypatch.setattr(claims, "__file__", str(changed))
+    assert claims.design_hash([a, b], params) != h
 
 
 SETUP = {k: "x" for k in scorecard.SETUP_KEYS}
@@ -96,21 +296,26 @@ SETUP = {k: "x" for k in scorecard.SETUP_KEYS}
 
 def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_RESULTS", str(tmp_path))
-    r = {"estimate": 0.2, "ci_low": -0.1, "ci_high": 0.5, "n": 20, "mde": 0.6}
+    r = fisher_interval(-0.1, 0.5, 20)
     f = scorecard.report("E3", {"conv net": r}, scale="tiny", setup=SETUP, glue=False)
     assert f["verdict"] == "inconclusive" and json.loads((tmp_path / "E3.json").read_text()) == f
-    scorecard.report("E12", {"conv net": {**r, "ci_low": 0.05, "ci_high": 0.2}}, scale="tiny", setup=SETUP, glue=False)
+    scorecard.report("E12", {"conv net": fisher_interval(0.05, 0.2, 20)}, scale="tiny", setup=SETUP, glue=False)
     got = scorecard.collect(tmp_path)
     assert [g["id"] for g in got] == ["E3", "E12"]
     out = tmp_path / "scorecard.csv"
     got = [{**g, "chapter": "03_generalization"} for g in got]
-    scorecard.write_csv(got, out, metas={"03_generalization": {"preset": "p.yml", "machine": {"cpu": "test"}}})
+    scorecard.write_csv(got, out, metas={"03_generalization": {"preset": "p.yml", "machine": {"cpu": "test"}}},
+                        design="abc123")
     lines = out.read_text().splitlines()
-    assert lines[0].split(",")[:3] == ["id", "part", "claim"] and lines[0].endswith(",torch,device")
-    assert len(lines) == 1 + 2
-    assert lines[1].startswith("E3,conv net,") and ",inconclusive,0.6,inconclusive,tiny,03_generalization,p.yml" in lines[1]
-    assert ",reproduced,,reproduced,tiny," in lines[2]  # E12 lies below +0.3; a decided part has no MDE
-    assert ",test," in lines[2]
+    assert lines[0].split(",")[:3] == ["id", "part", "role"] and lines[0].endswith(",torch,device")
+    t = pd.read_csv(out)
+    assert len(t) == 2 and list(t.id) == ["E3", "E12"] and (t.design == "abc123").all()
+    e3, e12 = t.iloc[0], t.iloc[1]
+    assert (e3.part, e3.role, e3.part_verdict, e3.verdict, e3.preset) == ("conv net", "primary", "inconclusive",
+                                                                           "inconclusive", "p.yml")
+    assert e3.mde == pytest.approx(stats.mde(r)) and e3.p == pytest.approx(stats.alpha_excluding(r, 0.0))
+    assert (e12.part_verdict, e12.verdict, e12.cpu) == ("contradicted", "contradicted", "test")  # E12: negative
+    assert math.isnan(e12.mde)  # a decided part has no MDE
     with pytest.raises(ValueError, match="lacks"):
         scorecard.report("E3", {"conv net": r}, scale="", setup={"data": "x"}, glue=False)
     md = scorecard.scorecard_markdown(got)
@@ -120,21 +325,20 @@ def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
 
 def test_a_part_without_a_number_reads_n_a_not_nan():
     """E5 on data where 1 setting fits its training set has no correlation: the table says so."""
-    nan = float("nan")
-    _, (p,) = claims.decide("E5", {"settings that fit": {"estimate": nan, "ci_low": nan, "ci_high": nan, "n": 1,
-                                                          "mde": nan}})
-    assert p.verdict == "inconclusive"
+    one = stats.spearman([0.5], [0.9])
+    _, (p, _) = claims.decide("E5", {"settings that fit": one, "every setting, given training accuracy": one})
+    assert p.verdict == "inconclusive" and math.isnan(p.mde)
     assert (scorecard.estimate_text(p), scorecard.interval_text(p)) == ("n/a", "n/a: 1 settings")
     assert scorecard.mde_text(p) == ("Inconclusive part (settings that fit): too few samples to estimate what "
                                      "this run could detect.")
-    _, (q,) = claims.decide("E5", {"settings that fit": {"estimate": 0.9, "ci_low": 0.71, "ci_high": 1.0, "n": 11,
-                                                          "mde": nan}})
-    assert (scorecard.estimate_text(q), scorecard.interval_text(q)) == ("0.900", "0.710 to 1.000")
+    fit = fisher_interval(0.71, 0.99, 11)
+    _, (q, _) = claims.decide("E5", {"settings that fit": fit, "every setting, given training accuracy": one})
+    assert (scorecard.estimate_text(q), scorecard.interval_text(q)) == (f"{fit['estimate']:.3f}", "0.710 to 0.990")
     assert scorecard.mde_text(q) == ""  # decided
-    _, (r,) = claims.decide("E3", {"conv net": {"estimate": 0.05, "ci_low": -0.34, "ci_high": 0.44, "n": 28,
-                                                 "mde": 0.52}})
-    assert scorecard.mde_text(r) == ("Inconclusive part (conv net): with 80% power this run detects an effect of "
-                                     "0.520 beyond the rule's boundary.")
+    e3 = fisher_interval(-0.34, 0.44, 28)
+    _, (r,) = claims.decide("E3", {"conv net": e3})
+    assert scorecard.mde_text(r) == (f"Inconclusive part (conv net): with 80% power this run detects an effect of "
+                                     f"{stats.mde(e3):.3f} beyond the rule's boundary.")
 
 
 def _reported_ids(chapter_text: str) -> set[str]:
@@ -153,6 +357,8 @@ def test_every_claim_is_reported_by_its_chapter_and_the_chapter_is_in_the_book()
         text = chapters[c.chapter].read_text()
         assert f":name: {c.figure}" in text, (c.id, c.figure)
     assert set().union(*reported.values()) == set(claims.CLAIMS)
+
+
 
 
 def test_no_chapter_prints_a_finding_as_a_raw_dict():
@@ -175,9 +381,9 @@ def test_every_part_says_in_its_chapter_what_it_could_detect_when_inconclusive()
     inconclusive verdict is never shown without what the run could have detected. E3 states its
     detectable |rho| in its own sentence whatever the verdict."""
     for cid, claim in claims.CLAIMS.items():
-        if cid == "E3":
-            assert "e3_mde" in (book.ROOT / "chapters" / f"{claim.chapter}.md").read_text()
-            continue
         text = (book.ROOT / "chapters" / f"{claim.chapter}.md").read_text()
+        if cid == "E3":
+            assert "e3_mde" in text
+            continue
         missing = [i for i in range(len(claim.parts)) if f"{{glue:text}}`{cid}_p{i}_mde_text`" not in text]
         assert not missing, f"{claim.chapter} never shows {cid}'s detectable effect for parts {missing}"
