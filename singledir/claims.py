@@ -212,7 +212,7 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
                  "curves by dropout and labels")),
     Claim("E7", "3.3, Fig. 5b", "Batch-normalized conv nets are more robust to cumulative ablation",
           "BN nets consistently and substantially more robust",
-          (Part("conv net", "normalized AUC(with BN) - normalized AUC(without BN), paired by seed", "networks",
+          (Part("conv net", "normalized AUC over live maps, with BN - without BN, paired by seed", "networks",
                 POSITIVE, primary=True),),
           "04_dropout_batchnorm", "fig-e7",
           _setup(CIFAR, "11-layer conv net with and without BN", "100 each", "not stated", LAST3,

@@ -170,9 +170,12 @@ def count_grid(n_units: int, grid: int | Sequence[int]) -> np.ndarray:
     return np.unique(counts)
 
 
-def _orders(layers: list[str], n_units: dict[str, int], repetitions: int, seed: int) -> list[list[tuple[int, int]]]:
-    """One fixed random permutation of all (layer position, unit) pairs per repetition."""
-    pairs = [(li, u) for li, l in enumerate(layers) for u in range(n_units[l])]
+def _orders(layers: list[str], n_units: dict[str, int], repetitions: int, seed: int,
+            units: dict[str, Sequence[int]] | None = None) -> list[list[tuple[int, int]]]:
+    """One fixed random permutation of the (layer position, unit) pairs per repetition: every unit
+    of ``layers``, or only ``units[layer]`` where given."""
+    pairs = [(li, int(u)) for li, l in enumerate(layers)
+             for u in (range(n_units[l]) if units is None or l not in units else units[l])]
     g = torch.Generator().manual_seed(int(seed))
     return [[pairs[i] for i in torch.randperm(len(pairs), generator=g).tolist()] for _ in range(repetitions)]
 
@@ -187,7 +190,8 @@ def _by_layer(pairs: list[tuple[int, int]], n_layers: int) -> list[torch.Tensor]
 def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *, grid: int | Sequence[int] = 21,
                    repetitions: int = 10, seed: int = 0, baseline: str | dict[str, torch.Tensor] = "zero",
                    baseline_data: Data | None = None, metrics: Sequence[str] = ("accuracy", "loss"),
-                   method: str = "auto", chunk_size: int = CHUNK) -> AblationCurve:
+                   method: str = "auto", chunk_size: int = CHUNK,
+                   units: dict[str, Sequence[int]] | None = None) -> AblationCurve:
     """Cumulative ablation curve of ``layers`` over random unit orders.
 
     Args:
@@ -203,6 +207,8 @@ def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *,
         metrics: any of ``"accuracy"``, ``"top5"``, ``"loss"``.
         method: ``"engine"``, ``"naive"`` (hook + full pass per point) or ``"auto"``.
         chunk_size: examples per chunk when ``data`` are tensors.
+        units: ``{layer: unit indices}``: ablate only these units of a layer (e.g. its live units;
+            the fraction on the x-axis is then of the units eligible); a layer not named: all.
 
     Returns:
         an :class:`AblationCurve` (``.table``, ``.auc``, ``.normalized_auc``, ``.mean``).
@@ -218,9 +224,16 @@ def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *,
         raise ValueError(f"repetitions {repetitions} must be at least 1")
     engine = Engine(model, layers, method, chunk_size)
     baselines = _baselines(model, layers, baseline, baseline_data, chunk_size)
-    total = sum(n_units.values())
+    if units is not None:
+        for l, idx in units.items():
+            if l not in n_units:
+                raise ValueError(f"units given for {l!r}, which is not among the ablated layers {layers}")
+            bad = [int(u) for u in idx if not 0 <= int(u) < n_units[l]]
+            if bad:
+                raise ValueError(f"units {bad[:5]} of layer {l!r} do not exist: it has {n_units[l]} units")
+    orders = _orders(layers, n_units, int(repetitions), seed, units)
+    total = len(orders[0]) if orders else sum(n_units.values())
     counts = count_grid(total, grid)
-    orders = _orders(layers, n_units, int(repetitions), seed)
     paths = []
     for r, order in enumerate(orders):
         steps, prev = [], 0

@@ -42,6 +42,9 @@ class Measurements:
     # also the curve over every layer with units, ablated to zero in this many random orders (0: none),
     # a secondary view: auc_all_zero in the runs table, units == "all" in the curves table
     all_layers_repetitions: int = 0
+    # also the curve of the same layers over their live units only (units that fire on the curve's
+    # data), normalized: auc_live_norm_zero in the runs table, units == "live" in the curves table
+    live_units: bool = False
     unit_layers: tuple[str, ...] | None = None  # layers of the per-unit table (None: every layer with units)
     split: str = "train"  # data of the curves: "train" (the labels trained on) or "test"
     n_curve: int | None = None  # examples of that split used for curves (None: all)
@@ -203,6 +206,7 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
     layers = curve_layers(model, analysis.curve_layers)
     row["curve_layers"] = "+".join(layers)
     sets = [("paper", layers)] + ([("all", curve_layers(model, "all"))] if analysis.all_layers_repetitions else [])
+    sets += [("live", layers)] if analysis.live_units else []
     x, y = (ds.x_train, ds.y_train) if analysis.split == "train" else (ds.x_test, ds.y_test)
     x, y = stratified_subset(x, y, analysis.n_curve, analysis.seed)
     if _is_conv(model):
@@ -210,6 +214,7 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
     acts, _ = _analysis.layer_activations(model, (x, y), layers)
     row["units_total"] = int(sum(a.shape[1] for a in acts.values()))
     row["dead_units"] = int(sum(int((a.amax(0) <= 0).sum()) for a in acts.values()))  # never active on these data
+    live = {l: torch.nonzero(a.amax(0) > 0).flatten().tolist() for l, a in acts.items()}
     train_data = (ds.x_train, ds.y_train)
     epochs = sorted(run.checkpoints) if analysis.checkpoints else []
     if not epochs or epochs[-1] != config.train.epochs:
@@ -221,10 +226,13 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
             if set_name != "paper" and epoch is not None and ep != config.train.epochs:
                 continue  # the secondary curve only for the final network
             for b in analysis.baselines if set_name == "paper" else ("zero",):
-                reps = analysis.repetitions if set_name == "paper" else analysis.all_layers_repetitions
+                reps = analysis.all_layers_repetitions if set_name == "all" else analysis.repetitions
+                if set_name == "live" and not sum(map(len, live.values())):
+                    continue  # no unit fires: no live curve
                 c = perturb.ablation_curve(net, (x, y), set_layers, grid=analysis.grid,
                                            repetitions=reps, seed=analysis.seed, baseline=b,
-                                           baseline_data=train_data, metrics=analysis.metrics)
+                                           baseline_data=train_data, metrics=analysis.metrics,
+                                           units=live if set_name == "live" else None)
                 t = c.table.assign(epoch=ep, baseline=b, units=set_name)
                 curves += t.to_dict("records")
                 if epoch is None or ep == config.train.epochs:

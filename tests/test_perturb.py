@@ -313,3 +313,30 @@ def test_nothing_survives_a_call_that_raises(small):
     assert net.training and all(m.training for m in net.modules())
     assert hooks_left(net) == 0
     assert torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("method", ["engine", "naive"])
+def test_curve_over_chosen_units_ablates_only_those(method):
+    """signal_net: unit 0 carries the class, units 1-3 are constant. Restricted to the constant
+    units, the curve never leaves the intact accuracy; restricted to unit 0 alone, one step takes
+    it to chance; every unit named gives exactly the unrestricted curve."""
+    net, x, y = signal_net()
+    flat = perturb.ablation_curve(net, (x, y), "hidden.0", grid=4, repetitions=2, method=method,
+                                  units={"hidden.0": [1, 2, 3]})
+    assert flat.table.n_ablated.max() == 3 and (flat.table.accuracy == 1.0).all()
+    assert flat.normalized_auc == pytest.approx(1.0)
+    one = perturb.ablation_curve(net, (x, y), "hidden.0", grid=2, repetitions=1, method=method,
+                                 units={"hidden.0": [0]})
+    assert one.table.set_index("n_ablated").accuracy.to_dict() == {0: 1.0, 1: 0.5}
+    every = perturb.ablation_curve(net, (x, y), "hidden.0", grid=5, repetitions=3, seed=4, method=method,
+                                   units={"hidden.0": range(4)})
+    plain = perturb.ablation_curve(net, (x, y), "hidden.0", grid=5, repetitions=3, seed=4, method=method)
+    assert every.table.equals(plain.table)
+
+
+def test_curve_over_chosen_units_refuses_units_that_do_not_exist():
+    net, x, y = signal_net()
+    with pytest.raises(ValueError, match=r"units \[7\] of layer 'hidden.0' do not exist: it has 4 units"):
+        perturb.ablation_curve(net, (x, y), "hidden.0", units={"hidden.0": [1, 7]})
+    with pytest.raises(ValueError, match="not among the ablated layers"):
+        perturb.ablation_curve(net, (x, y), "hidden.0", units={"out": [0]})

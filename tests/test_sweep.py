@@ -61,6 +61,24 @@ def test_local_sweep_tables_and_cache(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(again.curves, r.curves)
 
 
+def test_live_unit_curve_and_normalized_noise(tmp_path, monkeypatch):
+    """``live_units``: a second curve over the units that fire on the curve's data, normalized by its
+    intact accuracy, beside the curve over every unit; the noise robustness divided by the intact
+    accuracy of the curve."""
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
+    r = sweep.run_sweep(sweep.expand(BASE, seed=[0]), sweep.Measurements(grid=5, repetitions=2, live_units=True,
+                                                                          noise_scales=(0.1, 1.0)), name="live")
+    row = r.runs.iloc[0]
+    live = r.curves[r.curves.units == "live"]
+    from singledir.perturb import auc, normalized_auc
+    assert row.auc_live_norm_zero == pytest.approx(normalized_auc(live))
+    assert live.n_ablated.max() == row.units_total - row.dead_units  # only the live units are ablated
+    paper = r.curves[r.curves.units == "paper"]
+    assert row.auc_zero == pytest.approx(auc(paper))  # the curve over every unit is unchanged
+    assert row.intact_acc == pytest.approx(paper[paper.n_ablated == 0].accuracy.mean())
+    assert row.noise_auc_norm == pytest.approx(row.noise_auc / row.intact_acc)
+
+
 def test_sweep_tables_of_different_sweeps_under_one_name_do_not_replace_each_other(tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
     base = RunConfig(dataset="digits", n_train=100, n_test=50, model=MLPConfig(widths=(8,)),
