@@ -55,6 +55,10 @@ TIMING_FACTOR = 2.0
 HIGH_SELECTIVITY = 0.5
 FITS_TRAINING_SET = 0.99
 ALPHA = 0.05  # family-wise error rate of the headline verdicts (Holm over the primary parts)
+# The smallest effect that would matter (the power table), written before any run of
+# params/decisive.yml: the paper's own effect where it gives one (EFFECTS), else these defaults.
+CORRELATION_OF_INTEREST = 0.3  # |rho| over networks or settings: 9% of the rank variance
+DIFFERENCE_OF_INTEREST = 0.05  # a (normalized) AUC or accuracy: a twentieth of its range
 
 
 @dataclass(frozen=True)
@@ -265,6 +269,27 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
 ]}
 
 
+EFFECTS: dict[tuple[str, str], tuple[float, str]] = {
+    ("E4", "conv net, after the minimum"): (0.728, "the paper's |rho| (Fig. 4b)"),
+    ("E5", "settings that fit"): (0.914, "the paper's rho (Fig. 4c)"),
+    ("E9", "conv net, early layers"): (0.428, "the paper's pooled |rho| (Fig. 7)"),
+    ("E8", "selectivity"): (0.1, "one map in ten more or less highly selective"),
+    ("E8", "information"): (0.05, "0.05 bits, a tenth of the corrected MI of a typical map"),
+}
+
+
+def effect_of_interest(claim_id: str, part: Part) -> tuple[float, str]:
+    """The smallest effect of ``part`` that would matter, and why: for a band rule, the band
+    (the run must certify it); else :data:`EFFECTS` or the default for its kind of statistic."""
+    if (claim_id, part.name) in EFFECTS:
+        return EFFECTS[(claim_id, part.name)]
+    if part.rule.is_band:
+        return (part.rule.high - part.rule.low) / 2, "the rule's band"
+    if "Spearman" in part.statistic:
+        return CORRELATION_OF_INTEREST, "default |rho|"
+    return DIFFERENCE_OF_INTEREST, "default difference"
+
+
 def claim_verdict(part_verdicts: list[str]) -> str:
     """One verdict over a claim's parts: *reproduced* when every part is; *partly* when at least
     one is reproduced and one is not; *contradicted* when none is reproduced and at least one is
@@ -296,17 +321,23 @@ class PartResult:
     side: str = "inconclusive"  # what it decides at that alpha
     band: bool = False  # the rule is an equivalence band (mde is then the narrowest certifiable band)
     sensitivity: str = ""  # a band part's verdict with the band at SENSITIVITY_BAND
+    effect: float = math.nan  # the smallest effect that would matter (effect_of_interest)
+    can_decide: bool = False  # this run detects (or certifies) that effect with 80% power
+    n_needed: float = math.nan  # replicates for 80% power at that effect, from this run's spread
 
 
-def _part_result(p: Part, r: dict) -> PartResult:
+def _part_result(claim_id: str, p: Part, r: dict) -> PartResult:
     v = p.rule.verdict(float(r["ci_low"]), float(r["ci_high"]))
+    effect = effect_of_interest(claim_id, p)[0]
+    detectable = float(p.rule.detectable(r))
     pv, side = p.rule.p_value(r)
     sens = ""
     if p.rule.is_band and p.rule.low == -NO_RELATION_BAND:
         sens = band(SENSITIVITY_BAND).verdict(float(r["ci_low"]), float(r["ci_high"]))
     return PartResult(p.name, p.statistic, p.unit, p.rule.describe(), p.paper, float(r["estimate"]),
-                      float(r["ci_low"]), float(r["ci_high"]), int(r.get("n", 0)), v, float(p.rule.detectable(r)),
-                      p.primary, float(pv), side, p.rule.is_band, sens)
+                      float(r["ci_low"]), float(r["ci_high"]), int(r.get("n", 0)), v, detectable,
+                      p.primary, float(pv), side, p.rule.is_band, sens, effect, bool(detectable <= effect),
+                      stats.n_needed(r, p.rule.detectable, effect))
 
 
 def decide(claim_id: str, results: dict[str, dict]) -> tuple[str, list[PartResult]]:
@@ -324,7 +355,7 @@ def decide(claim_id: str, results: dict[str, dict]) -> tuple[str, list[PartResul
     names = [p.name for p in claim.parts]
     if set(results) != set(names):
         raise ValueError(f"{claim_id} has parts {names}; results were given for {sorted(results)}")
-    parts = [_part_result(p, results[p.name]) for p in claim.parts]
+    parts = [_part_result(claim_id, p, results[p.name]) for p in claim.parts]
     return claim_verdict([p.verdict for p in parts]), parts
 
 

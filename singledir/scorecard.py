@@ -26,7 +26,8 @@ from .cache import atomic_write, cache_dir
 
 SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
 CSV_COLUMNS = ("id", "part", "role", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "replicates",
-               "rule", "part_verdict", "p", "mde", "verdict", "headline", "scale", "design")
+               "rule", "part_verdict", "p", "mde", "detectable", "effect_of_interest", "can_decide", "n_needed",
+               "verdict", "headline", "scale", "design")
 # where each row's numbers came from: the run of its chapter (the same on every row of a chapter)
 CSV_META_COLUMNS = ("chapter", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
                     "torch_cpu_capability", "torch_threads", "torch", "device")
@@ -147,6 +148,31 @@ def scorecard_markdown(findings: list[dict]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def power_markdown(findings: list[dict]) -> str:
+    """The power table: per part, this run's replicates, what it detects with 80% power by the
+    part's own interval method (for a band, the narrowest band it certifies), the smallest effect
+    that would matter, whether the run can decide it, and the replicates it would need at this
+    run's spread."""
+    if not findings:
+        return "*No findings recorded yet.*\n"
+    fmt = lambda v: "n/a" if not isinstance(v, (int, float)) or math.isnan(v) else ("none" if math.isinf(v) else f"{v:.3f}")
+    rows = ["| id | part | replicates (n) | detectable at 80% power | effect of interest | can decide | "
+            "n for 80% power |", "|---|---|---|---|---|---|---|"]
+    for f in findings:
+        claim = _claims.CLAIMS.get(f["id"])
+        for p in f["parts"]:
+            part = next((q for q in claim.parts if q.name == p["name"]), None) if claim else None
+            why = _claims.effect_of_interest(f["id"], part)[1] if part else ""
+            need = p.get("n_needed", math.nan)
+            need_text = ("n/a" if not isinstance(need, (int, float)) or math.isnan(need)
+                         else "more than 100000" if math.isinf(need) else f"{need:.0f}")
+            band = "band ±" if p.get("band") else ""
+            rows.append(f"| {f['id']} | {_cell(p['name'])}{' (primary)' if p.get('primary') else ''} | {p['n']} "
+                        f"{_cell(p['unit'])} | {band}{fmt(p['mde'])} | {fmt(p.get('effect', math.nan))} ({why}) | "
+                        f"{'yes' if p.get('can_decide') else '**no**'} | {need_text} |")
+    return "\n".join(rows) + "\n"
+
+
 def ledger_markdown(ledger: Path, preset: str, design: str) -> str:
     """Per claim, the headline verdicts of the earlier designs of ``preset`` kept in the ledger
     folder (``results/PRESET-DATE-DESIGN.csv``), oldest first, beside this build's design."""
@@ -194,7 +220,8 @@ def csv_rows(findings: list[dict], design: str = "") -> list[list]:
             rows.append([f["id"], p["name"], "primary" if primary else "secondary", f["claim"],
                          p["paper"] or f["paper"], p["statistic"], p["estimate"], p["ci_low"], p["ci_high"], p["n"],
                          p["unit"], p["rule"], p["verdict"], p.get("p", ""),
-                         p["mde"] if p["verdict"] == "inconclusive" else "", f["verdict"],
+                         p["mde"] if p["verdict"] == "inconclusive" else "", p["mde"], p.get("effect", ""),
+                         p.get("can_decide", ""), p.get("n_needed", ""), f["verdict"],
                          headline.get(f["id"], "") if primary else "", f["scale"], design])
     return rows
 

@@ -49,6 +49,9 @@ BUILD_INFO_PAGE = "build_info.md"  # written at staging, included by index.md
 LEDGER_PAGE = "ledger_table.md"  # the ledger's earlier verdicts, included by index.md
 
 
+POWER_PAGE = "power_table.md"  # what this build could detect per part, included by index.md
+
+
 def _machine_text(m: dict) -> str:
     if not m:
         return "not recorded"
@@ -124,11 +127,12 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
           info: str = "", ledger: str = "", design: str = "") -> bool:
     """Stage the book in ``src_dir`` with the executed chapters ``names`` (the table of contents
     lists only those); True if anything changed."""
-    from .scorecard import scale_markdown, scorecard_markdown
+    from .scorecard import power_markdown, scale_markdown, scorecard_markdown
 
     shown = [f for f in (findings or []) if f.get("chapter") in names]
     changed = _write_if_changed(src_dir / SCORECARD_PAGE, scorecard_markdown(shown))
     changed |= _write_if_changed(src_dir / SCALE_PAGE, scale_markdown(shown))
+    changed |= _write_if_changed(src_dir / POWER_PAGE, power_markdown(shown))
     changed |= _write_if_changed(src_dir / BUILD_INFO_PAGE, info)
     changed |= _write_if_changed(src_dir / LEDGER_PAGE, (f"This build's design: `{design}`.\n\n" if design else "")
                                  + (ledger or "*No ledger.*\n"))

@@ -311,3 +311,37 @@ def selection_analysis(settings: pd.DataFrame, score: str = "auc_zero", target: 
         gaps[i] = sub[:, 1].max() - sub[pick, 1]
     return {**{f"top{k}": hits[k] / n_subsets for k in tops}, **{f"chance{k}": min(1.0, k / subset_size) for k in tops},
             "gap_mean": float(gaps.mean()), "gap_sd": float(gaps.std()), "subset_size": subset_size, "n_settings": n}
+
+
+def with_n(result: dict, n: int) -> dict:
+    """The same pivot as ``result`` had it come from ``n`` replicates with the same spread: a
+    t pivot's scale shrinks as 1/sqrt(n) (n - 1 degrees of freedom), a Fisher pivot's degrees of
+    freedom grow by the added pairs. Used to size a run from a pilot's variance."""
+    n0 = int(result["n"])
+    out = dict(result, n=int(n))
+    if result.get("transform") == "fisher":
+        dof = _fisher_dof(result) + (n - n0)
+        out["scale"] = math.sqrt((1 + result["estimate"] ** 2 / 2) / dof) if dof > 0 else math.nan
+    else:
+        out["scale"] = result["scale"] * math.sqrt(n0 / n)
+        out["df"] = float(n - 1) if math.isfinite(result["df"]) else result["df"]
+    out["se"] = out["scale"]
+    return out
+
+
+def n_needed(result: dict, detectable, effect: float, limit: int = 100_000) -> float:
+    """The smallest number of replicates at which ``detectable(result_at_n)`` (e.g. a part's
+    :func:`mde` or :func:`narrowest_band`) falls to ``effect``, keeping the result's spread; NaN
+    without a spread, inf past ``limit``."""
+    if not (np.isfinite(result.get("scale", np.nan)) and result.get("scale", 0) > 0 and result.get("n", 0) >= 2):
+        return float("nan")
+    ok = lambda n: detectable(with_n(result, n)) <= effect
+    lo, hi = 3 if result.get("transform") != "fisher" else 5, 8
+    while not ok(hi):
+        if hi >= limit:
+            return math.inf
+        lo, hi = hi, hi * 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
+    return float(lo)

@@ -387,3 +387,24 @@ def test_every_part_says_in_its_chapter_what_it_could_detect_when_inconclusive()
             continue
         missing = [i for i in range(len(claim.parts)) if f"{{glue:text}}`{cid}_p{i}_mde_text`" not in text]
         assert not missing, f"{claim.chapter} never shows {cid}'s detectable effect for parts {missing}"
+
+
+def test_every_part_has_an_effect_of_interest_and_the_power_table_says_what_a_run_can_decide():
+    for cid, c in claims.CLAIMS.items():
+        for p in c.parts:
+            effect, why = claims.effect_of_interest(cid, p)
+            assert effect > 0 and why, (cid, p.name)
+    e5 = claims.CLAIMS["E5"].primary
+    assert claims.effect_of_interest("E5", e5) == (0.914, "the paper's rho (Fig. 4c)")
+    alike = next(p for p in claims.CLAIMS["E6"].parts if p.name == "true labels alike")
+    assert claims.effect_of_interest("E6", alike)[0] == pytest.approx(claims.ALIKE_BAND)
+    # five seeds with a spread of 0.05: a difference of 0.05 is not detectable (MDE ~0.083), 0.5 would be
+    rng = np.random.default_rng(1)
+    r = stats.mean_ci(0.01 + 0.05 * rng.standard_normal(5))
+    _, (part,) = claims.decide("E7", {"conv net": r})
+    assert part.effect == 0.05 and not part.can_decide and part.n_needed > 5
+    assert stats.mde(stats.with_n(r, int(part.n_needed))) <= 0.05
+    finding = {"id": "E7", "parts": [asdict(part)]}
+    table = scorecard.power_markdown([finding])
+    assert "| E7 | conv net (primary) | 5 networks |" in table and "**no**" in table
+    assert f"| {part.n_needed:.0f} |" in table

@@ -375,3 +375,20 @@ def test_partial_spearman_removes_a_common_cause():
     x[:3] = np.nan  # NaN triples are dropped, and counted
     assert sd.partial_spearman(x, y, z)["n"] == 497
     assert np.isnan(sd.partial_spearman([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [3.0, 1.0, 2.0])["ci_low"])
+
+
+def test_n_needed_sizes_a_run_from_a_pilots_spread():
+    """A one-sample t-test detects a shift of one standard deviation with 80% power at n = 10
+    (power.t.test in R: n = 9.94); the smallest n whose MDE reaches the effect is returned."""
+    rng = np.random.default_rng(0)
+    pilot = sd.mean_ci(rng.normal(size=6))
+    sd_pilot = pilot["scale"] * np.sqrt(6)
+    n = sd.n_needed(pilot, sd.mde, effect=sd_pilot)
+    assert n == 10
+    assert sd.mde(sd.with_n(pilot, 10)) <= sd_pilot < sd.mde(sd.with_n(pilot, 9))
+    # a Spearman over networks: |rho| = 0.3 needs about 89 pairs (Bonett-Wright variance at 0.3)
+    r0 = sd._fisher(0.0, 28)
+    need = sd.n_needed(r0, sd.mde, effect=0.3)
+    assert 85 <= need <= 92 and sd.mde(sd.with_n(r0, int(need))) <= 0.3
+    assert np.isnan(sd.n_needed(sd.mean_ci([1.0]), sd.mde, 0.1))  # no spread, no answer
+    assert sd.n_needed(pilot, sd.mde, effect=1e-9, limit=1000) == np.inf
