@@ -13,6 +13,7 @@ Intervals are 95% percentile bootstraps with a fixed seed, so a build reproduces
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -62,7 +63,9 @@ def spearman(x, y, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 
     x, y = x[keep], y[keep]
     if len(x) < 3:
         return {"rho": float("nan"), "p": float("nan"), **_nan_result(int(len(x)))}
-    res = _st.spearmanr(x, y)
+    with warnings.catch_warnings():  # a constant input has no rank correlation: NaN, said once by the caller
+        warnings.simplefilter("ignore", _st.ConstantInputWarning)
+        res = _st.spearmanr(x, y)
     idx = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
     lo, hi, se = _interval(_row_pearson(_rank_rows(x[idx]), _rank_rows(y[idx])), confidence)
     rho = float(res.statistic)

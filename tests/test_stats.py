@@ -121,3 +121,14 @@ def test_minimum_detectable_rho_has_80_percent_power():
         hits += stats.spearmanr(x, y).pvalue < 0.05
     assert hits / 600 == pytest.approx(0.8, abs=0.05)
     assert sd.mde(0.1) == pytest.approx(0.280, abs=0.001)
+
+
+def test_spearman_of_a_constant_input_is_nan_without_a_warning():
+    """A constant series (e.g. a test accuracy that never moves) has no rank correlation: NaN,
+    and no scipy warning printed into the book's page."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = sd.spearman([1.0, 1.0, 1.0, 1.0], [0.1, 0.2, 0.3, 0.4], n_boot=10)
+    assert np.isnan(r["rho"])
