@@ -305,7 +305,7 @@ def importance_panels(mlp: pd.DataFrame, conv: pd.DataFrame, layers_rho: pd.Data
     axes[1].set_title("conv net (BN)")
     for ax in axes[:2]:
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("importance: test-loss increase when ablated")
+        ax.set_ylabel("importance (test-loss rise)")
     per_layer_rho(layers_rho, hue="net", ax=axes[2], ylabel="Spearman within layer", band=band)
     fig.tight_layout()
     return fig
