@@ -140,3 +140,23 @@ def test_panels_fit_the_column(n):
             assert all(ax.get_subplotspec().colspan.start == 0 for ax in axes), "three panels are stacked"
     finally:
         plt.close(fig)
+
+
+def test_the_hyperparameter_figure_draws_without_a_warning():
+    """Chapter 3's E5 figure, with settings that fit and settings that do not, draws without a
+    matplotlib warning (one printed a UserWarning with a path into the page) and is legible."""
+    import warnings
+
+    import pandas as pd
+
+    settings = pd.DataFrame([{"train.lr": lr, "train.batch_size": bs, "auc_zero": 0.1 * i, "test_acc": 0.5 + 0.05 * i,
+                              "train_acc": 1.0 if i % 2 else 0.5}
+                             for i, (lr, bs) in enumerate((lr, bs) for lr in (1e-3, 1e-2) for bs in (32, 128))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plots.hyperparameter_grid(settings, fit=0.99)
+    try:
+        assert plots.smallest_text_px(fig) >= plots.MIN_TEXT_PX
+        assert fig.get_size_inches()[0] <= plots.COLUMN_INCHES + 1e-9
+    finally:
+        plt.close(fig)
