@@ -176,7 +176,7 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           (Part("MLP", "Spearman(corruption, normalized noise robustness)", "networks", NEGATIVE, primary=True),
            Part("conv net", "Spearman(corruption, normalized noise robustness)", "networks", NEGATIVE)),
           "02_memorization", "fig-e2",
-          _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 512-512; " + CONV_PAPER, "640; 100", "not stated",
+          _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 512-512; " + CONV_PAPER, "640; 100", "10 runs (Fig. 2 caption)",
                  "both hidden layers; " + LAST3, "noise curves by corruption")),
     Claim("E3", "3.2, Fig. 3", "Among networks differing only in seed, better generalizers rely less on single directions",
           "5 best more robust than 5 worst; negative relation of AUC with generalization error",

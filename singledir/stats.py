@@ -23,6 +23,7 @@ the p-value for a boundary (:func:`alpha_excluding`) and the smallest detectable
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -205,7 +206,9 @@ def spearman(x, y) -> dict:
     x, y = _finite(x, y)
     if len(x) < 3:
         return {"rho": float("nan"), "p": float("nan"), **_nan_result(int(len(x)))}
-    res = _st.spearmanr(x, y)
+    with warnings.catch_warnings():  # a constant input has no rank correlation: NaN, said once by the caller
+        warnings.simplefilter("ignore", _st.ConstantInputWarning)
+        res = _st.spearmanr(x, y)
     return _fisher(float(res.statistic), len(x), p=float(res.pvalue))
 
 

@@ -101,16 +101,78 @@ CODE_JS = """() => ({
 })"""
 
 
+# What a reader sees (issue "the book as a reader sees it"): figure images only inside numbered
+# figures, no warning or traceback in an output, tables inside the text column and not covered by
+# another element, figure text at least plots.MIN_TEXT_PX high as displayed, no glued nan.
+READER_JS = """([minFontPt, dpi]) => {
+    const article = document.querySelector('article.bd-article') || document.body;
+    const column = article.getBoundingClientRect();
+    const where = el => (el.closest('[id]') || {id: '?'}).id;
+    const stray = Array.from(article.querySelectorAll('img')).filter(img => !img.closest('figure[id]'))
+        .map(img => img.getAttribute('src'));
+    const outputs = Array.from(article.querySelectorAll('.output.stderr, .output.traceback, .output.error, '
+        + 'div.cell_output'));
+    const warned = outputs.filter(o => o.matches('.stderr, .traceback, .error')
+        || /Traceback \\(most recent call last\\)|\\b\\w*(Warning|Error):/.test(o.textContent))
+        .map(o => o.textContent.trim().slice(0, 200));
+    const tables = Array.from(article.querySelectorAll('table')).map(t => {
+        const r = t.getBoundingClientRect();
+        const head = Array.from(t.querySelectorAll('thead th')).length ? Array.from(t.querySelectorAll('thead th'))
+            : Array.from((t.rows[0] || {cells: []}).cells);
+        const covered = [];
+        for (const th of head) {
+            th.scrollIntoView({block: 'center'});
+            const b = th.getBoundingClientRect();
+            const hit = document.elementFromPoint(b.left + b.width / 2, b.top + Math.min(b.height / 2, 8));
+            if (b.width > 0 && !(hit && (hit === th || th.contains(hit))))
+                covered.push(th.textContent.trim() + ' under ' + (hit ? hit.tagName + '.' + hit.className : 'nothing'));
+        }
+        const box = t.parentElement.getBoundingClientRect();
+        return {near: where(t), width: r.width, right: r.left + r.width, column_right: column.right,
+                box_right: box.right, scroll: t.scrollWidth - t.clientWidth, covered};
+    });
+    const figures = Array.from(article.querySelectorAll('figure[id] img')).map(img => ({
+        figure: img.closest('figure[id]').id, natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+        text_px: minFontPt * dpi / 72 * img.getBoundingClientRect().width / img.naturalWidth}));
+    const pasted = Array.from(article.querySelectorAll('.pasted-text, figure[id] table td'))
+        .map(e => e.textContent.trim()).filter(t => /^(nan|-?inf|none)$/i.test(t));
+    const degenerate = (article.innerText.match(/[-\\d.]+ \\u00b1 0\\.0+(?!\\d)/g) || []);
+    return {stray, warned, tables, figures, pasted, degenerate};
+}"""
+
+
+def reader_faults(r: dict) -> list[str]:
+    """What a reader would trip over on a page (see READER_JS), one line each."""
+    from singledir import plots
+
+    out = [f"image outside a numbered figure: {s}" for s in r["stray"]]
+    out += [f"warning or traceback in an output: {w!r}" for w in r["warned"]]
+    for t in r["tables"]:
+        if t["right"] > min(t["column_right"], t["box_right"]) + 1 or t["scroll"] > 1:
+            out.append(f"table near #{t['near']} is wider than its column ({t['width']:.0f} px, right edge "
+                       f"{t['right']:.0f} > {min(t['column_right'], t['box_right']):.0f})")
+        out += [f"table near #{t['near']}: header cell covered: {c}" for c in t["covered"]]
+    for f in r["figures"]:
+        if f["natural"] and f["text_px"] < plots.MIN_TEXT_PX:
+            out.append(f"figure #{f['figure']}: its smallest text shows {f['text_px']:.1f} px high "
+                       f"({f['natural']} px image shown {f['shown']:.0f} px wide)")
+    out += [f"glued value reads {v!r}" for v in r["pasted"]]
+    out += [f"degenerate number printed: {d!r}" for d in r["degenerate"]]
+    return out
+
+
 def visit(origin: str, pages: list[str]) -> tuple[dict[str, dict], list[str]]:
     """Open each page in headless Chromium: ``({page: report}, [blocked requests to other origins])``."""
     from playwright.sync_api import sync_playwright
+
+    from singledir import plots
 
     reports, outside = {}, []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(),
                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         try:
-            context = browser.new_context()
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
 
             def route(r):
                 url = r.request.url
@@ -135,6 +197,7 @@ def visit(origin: str, pages: list[str]) -> tuple[dict[str, dict], list[str]]:
                 report["math"] = page.evaluate(MATH_JS)
                 report["scorecard"] = page.evaluate(SCORECARD_JS)
                 report["code"] = page.evaluate(CODE_JS)
+                report["reader"] = page.evaluate(READER_JS, [plots.MIN_FONT_PT, plots.DPI])
                 reports[name] = report
                 page.close()
         finally:
@@ -165,6 +228,47 @@ def test_the_checks_catch_a_broken_page(tmp_path):
     assert any(b.startswith("404 ") and b.endswith("/missing.png") for b in r["bad_responses"])
     assert outside == ["https://example.org/x.png"]
     assert r["math"] == {"n": 1, "loaded": False}  # formulas but no MathJax
+
+
+def test_the_reader_checks_catch_each_fault(tmp_path):
+    """A page with each fault a reader meets: a stray image, a warning in an output, a table wider
+    than the column, a table whose header a sticky panel covers, a figure shown too small, a nan."""
+    from PIL import Image
+
+    Image.new("RGB", (2000, 400), "white").save(tmp_path / "wide.png")
+    Image.new("RGB", (600, 300), "white").save(tmp_path / "ok.png")
+    cells = "".join(f"<th>column_{i}_with_a_long_unbreakable_name</th>" for i in range(6))
+    (tmp_path / "faults.html").write_text(
+        "<html><head><meta charset='utf-8'><title>faults</title><style>article{width:600px} #panel{position:fixed;top:0;left:0;"
+        "width:1280px;height:900px;background:#fff;z-index:9}</style></head><body><article class='bd-article'>"
+        "<img src='ok.png'>"
+        "<div class='cell_output'><div class='output stderr'>plots.py:179: UserWarning: c has precedence</div></div>"
+        f"<table id='wide'><thead><tr>{cells}</tr></thead></table>"
+        "<figure id='fig-small'><img src='wide.png' style='width:600px'></figure>"
+        "<figure id='fig-ok'><img src='ok.png'></figure>"
+        "<p>rho is <span class='pasted-text'>nan</span>; gap 0.0 \u00b1 0.0 points</p>"
+        "<div id='panel'></div><table id='covered'><thead><tr><th>a</th></tr></thead></table>"
+        "</article></body></html>")
+    with serve(tmp_path) as origin:
+        reports, _ = visit(origin, ["faults.html"])
+    faults = reader_faults(reports["faults.html"]["reader"])
+    text = "\n".join(faults)
+    assert "image outside a numbered figure: ok.png" in text
+    assert "UserWarning" in text
+    assert "table near #wide is wider than its column" in text
+    assert "table near #covered: header cell covered" in text
+    assert "figure #fig-small: its smallest text shows" in text and "fig-ok" not in text
+    assert "glued value reads 'nan'" in text
+    assert "degenerate number printed: '0.0 \u00b1 0.0'" in text
+
+
+def test_every_page_reads_as_a_reader_expects(visited):
+    """At 1280 px: figure images only inside numbered figures, no warning or traceback in an
+    output, every table within its column and its header uncovered, figure text at least
+    plots.MIN_TEXT_PX high as shown, no glued value that reads nan and no "0.0 ± 0.0"."""
+    reports, _ = visited
+    faults = {name: f for name, r in reports.items() if (f := reader_faults(r["reader"]))}
+    assert not faults, faults
 
 
 def test_the_book_has_its_pages(served_book):

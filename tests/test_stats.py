@@ -392,3 +392,14 @@ def test_n_needed_sizes_a_run_from_a_pilots_spread():
     assert 85 <= need <= 92 and sd.mde(sd.with_n(r0, int(need))) <= 0.3
     assert np.isnan(sd.n_needed(sd.mean_ci([1.0]), sd.mde, 0.1))  # no spread, no answer
     assert sd.n_needed(pilot, sd.mde, effect=1e-9, limit=1000) == np.inf
+
+
+def test_spearman_of_a_constant_input_is_nan_without_a_warning():
+    """A constant series (e.g. a test accuracy that never moves) has no rank correlation: NaN,
+    and no scipy warning printed into the book's page."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = sd.spearman([1.0, 1.0, 1.0, 1.0], [0.1, 0.2, 0.3, 0.4])
+    assert np.isnan(r["rho"])
