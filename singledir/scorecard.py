@@ -28,7 +28,7 @@ SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
 CSV_COLUMNS = ("id", "part", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "resampled", "rule",
                "part_verdict", "mde", "verdict", "scale")
 # where each row's numbers came from: the run of its chapter (the same on every row of a chapter)
-CSV_META_COLUMNS = ("chapter", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
+CSV_META_COLUMNS = ("chapter", "chapter_current", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
                     "torch_cpu_capability", "torch_threads", "torch", "device")
 
 
@@ -111,9 +111,14 @@ def _cell(t) -> str:
     return str(t).replace("|", "\\|").replace("\n", " ")
 
 
+def _id_cell(finding: dict) -> str:
+    return finding["id"] + (" (stale: its chapter is not current)" if finding.get("stale") else "")
+
+
 def scorecard_markdown(findings: list[dict]) -> str:
     """The scorecard as MyST: one row per part of each claim, every number a glue reference into the
-    chapter that computed it, the claim's verdict beside each part's, each claim linked to its figure."""
+    chapter that computed it, the claim's verdict beside each part's, each claim linked to its figure.
+    A finding marked ``stale`` (its chapter is not current) says so beside its id."""
     if not findings:
         return "*No findings recorded yet: execute the chapters (`make book`).*\n"
     rows = ["| id | the paper's claim | paper | part: statistic | this build | 95% interval | part verdict | "
@@ -125,7 +130,7 @@ def scorecard_markdown(findings: list[dict]) -> str:
         for i, p in enumerate(f["parts"]):
             first = i == 0
             rows.append(
-                f"| {f['id'] if first else ''} | {_cell(f['claim']) if first else ''} | {_cell(p['paper'] or f['paper'])} | "
+                f"| {_id_cell(f) if first else ''} | {_cell(f['claim']) if first else ''} | {_cell(p['paper'] or f['paper'])} | "
                 f"{_cell(p['name'])}: {_cell(p['statistic'])} | {g(f'p{i}_est_text', 's')} | "
                 f"{g(f'p{i}_ci_text', 's')} | {g(f'p{i}_verdict', 's')} | "
                 f"{'**' + g('verdict', 's') + '**' if first else ''} | {fig if first else ''} |")
@@ -160,7 +165,7 @@ def csv_rows(findings: list[dict]) -> list[list]:
 
 def _meta_row(chapter: str, meta: dict) -> list:
     m = meta.get("machine") or {}
-    values = {"chapter": chapter, "preset": meta.get("preset", ""), "executed": meta.get("executed", ""),
+    values = {"chapter": chapter, "chapter_current": meta.get("current", ""), "preset": meta.get("preset", ""), "executed": meta.get("executed", ""),
               "chapter_seconds": meta.get("seconds", ""),
               **{k: m.get(k, "") for k in ("cpu", "instruction_set", "torch_cpu_capability", "torch_threads",
                                            "torch", "device")}}
