@@ -28,8 +28,8 @@ SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
 CSV_COLUMNS = ("id", "part", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "resampled", "rule",
                "part_verdict", "mde", "verdict", "scale")
 # where each row's numbers came from: the run of its chapter (the same on every row of a chapter)
-CSV_META_COLUMNS = ("chapter", "chapter_current", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
-                    "torch_cpu_capability", "torch_threads", "torch", "device")
+CSV_META_COLUMNS = ("chapter", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
+                    "torch_cpu_capability", "torch_threads", "torch", "device", "chapter_current")
 
 
 def results_dir() -> Path:

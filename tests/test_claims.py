@@ -106,7 +106,7 @@ def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
     got = [{**g, "chapter": "03_generalization"} for g in got]
     scorecard.write_csv(got, out, metas={"03_generalization": {"preset": "p.yml", "machine": {"cpu": "test"}}})
     lines = out.read_text().splitlines()
-    assert lines[0].split(",")[:3] == ["id", "part", "claim"] and lines[0].endswith(",torch,device")
+    assert lines[0].split(",")[:3] == ["id", "part", "claim"] and lines[0].endswith(",torch,device,chapter_current")
     assert len(lines) == 1 + 2
     assert lines[1].startswith("E3,conv net,") and ",inconclusive,0.6,inconclusive,tiny,03_generalization,p.yml" in lines[1]
     assert ",reproduced,,reproduced,tiny," in lines[2]  # E12 lies below +0.3; a decided part has no MDE
