@@ -191,7 +191,8 @@ def _finish(params_path: Path, build_dir: Path, chapters: dict[str, Path], param
     fresh = {n: _is_current(build_dir, n, chapters[n], params[n]) for n in built}
     clean_leftovers(exec_dir, [n for n in built if fresh[n]])
     findings = [{**f, "stale": not fresh[f["chapter"]]} for f in chapter_findings(build_dir, built)]
-    write_scorecard_csv(findings, build_dir / "scorecard.csv", {n: {**m, "current": fresh[n]} for n, m in metas.items()})
+    write_scorecard_csv(findings, build_dir / "scorecard.csv",
+                        {n: {**m, "current": fresh[n]} for n, m in metas.items()})
     not_built = [n for n in chapters if n not in metas]
     command = rebuild_command(params_path, build_dir, not_built) if not_built else None
     if html:

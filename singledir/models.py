@@ -221,13 +221,12 @@ def load_state_dict(net: nn.Module, state: dict, weights: str | Path, spec: str)
     except RuntimeError as e:  # shapes that differ
         raise ValueError(f"weights file {str(weights)!r} does not fit {spec!r}: {str(e).strip()[:600]}") from None
     if result.missing_keys or result.unexpected_keys:
-        hint = ""
-        missing, unexpected = set(result.missing_keys), set(result.unexpected_keys)
-        if unexpected and {k.removeprefix("module.") for k in unexpected if k.startswith("module.")} >= missing \
-                and all(k.startswith("module.") for k in unexpected):
-            hint = ("; every key of the file has the prefix 'module.' that torch.nn.DataParallel or "
-                    "DistributedDataParallel adds: save model.module.state_dict(), or remove the prefix with "
-                    "{k.removeprefix('module.'): v for k, v in state.items()}")
+        unexpected = result.unexpected_keys
+        prefixed = unexpected and all(k.startswith("module.") for k in unexpected)
+        hint = ("; every key of the file has the prefix 'module.' that torch.nn.DataParallel or DistributedDataParallel "
+                "adds: save model.module.state_dict(), or remove the prefix with "
+                "{k.removeprefix('module.'): v for k, v in state.items()}"
+                if prefixed and {k.removeprefix("module.") for k in unexpected} >= set(result.missing_keys) else "")
         raise ValueError(f"weights file {str(weights)!r} does not fit {spec!r}: missing "
                          f"{list(result.missing_keys)[:5]}, unexpected {list(result.unexpected_keys)[:5]}{hint}")
 

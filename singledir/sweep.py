@@ -71,23 +71,9 @@ class Measurements:
         bad = set(self.baselines) - {"zero", "mean"}
         if bad or not self.baselines:
             raise ValueError(f"baselines {self.baselines}: allowed 'zero' and 'mean'")
-        problem = noise_scales_problem(self.noise_scales)
+        problem = perturb.noise_scales_problem(self.noise_scales)
         if problem:
             raise ValueError(f"noise_scales: {problem}")
-
-
-def noise_scales_problem(scales, allow_empty: bool = True) -> str | None:
-    """Why ``scales`` cannot give a noise curve's AUC (which needs two positive scales), or None;
-    an empty list asks for no noise curve (where ``allow_empty``)."""
-    try:
-        values = [float(v) for v in scales]
-    except (TypeError, ValueError):
-        return f"{scales!r} is not a list of numbers"
-    positive = [v for v in values if v > 0]
-    if (values or not allow_empty) and len(positive) < 2:
-        return (f"{list(scales)} has {len(positive)} positive scale(s), but the area under a noise curve needs "
-                f"at least two, e.g. [0.1, 1.0, 10.0]" + ("; give [] for no noise curve" if allow_empty else ""))
-    return None
 
 
 @dataclass(frozen=True)
