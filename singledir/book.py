@@ -122,7 +122,7 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     current = None
     try:
         for name in names:
-            if not force and _is_current(build_dir, name, chapters[name], params[name], say_why=True):
+            if not force and _is_current(build_dir, name, chapters[name], params[name], "executing it again"):
                 times[name] = None
                 say(f"{name}: up to date")
                 continue
@@ -146,14 +146,15 @@ PRESETS = ROOT / "params"
 PARAMS_MARKER = "parameter-file.txt"  # in a build folder: the parameter file whose book it holds
 
 
-def _is_current(build_dir: Path, name: str, source: Path, params: dict, say_why: bool = False) -> bool:
+def _is_current(build_dir: Path, name: str, source: Path, params: dict, then: str = "") -> bool:
     """Whether ``name``'s executed notebook is of this source, these parameters and this code, and
-    every findings file its run wrote is there and readable."""
+    every findings file its run wrote is there and readable; when one is not, a line says so,
+    followed by ``then`` (what the build does about it)."""
     if executed_key(build_dir / "exec" / f"{name}.ipynb") != run_key(source, params):
         return False
     problem = findings_problem(build_dir, name)
-    if problem and say_why:
-        say(f"{name}: not current: {problem}; executing it again")
+    if problem and then:
+        say(f"{name}: not current: {problem}; {then}")
     return problem is None
 
 
@@ -188,7 +189,8 @@ def _finish(params_path: Path, build_dir: Path, chapters: dict[str, Path], param
     exec_dir, preset = build_dir / "exec", _display_path(params_path)
     metas = {n: m for n in chapters if (m := executed_meta(exec_dir / f"{n}.ipynb")) is not None}
     built = list(metas)  # every chapter of this preset executed successfully, now or before
-    fresh = {n: _is_current(build_dir, n, chapters[n], params[n]) for n in built}
+    fresh = {n: _is_current(build_dir, n, chapters[n], params[n], f"its claims are marked stale; execute it again "
+                            f"with --only {n}") for n in built}
     clean_leftovers(exec_dir, [n for n in built if fresh[n]])
     findings = [{**f, "stale": not fresh[f["chapter"]]} for f in chapter_findings(build_dir, built)]
     write_scorecard_csv(findings, build_dir / "scorecard.csv",

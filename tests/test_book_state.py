@@ -113,6 +113,11 @@ def test_a_chapter_whose_findings_file_is_lost_is_executed_again(fake_book, caps
         assert ours(build_dir) == {"E2": 2.0}
         assert f"[book] 01_approach: left out of the scorecard: its findings file {path} is damaged" in \
             "\n".join(said(capsys))
+    book.build(params, build_dir=build_dir, only=["02_memorization"], html=False, progress=False)  # not chapter 1
+    assert any(line.startswith(f"[book] 01_approach: not current: its findings file {path} is {damage}")
+               and line.endswith("; its claims are marked stale; execute it again with --only 01_approach")
+               for line in said(capsys))
+    assert set(pd.read_csv(build_dir / "scorecard.csv").id) == {"E2"}  # E1's numbers are not there to show
     times = book.build(params, build_dir=build_dir, html=False, progress=False)
     assert times["01_approach"] > 0 and times["02_memorization"] is None
     lines = said(capsys)
