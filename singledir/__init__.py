@@ -10,7 +10,7 @@ Modules follow the data flow, each floor importing only the floors below it:
   (ablation, noise, importance), ``selectivity``, ``information``, ``analysis`` (per-unit tables);
 * experiments: ``sweep`` (many runs, resumable), ``stats`` (intervals, power), ``claims`` (the
   paper's claims and their rules), ``scorecard`` (findings), ``early_stopping``, ``plots``;
-* the book: ``params`` (parameter files), ``runner`` (executing a chapter), ``staging``
-  (rendering), ``book`` (the command line).
+* the book: ``params`` (parameter files), ``runner`` (executing a chapter), ``results`` (the
+  findings files a run wrote), ``staging`` (rendering), ``book`` (the command line).
 """
 __version__ = "0.2.0"

@@ -18,6 +18,7 @@ and ``chapters`` (one mapping per chapter name). Every key must be declared in t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -26,7 +27,8 @@ from pathlib import Path
 
 from .params import (ROOT, SECTIONS, BookError, chapter_paths, declared_parameters, effective_parameters,  # noqa: F401
                      load_params, read_chapter, read_params_file)
-from .runner import (PACKAGE, chapter_findings, execute_chapter, executed_key, executed_meta, machine_info,  # noqa: F401
+from .results import chapter_findings, clean_leftovers, findings_problem  # noqa: F401
+from .runner import (PACKAGE, execute_chapter, executed_key, executed_meta, machine_info,  # noqa: F401
                      package_version, run_key, say)
 from .claims import design_hash
 from .scorecard import ledger_markdown
@@ -134,6 +136,8 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
         raise BookError(f"unknown chapter(s) {sorted(missing)}; chapters: {', '.join(chapters)}")
     build_dir = Path(build_dir).absolute()  # the kernels run in ROOT: paths given to them are absolute
     exec_dir = build_dir / "exec"
+    claim_build_dir(build_dir, params_path)
+    say(f"building {_display_path(params_path)} into {_display_path(build_dir)}")
     from .cache import cache_dir
 
     os.environ.setdefault("SINGLEDIR_CACHE", str(cache_dir()))  # "$SINGLEDIR_CACHE/..." in parameters
@@ -143,8 +147,7 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     current = None
     try:
         for name in names:
-            key = run_key(chapters[name], params[name])
-            if not force and executed_key(exec_dir / f"{name}.ipynb") == key:
+            if not force and _is_current(build_dir, name, chapters[name], params[name], "executing it again"):
                 times[name] = None
                 say(f"{name}: up to date")
                 continue
@@ -156,33 +159,7 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
         ran = sum(t for t in times.values() if t)
         say(f"chapters executed in {ran:.1f} s ({sum(t is not None for t in times.values())} run, "
             f"{sum(t is None for t in times.values())} up to date)")
-        metas = {n: m for n in chapters if (m := executed_meta(exec_dir / f"{n}.ipynb")) is not None}
-        built = list(metas)  # every chapter of this preset executed successfully, now or before
-        findings = chapter_findings(build_dir, built)
-        design = design_hash(list(chapters.values()), params)
-        say(f"design {design} (the rules in singledir/claims.py, the chapters' sources, this preset's values)")
-        write_scorecard_csv(findings, build_dir / "scorecard.csv", metas, design)
-        not_built = [n for n in chapters if n not in metas]
-        command = rebuild_command(params_path, build_dir, not_built) if not_built else None
-        if html:
-            src_dir = build_dir / "src"
-            fresh = {n: metas[n].get("key") == run_key(chapters[n], params[n]) for n in built}
-            info = build_info(preset, read_params_file(params_path).get("description"), list(chapters), metas,
-                              fresh, command)
-            ledger = ledger_markdown(LEDGER, Path(params_path).stem, design)
-            changed = stage(exec_dir, src_dir, built, findings, info, ledger, design)
-            if changed or not (build_dir / "html" / "index.html").exists():
-                r0 = time.perf_counter()
-                render(src_dir, build_dir, full=True)
-                say(f"HTML rendered into {build_dir / 'html'} in {time.perf_counter() - r0:.1f} s")
-            else:
-                say(f"HTML in {build_dir / 'html'} is up to date")
-        if record is not None:
-            record_build(build_dir / "scorecard.csv", Path(record), Path(params_path).stem, design,
-                         all(metas.get(n, {}).get("key") == run_key(chapters[n], params[n]) for n in chapters))
-        if not_built:
-            say(f"not built yet with {preset}: {', '.join(not_built)}"
-                + ("; the book leaves them out" if html else "") + f". Build them with:\n  {command}")
+        _finish(params_path, build_dir, chapters, params, html, record)
     except KeyboardInterrupt:
         had = current is not None and executed_meta(exec_dir / f"{current}.ipynb") is not None
         raise BuildInterrupted(_interrupted(current, had, [n for n, t in times.items() if t is not None], wall0)) from None
@@ -190,17 +167,112 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     return times
 
 
+PRESETS = ROOT / "params"
+PARAMS_MARKER = "parameter-file.txt"  # in a build folder: the parameter file whose book it holds
+
+
+def _is_current(build_dir: Path, name: str, source: Path, params: dict, then: str = "") -> bool:
+    """Whether ``name``'s executed notebook is of this source, these parameters and this code, and
+    every findings file its run wrote is there and readable; when one is not, a line says so,
+    followed by ``then`` (what the build does about it)."""
+    if executed_key(build_dir / "exec" / f"{name}.ipynb") != run_key(source, params):
+        return False
+    problem = findings_problem(build_dir, name)
+    if problem and then:
+        say(f"{name}: not current: {problem}; {then}")
+    return problem is None
+
+
+RENDERED = "rendered-from.sha256"  # in build_dir/jb: a digest of the staged sources, written after a render
+
+
+def _tree_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(folder)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _render_if_needed(src_dir: Path, build_dir: Path) -> None:
+    """Render unless the pages were rendered, to the end, from exactly these staged sources (a render
+    that was interrupted or failed leaves no record, so the next build renders again)."""
+    marker, digest = build_dir / "jb" / RENDERED, _tree_digest(src_dir)
+    if (build_dir / "html" / "index.html").exists() and marker.is_file() and marker.read_text() == digest:
+        say(f"HTML in {build_dir / 'html'} is up to date")
+        return
+    marker.unlink(missing_ok=True)
+    r0 = time.perf_counter()
+    render(src_dir, build_dir, full=True)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(digest)
+    say(f"HTML rendered into {build_dir / 'html'} in {time.perf_counter() - r0:.1f} s")
+
+
+def _finish(params_path: Path, build_dir: Path, chapters: dict[str, Path], params: dict, html: bool,
+            record: Path | None = None) -> None:
+    """After the chapters ran: the scorecard with its design hash, the staged book and its render,
+    the ledger entry (``record``), the chapters not built."""
+    exec_dir, preset = build_dir / "exec", _display_path(params_path)
+    metas = {n: m for n in chapters if (m := executed_meta(exec_dir / f"{n}.ipynb")) is not None}
+    built = list(metas)  # every chapter of this preset executed successfully, now or before
+    fresh = {n: _is_current(build_dir, n, chapters[n], params[n], f"its claims are marked stale; execute it again "
+                            f"with --only {n}") for n in built}
+    clean_leftovers(exec_dir, [n for n in built if fresh[n]])
+    findings = [{**f, "stale": not fresh[f["chapter"]]} for f in chapter_findings(build_dir, built)]
+    design = design_hash(list(chapters.values()), params)
+    say(f"design {design} (the rules in singledir/claims.py, the chapters' sources, this preset's values)")
+    write_scorecard_csv(findings, build_dir / "scorecard.csv",
+                        {n: {**m, "current": fresh[n]} for n, m in metas.items()}, design)
+    not_built = [n for n in chapters if n not in metas]
+    command = rebuild_command(params_path, build_dir, not_built) if not_built else None
+    if html:
+        src_dir = build_dir / "src"
+        info = build_info(preset, read_params_file(params_path).get("description"), list(chapters), metas,
+                          fresh, command)
+        ledger = ledger_markdown(LEDGER, Path(params_path).stem, design)
+        stage(exec_dir, src_dir, built, findings, info, ledger, design)
+        _render_if_needed(src_dir, build_dir)
+    if record is not None:
+        record_build(build_dir / "scorecard.csv", Path(record), Path(params_path).stem, design,
+                     not not_built and all(fresh.values()))
+    if not_built:
+        say(f"not built yet with {preset}: {', '.join(not_built)}"
+            + ("; the book leaves them out" if html else "") + f". Build them with:\n  {command}")
+
+
 def default_build_dir(params_path: Path) -> Path:
-    """``_build`` for the default preset; ``_build/NAME`` for any other parameter file, so that
-    books for different parameters do not overwrite each other's executed chapters."""
-    name = Path(params_path).stem
-    return ROOT / "_build" if name == "default" else ROOT / "_build" / name
+    """``_build`` for the preset ``params/default.yml``, ``_build/NAME`` for any other preset
+    ``params/NAME.yml``; a parameter file elsewhere gets ``_build/NAME-HASH`` (HASH: of its resolved
+    path), so a file named like a preset never writes into that preset's book."""
+    path = Path(params_path).resolve()
+    if path.parent == PRESETS.resolve():
+        return ROOT / "_build" if path.stem == "default" else ROOT / "_build" / path.stem
+    return ROOT / "_build" / f"{path.stem}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+
+
+def claim_build_dir(build_dir: Path, params_path: Path) -> None:
+    """Record in ``build_dir`` which parameter file its book belongs to; a folder that holds the
+    book of another file is refused (two books mixed in one folder would count each other's
+    chapters as built)."""
+    marker = Path(build_dir) / PARAMS_MARKER
+    mine = _display_path(params_path)
+    theirs = marker.read_text().strip() if marker.is_file() else None
+    if theirs is not None and theirs != mine:
+        raise BookError(f"build folder {_display_path(build_dir)} holds the book of {theirs}, not of {mine}: "
+                        f"building there would mix two books. Leave --build-dir out (each parameter file "
+                        f"gets its own folder), give another --build-dir, or delete {_display_path(build_dir)} "
+                        f"to start it over with {mine}")
+    if theirs is None:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(mine + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m singledir.book", description=__doc__.split("\n")[0])
     ap.add_argument("--params", default=str(ROOT / "params" / "default.yml"), help="parameter file")
-    ap.add_argument("--build-dir", help="default: _build for params/default.yml, _build/NAME for params/NAME.yml")
+    ap.add_argument("--build-dir", help="default: _build for params/default.yml, _build/NAME for params/NAME.yml, "
+                    "_build/NAME-HASH for a parameter file elsewhere")
     ap.add_argument("--only", nargs="*", metavar="CHAPTER",
                     help="execute only these chapters (the book still shows every chapter executed before)")
     ap.add_argument("--no-html", action="store_true", help="execute only, do not render")

@@ -164,10 +164,12 @@ class Cache:
                 raise ValueError("payload hash differs from its manifest")
             return torch.load(payload, map_location="cpu", weights_only=True)
         except Exception as e:  # damaged entry: never used, removed so it is recomputed
-            warnings.warn(f"cache entry {payload} is damaged ({e}); recomputing it", stacklevel=2)
-            from .progress import note
+            from .progress import log_path, note
 
-            note(f"cache entry {payload} is damaged ({e}); removed, it is being recomputed")
+            if log_path():  # in a book's chapter: one line of the build's progress, not a warning in the page
+                note(f"cache entry {payload} is damaged ({e}); removed, it is being recomputed")
+            else:
+                warnings.warn(f"cache entry {payload} is damaged ({e}); recomputing it", stacklevel=2)
             self.remove(key)
             return None
 

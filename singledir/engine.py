@@ -169,6 +169,11 @@ class Sums:
             raise ValueError(f"the network's outputs hold NaN or infinite values for {int((~torch.isfinite(out)).any(1).sum())} "
                              f"of {len(out)} examples although its inputs are finite: its weights are probably "
                              "damaged (a diverged training run?); measure a network that was trained to the end")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= out.shape[1]):
+            bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
+            raise ValueError(f"the data hold label {bad}, outside the network's {out.shape[1]} classes "
+                             f"(0 to {out.shape[1] - 1}): give data labelled for this network, or a network with "
+                             "an output per class of the data")
         if "loss" in self.sums:
             self.sums["loss"][at] += F.cross_entropy(out.float(), y, reduction="sum").item()
         if "accuracy" in self.sums:

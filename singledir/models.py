@@ -199,10 +199,14 @@ def read_state_dict(weights: str | Path) -> dict[str, torch.Tensor]:
     except Exception as e:
         text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(e))  # torch colours part of its message for terminals
         found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-        detail = (f"it holds a pickled {found.group(1)} object, not only tensors" if found
-                  else (text.strip().splitlines() or [""])[0].strip())
-        raise ValueError(f"cannot read weights file {str(weights)!r} as a state dict ({type(e).__name__}: "
-                         f"{detail}); save model.state_dict(), not the model object") from None
+        if found:
+            raise ValueError(f"cannot read weights file {str(weights)!r} as a state dict ({type(e).__name__}: it "
+                             f"holds a pickled {found.group(1)} object, not only tensors); save "
+                             f"model.state_dict(), not the model object") from None
+        detail = (text.strip().splitlines() or [""])[0].strip()
+        raise ValueError(f"cannot read weights file {str(weights)!r} ({path.stat().st_size} bytes): it is truncated "
+                         f"or damaged, or not a file written by torch.save ({type(e).__name__}: {detail}); "
+                         f"copy or save it again") from None
     if isinstance(state, dict):
         for key in ("state_dict", "model"):
             if isinstance(state.get(key), dict):
@@ -217,8 +221,14 @@ def load_state_dict(net: nn.Module, state: dict, weights: str | Path, spec: str)
     except RuntimeError as e:  # shapes that differ
         raise ValueError(f"weights file {str(weights)!r} does not fit {spec!r}: {str(e).strip()[:600]}") from None
     if result.missing_keys or result.unexpected_keys:
+        unexpected = result.unexpected_keys
+        prefixed = unexpected and all(k.startswith("module.") for k in unexpected)
+        hint = ("; every key of the file has the prefix 'module.' that torch.nn.DataParallel or DistributedDataParallel "
+                "adds: save model.module.state_dict(), or remove the prefix with "
+                "{k.removeprefix('module.'): v for k, v in state.items()}"
+                if prefixed and {k.removeprefix("module.") for k in unexpected} >= set(result.missing_keys) else "")
         raise ValueError(f"weights file {str(weights)!r} does not fit {spec!r}: missing "
-                         f"{list(result.missing_keys)[:5]}, unexpected {list(result.unexpected_keys)[:5]}")
+                         f"{list(result.missing_keys)[:5]}, unexpected {list(result.unexpected_keys)[:5]}{hint}")
 
 
 def model_config_from_dict(d: dict) -> ModelConfig:

@@ -8,6 +8,7 @@ the defaults.
 from __future__ import annotations
 
 import ast
+import json
 import os
 from pathlib import Path
 
@@ -116,10 +117,50 @@ def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
         shared = {k: v for k, v in defaults.items() if k in declared}
         used_defaults |= set(shared)
         out[name] = {**shared, **mine}
+        for key, value in out[name].items():
+            _check_type(path, name, key, value, declared[key])
     unused = set(defaults) - used_defaults
     if unused:
         raise BookError(f"{path}: default(s) {sorted(unused)} are declared by no chapter")
     return out
+
+
+def _kind(value) -> str:
+    """A value's kind as a parameter file's reader names it, with its article."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a mapping" if isinstance(value, dict) else "text" if isinstance(value, str) else type(value).__name__
+
+
+def _check_value(key: str, value) -> str | None:
+    """What is wrong with a value that has the right kind, for the parameters with a rule of their own."""
+    if key.rpartition(".")[2] == "noise_scales" and value is not None:
+        from .perturb import noise_scales_problem
+
+        return noise_scales_problem(value, allow_empty=False)  # a chapter that declares it draws the curve
+    return None
+
+
+def _check_type(path: Path, chapter: str, key: str, value, default) -> None:
+    """``value`` must be of the kind of the chapter's default (a number, text, true or false, a list,
+    a mapping, checked key by key), or null; a default of None takes anything."""
+    problem = _check_value(key, value)
+    if problem:
+        raise BookError(f"{path}: chapter {chapter}, parameter {key}: {problem}")
+    if default is None or value is None:
+        return
+    want, got = _kind(default), _kind(value)
+    if want != got:
+        raise BookError(f"{path}: chapter {chapter}, parameter {key}: {value!r} is {got}, but it takes {want}, "
+                        f"like its default {json.dumps(default)}")
+    if isinstance(default, dict):
+        for k, v in value.items():
+            if k in default:
+                _check_type(path, chapter, f"{key}.{k}", v, default[k])
 
 
 def _named_files(value) -> list[Path]:

@@ -145,6 +145,20 @@ def normalize(curves: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     return out.drop(columns="_intact")
 
 
+def noise_scales_problem(scales, allow_empty: bool = True) -> str | None:
+    """Why ``scales`` cannot give a noise curve's AUC (which needs two positive scales), or None;
+    an empty list asks for no noise curve (where ``allow_empty``)."""
+    try:
+        values = [float(v) for v in scales]
+    except (TypeError, ValueError):
+        return f"{scales!r} is not a list of numbers"
+    positive = [v for v in values if v > 0]
+    if (values or not allow_empty) and len(positive) < 2:
+        return (f"{list(scales)} has {len(positive)} positive scale(s), but the area under a noise curve needs "
+                f"at least two, e.g. [0.1, 1.0, 10.0]" + ("; give [] for no noise curve" if allow_empty else ""))
+    return None
+
+
 def noise_auc(table: pd.DataFrame, metric: str = "accuracy") -> float:
     """Mean ``metric`` over the noise scales on a log axis: the trapezoid area of the repetition-mean
     curve over log10(scale), divided by the log range (so 1 = unharmed at every scale)."""

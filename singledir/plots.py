@@ -168,6 +168,8 @@ def scatter_with_fit(df: pd.DataFrame, x: str, y: str, ax=None, hue: str | None 
     if ax is None:
         _, ax = plt.subplots(figsize=(COLUMN_INCHES, 3.5))
     sns.regplot(df, x=x, y=y, ax=ax, scatter=False, color="0.4", line_kws={"lw": 1})
+    if hue and not df[hue].notna().any():  # nothing to colour (no unit of a tanh network has a selectivity)
+        hue = None
     sns.scatterplot(df, x=x, y=y, hue=hue, ax=ax, s=25, palette="viridis" if hue else None)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or y)

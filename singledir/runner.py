@@ -66,15 +66,27 @@ def package_version(source: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def _key_name(path: Path) -> str:
+    """A named file as a key holds it besides its contents: its path relative to the repository, or
+    for a file outside it its name, so that moving or copying the project changes no key."""
+    from . import params as _params
+
+    try:
+        return str(Path(path).relative_to(_params.ROOT))
+    except ValueError:
+        return Path(path).name
+
+
 def run_key(source: Path, params: dict) -> str:
     """What a chapter's result depends on: its source, its parameters, the package code and the
     contents of any file a parameter names (weights, a model's source file), whether the parameter
-    file or the chapter's own ``parameters`` cell names it."""
+    file or the chapter's own ``parameters`` cell names it (with its path relative to the repository:
+    no absolute path enters the key)."""
     h = hashlib.sha256(source.read_bytes())
     h.update(json.dumps(params, sort_keys=True).encode())
     h.update(package_version(source).encode())
     for path in sorted(set(_named_files(effective_parameters(source, params)))):
-        h.update(str(path).encode())
+        h.update(_key_name(path).encode())
         with open(path, "rb") as fh:
             h.update(hashlib.file_digest(fh, "sha256").digest())
     return h.hexdigest()[:24]
@@ -107,26 +119,6 @@ def _prune_runs(build_dir: Path, name: str, keep: str | None) -> None:
         for p in folder.iterdir():
             if p.name != keep:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
-
-
-def _id_number(finding: dict) -> float:
-    m = re.match(r"[A-Za-z]*(\d+)", str(finding.get("id", "")))
-    return int(m.group(1)) if m else float("inf")
-
-
-def chapter_findings(build_dir: Path, names: list[str]) -> list[dict]:
-    """The findings of the last successful run of each chapter in ``names``, by experiment number
-    (E1, E2, ..., E13): what the run named in the executed notebook's metadata recorded in
-    ``results/NAME/RUN``. A chapter without an executed notebook has none."""
-    from .scorecard import collect
-
-    out = []
-    for name in names:
-        run = (executed_meta(build_dir / "exec" / f"{name}.ipynb") or {}).get("run")
-        folder = build_dir / "results" / name / str(run)
-        if run and folder.is_dir():
-            out += [{**f, "chapter": name} for f in collect(folder)]
-    return sorted(out, key=_id_number)  # stable: chapter order among equal numbers
 
 
 @contextlib.contextmanager
@@ -193,6 +185,23 @@ class _Tail:
 _KERNELS: "weakref.WeakSet" = weakref.WeakSet()  # kernel managers of chapters being executed
 
 
+def warnings_to_progress() -> None:
+    """In a chapter's kernel: every warning becomes one line of the progress log (printed by the
+    runner as ``[book] NAME: warning: ...``) instead of a cell output in the rendered page."""
+    import warnings
+
+    from .progress import note
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        note(f"warning: {category.__name__}: {message} ({Path(filename).name}, line {lineno})")
+
+    warnings.showwarning = show
+
+
+# run at each chapter kernel's start (IPKernelApp.exec_lines), binding no name in the notebook
+WARNINGS_TO_PROGRESS = "__import__('singledir.runner').runner.warnings_to_progress()"
+
+
 @functools.cache
 def _kernel_manager_class():
     """The kernel manager papermill starts each chapter's kernel with: jupyter_client's, with
@@ -201,8 +210,9 @@ def _kernel_manager_class():
     encryption ...`` to the terminal at every chapter's start), without the SIGINT that
     jupyter_client sends before a shutdown request (a finished chapter's kernel is idle; the
     signal, arriving while the kernel still handles papermill's last request, makes it log
-    ``KeyboardInterrupt caught in kernel.`` now and then), and recorded so that Ctrl-C can stop
-    the kernel (:class:`_StopOnInterrupt`)."""
+    ``KeyboardInterrupt caught in kernel.`` now and then), with warnings routed to the progress log
+    (:func:`warnings_to_progress`), and recorded so that Ctrl-C can stop the kernel
+    (:class:`_StopOnInterrupt`)."""
     import zmq
     from jupyter_client import AsyncKernelManager
 
@@ -212,6 +222,12 @@ def _kernel_manager_class():
             if zmq.has("curve"):
                 self.transport_encryption = "auto"
             _KERNELS.add(self)
+
+        def format_kernel_cmd(self, extra_arguments=None):
+            cmd = super().format_kernel_cmd(extra_arguments)
+            if "ipykernel" in " ".join(cmd):  # warnings to the build's lines, not into the pages
+                cmd.append(f"--IPKernelApp.exec_lines={WARNINGS_TO_PROGRESS}")
+            return cmd
 
         async def _async_interrupt_kernel(self) -> None:
             if self.shutting_down:  # a kernel that does not answer the request is terminated anyway
@@ -349,10 +365,12 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
         seconds = time.perf_counter() - t0
         out.metadata["singledir"] = {"key": key, "run": run, "params": params, "seconds": round(seconds, 2),
                                      "executed": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-                                     "preset": preset, "machine": machine_info()}
+                                     "preset": preset, "machine": machine_info(),
+                                     "findings": sorted(p.name for p in results.glob("E*.json"))}
         nbformat.write(out, str(partial))
         os.replace(partial, final)  # the commit
         committed = True
+        failed.unlink(missing_ok=True)  # an earlier failure no longer describes this chapter
     except pm.PapermillExecutionError as e:
         if e.ename == "KeyboardInterrupt":
             partial.unlink(missing_ok=True)

@@ -30,7 +30,7 @@ CSV_COLUMNS = ("id", "part", "role", "claim", "paper", "statistic", "ours", "ci_
                "verdict", "headline", "scale", "design")
 # where each row's numbers came from: the run of its chapter (the same on every row of a chapter)
 CSV_META_COLUMNS = ("chapter", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
-                    "torch_cpu_capability", "torch_threads", "torch", "device")
+                    "torch_cpu_capability", "torch_threads", "torch", "device", "chapter_current")
 
 
 def results_dir() -> Path:
@@ -122,11 +122,16 @@ def _cell(t) -> str:
     return str(t).replace("|", "\\|").replace("\n", " ")
 
 
+def _id_cell(finding: dict) -> str:
+    return finding["id"] + (" (stale: its chapter is not current)" if finding.get("stale") else "")
+
+
 def scorecard_markdown(findings: list[dict]) -> str:
     """The scorecard as MyST: one row per part of each claim, every number a glue reference into the
     chapter that computed it, each claim linked to its figure. The headline verdict is the primary
     part's after Holm's correction over the claims shown (computed here from the findings); the
-    verdict over all parts and each part's own 95% verdict are glued from the chapter."""
+    verdict over all parts and each part's own 95% verdict are glued from the chapter. A finding
+    marked ``stale`` (its chapter is not current) says so beside its id."""
     if not findings:
         return "*No findings recorded yet: execute the chapters (`make book`).*\n"
     headline = _claims.headline_verdicts(findings)
@@ -140,7 +145,7 @@ def scorecard_markdown(findings: list[dict]) -> str:
             first = i == 0
             role = "primary" if p.get("primary") else "secondary"
             rows.append(
-                f"| {f['id'] if first else ''} | {_cell(f['claim']) if first else ''} | "
+                f"| {_id_cell(f) if first else ''} | {_cell(f['claim']) if first else ''} | "
                 f"{'**' + headline.get(f['id'], '') + '**' if first else ''} | {_cell(p['paper'] or f['paper'])} | "
                 f"{_cell(p['name'])} ({role}): {_cell(p['statistic'])} | {g(f'p{i}_est_text', 's')} | "
                 f"{g(f'p{i}_ci_text', 's')} | {g(f'p{i}_verdict', 's')} | "
@@ -228,7 +233,7 @@ def csv_rows(findings: list[dict], design: str = "") -> list[list]:
 
 def _meta_row(chapter: str, meta: dict) -> list:
     m = meta.get("machine") or {}
-    values = {"chapter": chapter, "preset": meta.get("preset", ""), "executed": meta.get("executed", ""),
+    values = {"chapter": chapter, "chapter_current": meta.get("current", ""), "preset": meta.get("preset", ""), "executed": meta.get("executed", ""),
               "chapter_seconds": meta.get("seconds", ""),
               **{k: m.get(k, "") for k in ("cpu", "instruction_set", "torch_cpu_capability", "torch_threads",
                                            "torch", "device")}}

@@ -74,6 +74,9 @@ class Measurements:
         bad = set(self.baselines) - {"zero", "mean"}
         if bad or not self.baselines:
             raise ValueError(f"baselines {self.baselines}: allowed 'zero' and 'mean'")
+        problem = perturb.noise_scales_problem(self.noise_scales)
+        if problem:
+            raise ValueError(f"noise_scales: {problem}")
 
 
 @dataclass(frozen=True)

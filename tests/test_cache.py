@@ -85,6 +85,19 @@ def test_damaged_payload_is_warned_about_and_removed(tmp_path):
     assert not pt.exists() and not js.exists()
 
 
+def test_in_a_book_chapter_a_damaged_entry_is_one_progress_line_not_a_warning(tmp_path, monkeypatch):
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv("SINGLEDIR_PROGRESS_LOG", str(log))  # what the book's runner sets for a chapter
+    c = Cache("ns", root=tmp_path)
+    c.put("k", PAYLOAD)
+    pt, _ = c.paths("k")
+    pt.write_bytes(pt.read_bytes()[:-5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would reach the rendered page
+        assert c.get("k") is None
+    assert log.read_text().count("\n") == 1 and f"cache entry {pt} is damaged" in log.read_text()
+
+
 def test_payload_without_manifest_is_not_used(tmp_path):
     c = Cache("ns", root=tmp_path)
     c.put("k", PAYLOAD)

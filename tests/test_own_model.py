@@ -141,3 +141,26 @@ def test_chapter_numbers_are_the_package_numbers(smoke_build):
     assert float(glued(nb, "own_auc")) == pytest.approx(report.auc, abs=1e-6)
     assert int(glued(nb, "own_n_units")) == 6 + 16 + 120 + 84
     assert int(glued(nb, "own_dead")) == int(report.units.dead.sum())
+
+
+def test_a_truncated_weights_file_is_called_damaged_not_a_pickled_module(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "w.pt"
+    torch.save(Tiny().state_dict(), path)
+    path.write_bytes(path.read_bytes()[:200])  # a copy that stopped early
+    with pytest.raises(ValueError, match=r"\(200 bytes\): it is truncated or damaged") as e:
+        load_network(TINY, path)
+    assert "state_dict()" not in str(e.value) and "copy or save it again" in str(e.value)
+
+
+def test_keys_with_the_data_parallel_prefix_are_explained(tmp_path):
+    torch.manual_seed(0)
+    wrapped = nn.DataParallel(Tiny())  # a training script that used DataParallel saves its keys with "module."
+    torch.save(wrapped.state_dict(), tmp_path / "dp.pt")
+    with pytest.raises(ValueError, match=r"unexpected \['module.fc.weight'.*every key of the file has the prefix "
+                                         r"'module.'.*DataParallel.*model.module.state_dict\(\)"):
+        load_network(TINY, tmp_path / "dp.pt")
+    torch.save({"other.weight": torch.zeros(1)}, tmp_path / "other.pt")  # another mismatch: no such hint
+    with pytest.raises(ValueError) as e:
+        load_network(TINY, tmp_path / "other.pt")
+    assert "module." not in str(e.value)

@@ -200,3 +200,27 @@ def test_every_parameter_a_chapter_declares_is_used_by_its_code():
             read |= {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         unused = [k for k in book.declared_parameters(nb) if k not in read]
         assert not unused, f"{name} declares parameters its code never reads: {unused}"
+
+
+@pytest.mark.parametrize("chapter, key, value, words", [
+    ("06_ablation_value", "curve_seed", "abc",
+     "chapter 06_ablation_value, parameter curve_seed: 'abc' is text, but it takes a number"),
+    ("01_approach", "model", {"kind": "mlp", "widths": 16},
+     "chapter 01_approach, parameter model.widths: 16 is a number, but it takes a list, like its default [128, 128]"),
+    ("01_approach", "train", {"epochs": "ten"}, "parameter train.epochs: 'ten' is text, but it takes a number"),
+    ("02_memorization", "noise_scales", [1.0],
+     "parameter noise_scales: [1.0] has 1 positive scale(s), but the area under a noise curve needs at least two"),
+], ids=["seed", "widths", "epochs", "noise_scales"])
+def test_every_chapters_values_are_checked_before_the_first_chapter_runs(tmp_path, monkeypatch, chapter, key, value,
+                                                                        words):
+    import yaml
+
+    ran = []
+    monkeypatch.setattr(book, "execute_chapter", lambda name, *a, **k: ran.append(name) or 1.0)
+    path = tmp_path / "mine.yml"
+    path.write_text(yaml.safe_dump({"extends": str(book.ROOT / "params" / "smoke.yml"),
+                                    "chapters": {chapter: {key: value}}}))
+    with pytest.raises(book.BookError) as e:
+        book.build(path, build_dir=tmp_path / "_build", html=False, progress=False)
+    assert words in str(e.value) and str(path) in str(e.value)
+    assert ran == [] and not (tmp_path / "_build").exists()

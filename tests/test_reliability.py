@@ -359,3 +359,23 @@ def test_a_network_with_nan_outputs_gives_no_curve():
     for method in ("engine", "naive"):
         with pytest.raises(ValueError, match="outputs hold NaN or infinite values"):
             perturb.ablation_curve(net, (x, y), ["hidden.0", "hidden.1"], grid=3, repetitions=1, method=method)
+
+
+@pytest.mark.parametrize("label", [3, -1])
+def test_a_label_outside_the_networks_classes_is_named(label):
+    net, x, y = mlp_and_data()
+    y[5] = label
+    with pytest.raises(ValueError, match=rf"the data hold label {label}, outside the network's 3 classes \(0 to 2\)"):
+        perturb.ablation_curve(net, (x, y), "hidden.0", grid=3, repetitions=1)
+
+
+def test_a_scatter_with_no_point_to_colour_raises_no_seaborn_warning(recwarn):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from singledir import plots
+
+    # a tanh network's page: no unit has a selectivity index, so no point is left to colour by depth
+    live = pd.DataFrame({"selectivity": [NAN, NAN], "delta_loss": [0.1, 0.2], "depth": [NAN, NAN]}).dropna()
+    plots.scatter_with_fit(live, "selectivity", "delta_loss", hue="depth")
+    assert [str(w.message) for w in recwarn] == []

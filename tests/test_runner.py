@@ -319,7 +319,7 @@ def test_a_run_replaces_notebook_and_findings_together(fake_book):
     book.build(p1, build_dir=build_dir, html=False, progress=False)
     first = meta(build_dir, "01_approach")["run"]
     assert ours(build_dir) == {"E1": 1.0, "E2": 2.0}
-    p2 = write_params(fake_book / "p2.yml", {"01_approach": {"value": 3.0}, "02_memorization": {"value": 2.0}})
+    p2 = write_params(p1, {"01_approach": {"value": 3.0}, "02_memorization": {"value": 2.0}})  # the file edited
     times = book.build(p2, build_dir=build_dir, html=False, progress=False)
     assert times["02_memorization"] is None and times["01_approach"] > 0
     assert ours(build_dir) == {"E1": 3.0, "E2": 2.0}
@@ -332,8 +332,7 @@ def test_a_failed_forced_run_keeps_the_previous_notebook_and_findings(fake_book)
     good = write_params(fake_book / "good.yml", {"01_approach": {"value": 1.0}, "02_memorization": {"value": 2.0}})
     book.build(good, build_dir=build_dir, html=False, progress=False)
     before = meta(build_dir, "02_memorization")
-    bad = write_params(fake_book / "bad.yml", {"01_approach": {"value": 1.0},
-                                               "02_memorization": {"value": 7.0, "fail": True}})
+    bad = write_params(good, {"01_approach": {"value": 1.0}, "02_memorization": {"value": 7.0, "fail": True}})
     with pytest.raises(BookError, match="chapter 02_memorization failed") as e:
         book.build(bad, build_dir=build_dir, html=False, progress=False, force=True)
     assert "previous result" in str(e.value)
@@ -363,8 +362,8 @@ def test_ctrl_c_keeps_the_previous_result_and_says_so_in_one_line(tmp_path):
     assert run_book(tmp_path, "--params", good, "--build-dir", build_dir, "--no-html").returncode == 0
     before = {n: meta(build_dir, n) for n in ("01_approach", "02_memorization")}
     ready = tmp_path / "ready"
-    slow = write_params(tmp_path / "slow.yml", {"01_approach": {"value": 3.0},
-                                                "02_memorization": {"value": 5.0, "pause": 120, "ready": str(ready)}})
+    slow = write_params(good, {"01_approach": {"value": 3.0},
+                               "02_memorization": {"value": 5.0, "pause": 120, "ready": str(ready)}})
     proc = subprocess.Popen([sys.executable, str(driver(tmp_path)), str(tmp_path / "chapters"), "--params", str(slow),
                              "--build-dir", str(build_dir), "--no-html", "--force"], cwd=ROOT, env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)

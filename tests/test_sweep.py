@@ -222,3 +222,11 @@ def test_callback_applies_the_same_rule_as_choose_epoch():
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scales", [(1.0,), (0.0, 2.0)])
+def test_noise_scales_that_give_no_auc_are_refused_before_any_training(scales):
+    with pytest.raises(ValueError, match=r"noise_scales: .* has 1 positive scale\(s\), but the area under a noise "
+                                         r"curve needs at least two"):
+        sweep.Measurements(noise_scales=scales)
+    assert sweep.Measurements(noise_scales=()).noise_scales == ()  # no noise curve
