@@ -43,8 +43,8 @@ def epoch_counts(params: dict) -> dict[str, int]:
             + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * len(c3["grid_seeds"]) * c3["grid_epochs"]  # E5
             + len(d["bn_seeds"]) * 2 * d["bn_train"]["epochs"])                                # E7: with and without BN
     mlp2048 = (len(c3["overfit_seeds"]) * c3["overfit_train"]["epochs"]                        # E4 (a)
-               + len(c4["dropouts"]) * len(c4["dropout_seeds"])
-               * (c4["true_train"]["epochs"] + c4["corrupted_train"]["epochs"]))              # E6
+               # E6: true labels at each rate, corrupted labels at each rate and without dropout
+               + (2 * len(c4["dropouts"]) + 1) * len(c4["dropout_seeds"]) * c4["dropout_train"]["epochs"])
     return {"mlp 512-512 (MNIST)": mlp512, "conv net x1 (CIFAR-10)": conv, "mlp 2048-2048 (MNIST)": mlp2048}
 
 
