@@ -21,6 +21,7 @@ from torch import nn
 from . import information, perturb, selectivity
 from .engine import CHUNK, Data, check_layers, chunks, device_of
 from .models import evaluating
+from .progress import timed
 from .record import hooked
 
 
@@ -117,6 +118,7 @@ def _activations(model: nn.Module, data: Data, layers: Sequence[str], chunk_size
     return {l: torch.cat(v) for l, v in out.items()}, torch.cat(ys), signed
 
 
+@timed("units")
 def unit_table(model: nn.Module, data: Data, layers: Sequence[str], *, n_classes: int | None = None,
                importance: bool = True, n_bins: int = information.N_BINS, chunk_size: int = CHUNK,
                seed: int = 0) -> pd.DataFrame:

@@ -32,8 +32,8 @@ from .runner import (PACKAGE, execute_chapter, executed_key, executed_meta, mach
                      package_version, run_key, say)
 from .claims import design_hash
 from .scorecard import ledger_markdown
-from .staging import (BOOK_FILES, BUILD_INFO_PAGE, SCALE_PAGE, SCORECARD_PAGE, build_info, render, stage,  # noqa: F401
-                      write_scorecard_csv)
+from .staging import (BOOK_FILES, BUILD_INFO_PAGE, SCALE_PAGE, SCORECARD_PAGE, build_info, render, split_text,  # noqa: F401
+                      stage, time_split, write_scorecard_csv)
 
 
 LEDGER = ROOT / "results"  # the verdict ledger: the scorecard of every build a closing note reports
@@ -155,10 +155,14 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
             current = name
             times[name] = execute_chapter(name, chapters[name], params[name], exec_dir, progress, preset=preset)
             current = None
-            say(f"{name}: {times[name]:.1f} s")
+            split = split_text(executed_meta(exec_dir / f"{name}.ipynb") or {})
+            say(f"{name}: {times[name]:.1f} s" + (f" ({split})" if split else ""))
         ran = sum(t for t in times.values() if t)
         say(f"chapters executed in {ran:.1f} s ({sum(t is not None for t in times.values())} run, "
             f"{sum(t is None for t in times.values())} up to date)")
+        splits = [sp for n, t in times.items() if t and (sp := time_split(executed_meta(exec_dir / f"{n}.ipynb") or {}))]
+        if splits:
+            say("where the time went: " + ", ".join(f"{k} {sum(sp[k] for sp in splits):.0f} s" for k in splits[0]))
         _finish(params_path, build_dir, chapters, params, html, record)
     except KeyboardInterrupt:
         had = current is not None and executed_meta(exec_dir / f"{current}.ipynb") is not None

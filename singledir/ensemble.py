@@ -54,6 +54,7 @@ from . import cache as _cache
 from . import data as _data
 from . import models as _models
 from . import train as _train
+from .progress import timed
 from .stacked import StackedConvNet, StackedMLP, StackedOptimizer, stack  # noqa: F401 (re-exported)
 
 GROUPABLE = (_models.MLPConfig, _models.ConvNetConfig)
@@ -326,6 +327,7 @@ def _group_cache_key(keys: Sequence[str]) -> str:
     return _cache.config_key({"group": list(keys)})
 
 
+@timed("training")
 def train_group(configs: Sequence[_train.RunConfig], *, device: torch.device | str | None = None,
                 progress: bool | None = None, use_cache: bool = True,
                 datasets: Sequence[_data.Dataset] | None = None, snapshot_every: float = 120.0,

@@ -30,6 +30,7 @@ from torch import nn
 from .engine import (CHUNK, METRICS, Data, Engine, Sums, ablate, add_noise, check_layers,  # noqa: F401 (re-exported)
                      check_metrics, chunks, device_of, probe)
 from .models import evaluating
+from .progress import timed
 from .record import latest
 
 
@@ -201,6 +202,7 @@ def _by_layer(pairs: list[tuple[int, int]], n_layers: int) -> list[torch.Tensor]
     return [torch.tensor(b, dtype=torch.long) for b in by]
 
 
+@timed("curves")
 def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *, grid: int | Sequence[int] = 21,
                    repetitions: int = 10, seed: int = 0, baseline: str | dict[str, torch.Tensor] = "zero",
                    baseline_data: Data | None = None, metrics: Sequence[str] = ("accuracy", "loss"),
@@ -267,6 +269,7 @@ def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *,
 # ---------------------------------------------------------------------------------------------
 # Noise
 # ---------------------------------------------------------------------------------------------
+@timed("curves")
 def noise_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *, scales: Sequence[float] | None = None,
                 repetitions: int = 5, seed: int = 0, sd: dict[str, torch.Tensor] | None = None,
                 sd_data: Data | None = None, metrics: Sequence[str] = ("accuracy", "loss"),
@@ -320,6 +323,7 @@ def noise_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *, sc
 # ---------------------------------------------------------------------------------------------
 # Single-unit importance
 # ---------------------------------------------------------------------------------------------
+@timed("units")
 def unit_importance(model: nn.Module, data: Data, layers: str | Sequence[str], *,
                     baseline: str | dict[str, torch.Tensor] = "zero", baseline_data: Data | None = None,
                     method: str = "auto", chunk_size: int = CHUNK) -> pd.DataFrame:

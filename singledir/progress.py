@@ -17,11 +17,72 @@ recomputed, ...). Lines are appended and flushed one at a time, so a reader sees
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 import time
+from pathlib import Path
 
 ENV = "SINGLEDIR_PROGRESS_LOG"
+PHASES = ("training", "curves", "units")  # the timed kinds of work; the rest of a chapter is analysis
+PHASES_FILE = "phases.jsonl"  # in a chapter run's results folder ($SINGLEDIR_RESULTS): one line per timed block
+
+
+_open_phases: list[str] = []  # the timed blocks now running in this process (outermost first)
+
+
+@contextlib.contextmanager
+def phase(kind: str):
+    """Time the block as ``kind`` (one of :data:`PHASES`). In a book chapter (``$SINGLEDIR_RESULTS``
+    set) its seconds are appended to the run's :data:`PHASES_FILE`, which the runner adds up into
+    the chapter's time split; elsewhere nothing is recorded. A block inside another timed block
+    counts as the outer one's kind (a unit table's single-unit ablations are unit measures)."""
+    if kind not in PHASES:
+        raise ValueError(f"phase {kind!r}: one of {PHASES}")
+    if _open_phases:
+        yield
+        return
+    _open_phases.append(kind)
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        _open_phases.pop()
+        folder = os.environ.get("SINGLEDIR_RESULTS")
+        if folder:
+            try:
+                with open(Path(folder) / PHASES_FILE, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"phase": kind, "seconds": time.perf_counter() - t0}) + "\n")
+            except OSError:  # timing is never worth failing a computation for
+                pass
+
+
+def timed(kind: str):
+    """Decorator: every call of the function is a :func:`phase` of ``kind``."""
+    import functools
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            with phase(kind):
+                return fn(*args, **kwargs)
+        return inner
+    return wrap
+
+
+def phase_seconds(folder: Path) -> dict[str, float]:
+    """Seconds per phase recorded in ``folder/PHASES_FILE`` (0 for a phase never timed)."""
+    out = dict.fromkeys(PHASES, 0.0)
+    path = Path(folder) / PHASES_FILE
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+                out[rec["phase"]] = out.get(rec["phase"], 0.0) + float(rec["seconds"])
+            except (ValueError, KeyError, TypeError):  # a line cut short by a killed kernel
+                continue
+    return out
 
 
 def log_path() -> str | None:

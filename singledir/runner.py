@@ -24,6 +24,7 @@ import weakref
 from pathlib import Path
 
 from .params import ROOT, BookError, _named_files, effective_parameters, read_chapter
+from .progress import phase_seconds
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -366,7 +367,8 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
         out.metadata["singledir"] = {"key": key, "run": run, "params": params, "seconds": round(seconds, 2),
                                      "executed": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                                      "preset": preset, "machine": machine_info(),
-                                     "findings": sorted(p.name for p in results.glob("E*.json"))}
+                                     "findings": sorted(p.name for p in results.glob("E*.json")),
+                                     "phases": {k: round(v, 2) for k, v in phase_seconds(results).items()}}
         nbformat.write(out, str(partial))
         os.replace(partial, final)  # the commit
         committed = True

@@ -60,6 +60,24 @@ def _machine_text(m: dict) -> str:
             f"threads; torch {m.get('torch', '?')}; device {m.get('device', '?')}; Python {m.get('python', '?')}")
 
 
+def time_split(meta: dict) -> dict[str, float] | None:
+    """A chapter's seconds split into training, ablation and noise curves, unit measures and the
+    rest (analysis: statistics, figures, kernel start), from its run's record; None if not recorded."""
+    phases, total = meta.get("phases"), meta.get("seconds")
+    if phases is None or total is None:
+        return None
+    split = {"training": phases.get("training", 0.0), "curves": phases.get("curves", 0.0),
+             "unit measures": phases.get("units", 0.0)}
+    split["analysis"] = max(float(total) - sum(split.values()), 0.0)
+    return split
+
+
+def split_text(meta: dict) -> str:
+    """``training 120 s, curves 60 s, unit measures 0 s, analysis 30 s`` (empty if not recorded)."""
+    split = time_split(meta)
+    return ", ".join(f"{k} {v:.0f} s" for k, v in split.items()) if split else ""
+
+
 def build_info(preset: str, description: str | None, chapters: list[str], metas: dict[str, dict],
                current: dict[str, bool], command: str | None) -> str:
     """Where the numbers came from, as MyST: the preset, and per executed chapter when and on what
@@ -71,14 +89,20 @@ def build_info(preset: str, description: str | None, chapters: list[str], metas:
     if built:
         total = sum(float(metas[n].get("seconds") or 0) for n in built)
         machines = list(dict.fromkeys(_machine_text(metas[n].get("machine") or {}) for n in built))
-        lines += [f"Chapters executed in {total:.0f} s in all (their last runs).", ""]
-        head = "| chapter | executed | seconds | state |" + (" machine |" if len(machines) > 1 else "")
+        lines += [f"Chapters executed in {total:.0f} s in all (their last runs); each chapter's seconds are split "
+                  "into training, ablation and noise curves, unit measures (selectivity, information, single-unit "
+                  "importance) and the rest, analysis (statistics, figures, the kernel's start). Rendering the "
+                  "HTML comes on top (the build prints its time).", ""]
+        head = ("| chapter | executed | seconds | training | curves | unit measures | analysis | state |"
+                + (" machine |" if len(machines) > 1 else ""))
         lines += [head, "|---" * (head.count("|") - 1) + "|"]
         for n in built:
             meta = metas[n]
             state = "current" if current.get(n) else "stale: its source, parameters or code changed since"
+            split = time_split(meta)
+            cells = " | ".join(f"{v:.0f}" for v in split.values()) if split else " | ".join(["n/a"] * 4)
             row = (f"| {{doc}}`/chapters/{n}` | {str(meta.get('executed', '?')).replace('T', ' ')} | "
-                   f"{float(meta.get('seconds') or 0):.1f} | {state} |")
+                   f"{float(meta.get('seconds') or 0):.1f} | {cells} | {state} |")
             if len(machines) > 1:
                 row += f" M{machines.index(_machine_text(meta.get('machine') or {})) + 1} |"
             lines.append(row)

@@ -19,6 +19,7 @@ from torch import nn
 from . import cache as _cache
 from . import data as _data
 from . import models as _models
+from .progress import timed
 
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("fp32", "bf16")
@@ -317,6 +318,7 @@ def _epoch(key: str) -> int | float:
     return int(v) if v == int(v) else v
 
 
+@timed("training")
 def train(config: RunConfig, *, use_cache: bool = True, device: torch.device | str | None = None,
           progress: bool | None = None, dataset: _data.Dataset | None = None) -> TrainedRun:
     """Train the network ``config`` describes, or load it from the cache.

@@ -204,6 +204,24 @@ def test_every_chapter_executes(smoke_build, smoke_cache):
     assert not (build_dir / "html").exists()  # html=False renders nothing
 
 
+
+def test_each_chapter_records_where_its_time_went(smoke_build):
+    """The run record splits a chapter's seconds into training, curves and unit measures (timed in
+    the package) and the rest; chapter 2 trains and draws curves, chapter 5 measures units."""
+    from singledir.staging import build_info, time_split
+
+    metas = {n: nbformat.read(smoke_build.build_dir / "exec" / f"{n}.ipynb", as_version=4).metadata["singledir"]
+             for n in smoke_build.chapters}
+    for name, meta in metas.items():
+        split = time_split(meta)
+        assert list(split) == ["training", "curves", "unit measures", "analysis"]
+        assert sum(split.values()) == pytest.approx(meta["seconds"], abs=0.05) or split["analysis"] == 0
+    assert time_split(metas["02_memorization"])["training"] > 0 and time_split(metas["02_memorization"])["curves"] > 0
+    assert time_split(metas["05_selectivity"])["unit measures"] > 0
+    page = build_info("params/smoke.yml", None, list(metas), metas, dict.fromkeys(metas, True), None)
+    assert "| training | curves | unit measures | analysis |" in page
+
+
 def test_approach_chapter_glues_the_numbers_the_package_computes(smoke_build):
     from singledir.train import RunConfig, load_run_dataset, train
 

@@ -3,6 +3,7 @@ while a chapter runs), from sweeps and from the cache's damaged-entry message.""
 from __future__ import annotations
 
 import re
+import time
 import warnings
 
 import pytest
@@ -57,3 +58,32 @@ def test_sweep_and_damaged_cache_entries_report_to_the_log(tmp_path, monkeypatch
         warnings.simplefilter("error")  # with a progress log (a book chapter), a line and no warning
         assert c.get("k") is None
     assert "is damaged" in log.read_text().splitlines()[-1] and "recomputed" in log.read_text()
+
+
+def test_phases_are_timed_into_the_chapters_results_once(tmp_path, monkeypatch):
+    """A timed block appends its seconds to the run's phases file; a block inside another timed
+    block counts as the outer one's kind (not twice); outside a book chapter nothing is written."""
+    from singledir import progress
+
+    monkeypatch.delenv("SINGLEDIR_RESULTS", raising=False)
+    with progress.phase("training"):
+        pass
+    assert not (tmp_path / progress.PHASES_FILE).exists()
+    monkeypatch.setenv("SINGLEDIR_RESULTS", str(tmp_path))
+
+    @progress.timed("curves")
+    def curve():
+        time.sleep(0.02)
+
+    with progress.phase("units"):
+        curve()  # inside a unit measure: counted as units
+    curve()
+    (tmp_path / progress.PHASES_FILE).open("a").write('{"phase": "training", "sec')  # a line cut short
+    got = progress.phase_seconds(tmp_path)
+    assert set(got) == {"training", "curves", "units"} and got["training"] == 0.0
+    assert 0.02 <= got["curves"] < 0.5 and 0.02 <= got["units"] < 0.5
+    lines = (tmp_path / progress.PHASES_FILE).read_text().splitlines()
+    assert len(lines) == 3  # units, curves, the damaged line
+    with pytest.raises(ValueError, match="phase 'plotting'"):
+        with progress.phase("plotting"):
+            pass
