@@ -135,8 +135,8 @@ def scorecard_markdown(findings: list[dict]) -> str:
     if not findings:
         return "*No findings recorded yet: execute the chapters (`make book`).*\n"
     headline = _claims.headline_verdicts(findings)
-    rows = ["| id | the paper's claim | headline (Holm) | paper | part: statistic | this build | 95% interval | "
-            "part verdict | all parts | figure |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| id | the paper's claim | part; the paper's result | this build (95% interval) | part verdict | "
+            "headline (Holm); over all parts | figure |", "|---|---|---|---|---|---|---|"]
     for f in findings:
         doc = f"/chapters/{f['chapter']}.ipynb"
         g = lambda k, fmt: f"{{glue:text}}`{doc}::{f['id']}_{k}:{fmt}`"
@@ -144,12 +144,12 @@ def scorecard_markdown(findings: list[dict]) -> str:
         for i, p in enumerate(f["parts"]):
             first = i == 0
             role = "primary" if p.get("primary") else "secondary"
+            verdicts = f"**{headline.get(f['id'], '')}**; {g('verdict', 's')}" if first else ""
             rows.append(
                 f"| {_id_cell(f) if first else ''} | {_cell(f['claim']) if first else ''} | "
-                f"{'**' + headline.get(f['id'], '') + '**' if first else ''} | {_cell(p['paper'] or f['paper'])} | "
-                f"{_cell(p['name'])} ({role}): {_cell(p['statistic'])} | {g(f'p{i}_est_text', 's')} | "
-                f"{g(f'p{i}_ci_text', 's')} | {g(f'p{i}_verdict', 's')} | "
-                f"{g('verdict', 's') if first else ''} | {fig if first else ''} |")
+                f"{_cell(p['name'])} ({role}); {_cell(p['paper'] or f['paper'])} | "
+                f"{g(f'p{i}_est_text', 's')} ({g(f'p{i}_ci_text', 's')}) | {g(f'p{i}_verdict', 's')} | "
+                f"{verdicts} | {fig if first else ''} |")
     return "\n".join(rows) + "\n"
 
 

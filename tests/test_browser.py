@@ -354,20 +354,23 @@ def test_the_scorecard_shows_what_the_chapters_computed(visited, smoke_build):
         == [f"E{i}" for i in range(1, 14)]
     html = smoke_build.build_dir / "html"
     seen = set()
+    headline = {e["id"]: e["headline"] for e in expected if e["role"] == "primary"}
     for row, e in zip(rows, expected):
-        cid, claim, paper, statistic, ours, interval, part_verdict, verdict, _ = row["cells"]
+        cid, claim, part, ours, part_verdict, verdicts, _ = row["cells"]
         first = e["id"] not in seen
         seen.add(e["id"])
-        assert statistic.startswith(e["part"]), (e["id"], statistic)
+        assert part.startswith(f"{e['part']} ({e['role']}); "), (e["id"], part)
         assert part_verdict == e["part_verdict"], (e["id"], part_verdict)
         if e["ours"] not in ("", "nan"):
-            assert ours == f"{float(e['ours']):.3f}", (e["id"], ours, e["ours"])
-            assert interval == f"{float(e['ci_low']):.3f} to {float(e['ci_high']):.3f}", (e["id"], interval)
+            interval = (f"{float(e['ci_low']):.3f} to {float(e['ci_high']):.3f}" if e["ci_low"] not in ("", "nan")
+                        else f"n/a: {e['n']} {e['replicates']}")
+            assert ours == f"{float(e['ours']):.3f} ({interval})", (e["id"], ours, e["ours"])
         if not first:
-            assert cid == claim == verdict == "", row["cells"]
+            assert cid == claim == verdicts == "", row["cells"]
             continue
         plain = claim.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"')  # Sphinx's smart quotes
-        assert cid == e["id"] and plain == e["claim"] and verdict == e["verdict"], (cid, claim, verdict)
+        assert cid == e["id"] and plain == e["claim"], (cid, claim)
+        assert verdicts == f"{headline[e['id']]}; {e['verdict']}", (cid, verdicts)
         url = urlparse(row["link"])
         target = (html / url.path.lstrip("/")).read_text()
         assert f'id="{url.fragment}"' in target, (cid, row["link"])
