@@ -142,7 +142,7 @@ def test_the_runner_prints_progress_while_a_chapter_runs_and_no_kernel_warning(t
     assert proc.returncode == 0, said
     out = proc.stdout.splitlines()
     started = out.index('[book] 01_approach: executing with {"value": 1.0}')
-    done = next(i for i, line in enumerate(out) if re.fullmatch(r"\[book\] 01_approach: [0-9.]+ s", line))
+    done = next(i for i, line in enumerate(out) if re.fullmatch(r"\[book\] 01_approach: [0-9.]+ s( \(training .*, analysis [0-9]+ s\))?", line))
     between = out[started + 1:done]
     assert between[0] == "[book] 01_approach: steps: 0/3, started", said
     assert any(re.fullmatch(r"\[book\] 01_approach: steps: 2/3, \d+s elapsed, ~\d+s left, step 1", x)
@@ -215,10 +215,13 @@ def test_build_info_page():
     text = book.build_info("params/x.yml", "a test preset", ["01_approach", "02_memorization"], metas,
                            {"01_approach": True}, "python -m singledir.book --params params/x.yml --only 02_memorization")
     assert "`params/x.yml`" in text and "a test preset" in text
-    assert "| {doc}`/chapters/01_approach` | 2026-01-02 03:04:05+00:00 | 12.5 | current |" in text
+    assert "| {doc}`/chapters/01_approach` | 2026-01-02 03:04:05+00:00 | 12.5 | n/a | n/a | n/a | n/a | current |" in text
     assert machine["cpu"] in text and machine["instruction_set"] in text and torch.__version__ in text
     assert f"{machine['torch_threads']} torch threads" in text
     assert "Not built yet with this preset: 02_memorization" in text and "--only 02_memorization" in text
+    split = {"01_approach": {**metas["01_approach"], "phases": {"training": 7.0, "curves": 3.0, "units": 0.0}}}
+    page = book.build_info("params/x.yml", None, ["01_approach"], split, {"01_approach": True}, None)
+    assert "| 12.5 | 7 | 3 | 0 | 2 | current |" in page  # analysis: the 2.5 s left, rounded
 
 
 # ---------------------------------------------------------------------------------------------
