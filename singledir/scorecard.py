@@ -173,7 +173,7 @@ def power_markdown(findings: list[dict]) -> str:
                          else "more than 100000" if math.isinf(need) else f"{need:.0f}")
             band = "band ±" if p.get("band") else ""
             rows.append(f"| {f['id']} | {_cell(p['name'])}{' (primary)' if p.get('primary') else ''} | {p['n']} "
-                        f"{_cell(p['unit'])} | {band}{fmt(p['mde'])} | {fmt(p.get('effect', math.nan))} ({why}) | "
+                        f"{_cell(p['unit'])} | {band}{fmt(p['mde'])} | {fmt(p.get('effect', math.nan))} ({_cell(why)}) | "
                         f"{'yes' if p.get('can_decide') else '**no**'} | {need_text} |")
     return "\n".join(rows) + "\n"
 

@@ -408,3 +408,7 @@ def test_every_part_has_an_effect_of_interest_and_the_power_table_says_what_a_ru
     table = scorecard.power_markdown([finding])
     assert "| E7 | conv net (primary) | 5 networks |" in table and "**no**" in table
     assert f"| {part.n_needed:.0f} |" in table
+    # a reason holding "|rho|" is escaped, so the row keeps its seven cells
+    e3 = {"id": "E3", "parts": [asdict(claims.decide("E3", {"conv net": stats.spearman(range(10), range(10))})[1][0])]}
+    row = scorecard.power_markdown([e3]).splitlines()[2]
+    assert "default \\|rho\\|" in row and len(re.findall(r"(?<!\\)\|", row)) == 8
