@@ -186,3 +186,14 @@ def effective_parameters(source: Path, params: dict) -> dict:
     """The values a chapter runs with: its ``parameters`` cell's literal defaults, overlaid by
     ``params`` (what the parameter file gives it)."""
     return {**declared_parameters(read_chapter(source)), **params}
+
+
+def name_injected_parameters(nb) -> None:
+    """Fold papermill's cell of the values a parameter file gives (tagged ``injected-parameters``)
+    into a box named for what it holds, as the chapter's own parameters cell is."""
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags:
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+            cell.metadata["mystnb"] = {"code_prompt_show": "Values the parameter file gives this chapter",
+                                       "code_prompt_hide": "Hide the values the parameter file gives"}

@@ -23,7 +23,7 @@ import uuid
 import weakref
 from pathlib import Path
 
-from .params import ROOT, BookError, _named_files, effective_parameters, read_chapter
+from .params import ROOT, BookError, _named_files, effective_parameters, name_injected_parameters, read_chapter
 from .progress import phase_seconds
 
 PACKAGE = Path(__file__).resolve().parent
@@ -369,6 +369,7 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
                                      "preset": preset, "machine": machine_info(),
                                      "findings": sorted(p.name for p in results.glob("E*.json")),
                                      "phases": {k: round(v, 2) for k, v in phase_seconds(results).items()}}
+        name_injected_parameters(out)
         nbformat.write(out, str(partial))
         os.replace(partial, final)  # the commit
         committed = True

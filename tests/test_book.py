@@ -205,6 +205,16 @@ def test_every_chapter_executes(smoke_build, smoke_cache):
 
 
 
+def test_the_values_a_parameter_file_gives_are_folded_in_a_named_box(smoke_build):
+    """papermill's injected cell (the smoke preset's values) is hidden under a box that says what it
+    holds, beside the chapter's own "Parameters of this chapter" box."""
+    nb = nbformat.read(smoke_build.build_dir / "exec" / "02_memorization.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    assert "hide-cell" in injected[0].metadata["tags"]
+    assert injected[0].metadata["mystnb"]["code_prompt_show"] == "Values the parameter file gives this chapter"
+
+
 def test_each_chapter_records_where_its_time_went(smoke_build):
     """The run record splits a chapter's seconds into training, curves and unit measures (timed in
     the package) and the rest; chapter 2 trains and draws curves, chapter 5 measures units."""
