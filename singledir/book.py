@@ -143,6 +143,7 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     os.environ.setdefault("SINGLEDIR_CACHE", str(cache_dir()))  # "$SINGLEDIR_CACHE/..." in parameters
     preset = _display_path(params_path)
     times: dict[str, float | None] = {}
+    splits: list[dict[str, float]] = []  # where the time of each chapter executed now went
     t0, wall0 = time.perf_counter(), time.time()
     current = None
     try:
@@ -155,12 +156,14 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
             current = name
             times[name] = execute_chapter(name, chapters[name], params[name], exec_dir, progress, preset=preset)
             current = None
-            split = split_text(executed_meta(exec_dir / f"{name}.ipynb") or {})
-            say(f"{name}: {times[name]:.1f} s" + (f" ({split})" if split else ""))
+            meta = executed_meta(exec_dir / f"{name}.ipynb") or {}
+            split = time_split(meta)
+            if split:
+                splits.append(split)
+            say(f"{name}: {times[name]:.1f} s" + (f" ({split_text(meta)})" if split else ""))
         ran = sum(t for t in times.values() if t)
         say(f"chapters executed in {ran:.1f} s ({sum(t is not None for t in times.values())} run, "
             f"{sum(t is None for t in times.values())} up to date)")
-        splits = [sp for n, t in times.items() if t and (sp := time_split(executed_meta(exec_dir / f"{n}.ipynb") or {}))]
         if splits:
             say("where the time went: " + ", ".join(f"{k} {sum(sp[k] for sp in splits):.0f} s" for k in splits[0]))
         _finish(params_path, build_dir, chapters, params, html, record)
@@ -229,6 +232,9 @@ def _finish(params_path: Path, build_dir: Path, chapters: dict[str, Path], param
     write_scorecard_csv(findings, build_dir / "scorecard.csv",
                         {n: {**m, "current": fresh[n]} for n, m in metas.items()}, design)
     not_built = [n for n in chapters if n not in metas]
+    if record is not None:  # before staging, so the first page's ledger table shows this build
+        record_build(build_dir / "scorecard.csv", Path(record), Path(params_path).stem, design,
+                     not not_built and all(fresh.values()))
     command = rebuild_command(params_path, build_dir, not_built) if not_built else None
     if html:
         src_dir = build_dir / "src"
@@ -237,9 +243,6 @@ def _finish(params_path: Path, build_dir: Path, chapters: dict[str, Path], param
         ledger = ledger_markdown(LEDGER, Path(params_path).stem, design)
         stage(exec_dir, src_dir, built, findings, info, ledger, design)
         _render_if_needed(src_dir, build_dir)
-    if record is not None:
-        record_build(build_dir / "scorecard.csv", Path(record), Path(params_path).stem, design,
-                     not not_built and all(fresh.values()))
     if not_built:
         say(f"not built yet with {preset}: {', '.join(not_built)}"
             + ("; the book leaves them out" if html else "") + f". Build them with:\n  {command}")

@@ -9,11 +9,12 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 
 from helpers import glued
-from singledir import book
+from singledir import book, scorecard
 from singledir.book import BookError
 
 SMOKE = book.ROOT / "params" / "smoke.yml"
@@ -271,6 +272,28 @@ def test_changed_params_re_execute_that_chapter(smoke_build, smoke_cache, tmp_pa
     assert nb.metadata["singledir"]["params"]["seed"] == 1
     assert nb.metadata["singledir"]["key"] == book.run_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
     assert book.build(params, build_dir=build_dir, html=False, progress=False)["01_approach"] is None
+
+
+def test_a_complete_build_is_recorded_in_the_ledger_and_the_ledger_table_lists_it(smoke_build, smoke_cache, tmp_path):
+    """``record``: the scorecard is copied to LEDGER/PRESET-DATE-DESIGN.csv, and the staged ledger
+    table lists it as this design; a build with a chapter missing is refused and records nothing."""
+    import datetime
+
+    build_dir, ledger = tmp_path / "_build", tmp_path / "results"
+    shutil.copytree(smoke_build[0], build_dir)
+    book.build(SMOKE, build_dir=build_dir, html=False, progress=False, record=ledger)
+    (csv,) = ledger.glob("*.csv")
+    design = pd.read_csv(build_dir / "scorecard.csv").design.iloc[0]
+    assert csv.name == f"smoke-{datetime.date.today().isoformat()}-{design}.csv"
+    assert csv.read_text() == (build_dir / "scorecard.csv").read_text()
+    table = scorecard.ledger_markdown(ledger, "smoke", design)
+    assert f"design `{design}` (this design)" in table and "| E1 | " in table
+    assert "no earlier build" in scorecard.ledger_markdown(ledger, "default", design)
+    (build_dir / "exec" / "07_your_model.ipynb").unlink()
+    with pytest.raises(book.BookError, match="not recorded in the ledger"):
+        book.build(SMOKE, build_dir=build_dir, html=False, progress=False, record=tmp_path / "other",
+                   only=["01_approach"])
+    assert not (tmp_path / "other").exists()
 
 
 def test_force_re_executes(smoke_build, tmp_path, monkeypatch):
