@@ -169,10 +169,6 @@ def difference(a, b, *, paired: bool) -> dict:
     return pivot_result(d, d, se, df, "none", int(min(len(a), len(b))))
 
 
-def _rank_rows(a: np.ndarray) -> np.ndarray:
-    return _st.rankdata(a, axis=1)
-
-
 def _row_pearson(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
     rx = rx - rx.mean(1, keepdims=True)
     ry = ry - ry.mean(1, keepdims=True)

@@ -216,8 +216,8 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
         x = x.contiguous(memory_format=torch.channels_last)
     acts, _ = _analysis.layer_activations(model, (x, y), layers)
     row["units_total"] = int(sum(a.shape[1] for a in acts.values()))
-    row["dead_units"] = int(sum(int((a.amax(0) <= 0).sum()) for a in acts.values()))  # never active on these data
-    live = {l: torch.nonzero(a.amax(0) > 0).flatten().tolist() for l, a in acts.items()}
+    live = {l: torch.nonzero(a.amax(0) > 0).flatten().tolist() for l, a in acts.items()}  # active on these data
+    row["dead_units"] = row["units_total"] - sum(map(len, live.values()))
     train_data = (ds.x_train, ds.y_train)
     epochs = sorted(run.checkpoints) if analysis.checkpoints else []
     if not epochs or epochs[-1] != config.train.epochs:
@@ -230,7 +230,7 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
                 continue  # the secondary curve only for the final network
             for b in analysis.baselines if set_name == "paper" else ("zero",):
                 reps = analysis.all_layers_repetitions if set_name == "all" else analysis.repetitions
-                if set_name == "live" and not sum(map(len, live.values())):
+                if set_name == "live" and row["dead_units"] == row["units_total"]:
                     continue  # no unit fires: no live curve
                 c = perturb.ablation_curve(net, (x, y), set_layers, grid=analysis.grid,
                                            repetitions=reps, seed=analysis.seed, baseline=b,
