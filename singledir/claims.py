@@ -12,7 +12,7 @@ a range of values that agrees with the paper. A part's verdict:
   effect beyond the boundary, or for a band the narrowest band it could certify, at 80% power).
 
 Each claim names one *primary* part. The claim's headline verdict is its primary part's verdict
-with Holm's correction over the 13 primary parts (:func:`headline_verdicts`); the other parts are
+with Holm's correction over its family's primary parts (:func:`headline_verdicts`); the other parts are
 secondary and shown with their own 95% verdicts. Over all its parts, a claim is *partly*
 reproduced when at least one part is reproduced and one is not, *contradicted* when no part is
 reproduced and at least one is contradicted, otherwise *inconclusive* (or *reproduced* when every
@@ -33,7 +33,13 @@ The thresholds a rule uses (stated once here, printed in chapter 1):
   epochs are within a factor of 2 (|log2 ratio| < 1);
 * ``HIGH_SELECTIVITY = 0.5``: a unit is highly selective when its preferred class drives it at
   least three times as strongly as the mean of the others (SI = (3 - 1) / (3 + 1));
-* ``FITS_TRAINING_SET = 0.99``: a network has fit its training set at 99% training accuracy.
+* ``FITS_TRAINING_SET = 0.99``: a network has fit its training set at 99% training accuracy;
+* ``ACCURACY_MARGIN = 0.01``: a change of test accuracy is "no cost" inside (-0.01, +0.01), and one
+  choice is "as good as" another when it is at most 0.01 worse (chapter 8).
+
+Claims F1 ... F5 test later publications on the same networks (chapter 8, "after the paper"); they
+are a family of their own: Holm's correction runs over E1-E13's primary parts and, separately,
+over F1-F5's.
 """
 from __future__ import annotations
 
@@ -54,6 +60,7 @@ ALIKE_BAND = 0.05
 TIMING_FACTOR = 2.0
 HIGH_SELECTIVITY = 0.5
 FITS_TRAINING_SET = 0.99
+ACCURACY_MARGIN = 0.01  # F2, F5: "no cost", "as good as": within one point of test accuracy
 ALPHA = 0.05  # family-wise error rate of the headline verdicts (Holm over the primary parts)
 # The smallest effect that would matter (the power table), written before any run of
 # params/decisive.yml: the paper's own effect where it gives one (EFFECTS), else these defaults.
@@ -122,6 +129,9 @@ NEGATIVE = Rule(high=0.0, text="interval wholly below 0")
 POSITIVE = Rule(low=0.0, text="interval wholly above 0")
 NO_RELATION = band(NO_RELATION_BAND)
 ALIKE = band(ALIKE_BAND)
+ACCURACY_ALIKE = band(ACCURACY_MARGIN)
+NOT_WORSE = Rule(low=-ACCURACY_MARGIN, text=f"interval wholly above -{ACCURACY_MARGIN:g}: at most "
+                 f"{100 * ACCURACY_MARGIN:g} point of test accuracy worse")
 SAME_POINT = Rule(-math.log2(TIMING_FACTOR), math.log2(TIMING_FACTOR),
                   text=f"interval wholly inside (-1, +1): within a factor of {TIMING_FACTOR:g}")
 
@@ -266,6 +276,67 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "05_selectivity", "fig-e13",
           _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 128-128; " + CONV_PAPER, "640; 100", "not stated",
                  "every unit alone", "MI vs test-loss increase")),
+    # After the paper: later publications' claims, tested on this book's networks (chapter 8)
+    Claim("F1", "Zhou et al. 2018", "One unit's ablation barely moves overall accuracy but can cut single classes; "
+          "selectivity predicts that per-class damage",
+          "class selectivity a poor predictor of overall damage, a good predictor of a unit's damage to single classes",
+          (Part("conv net", f"{WITHIN}(SI, largest per-class accuracy drop)", "networks", POSITIVE,
+                "a good predictor (AlexNet, VGG-16; no single number)", primary=True),
+           Part("MLP", f"{WITHIN}(SI, largest per-class accuracy drop)", "networks", POSITIVE),
+           Part("preferred class", "conv net: fraction of units whose largest drop falls on their preferred class, "
+                "minus chance (1 / classes)", "networks", POSITIVE, "units specialized for a subset of classes")),
+          "08_after_the_paper", "fig-f1",
+          _setup("ImageNet; Places365", "AlexNet; VGG-16; ResNet-152", "not stated", "1 each", "every conv layer",
+                 "per-class accuracy drop vs unit attributes")),
+    Claim("F2", "Leavitt & Morcos 2021", "Regularizing selectivity down costs no test accuracy; regularizing it up costs some",
+          "ResNet20 / CIFAR-10: selectivity cut 2.5x at no cost in test accuracy; raising selectivity lowered "
+          "test accuracy in every model tested",
+          (Part("MLP, lowering", "test accuracy, mean over the lowering alphas minus alpha 0, paired by seed", "seeds",
+                ACCURACY_ALIKE, "no cost (selectivity cut 2.5x)", primary=True),
+           Part("MLP, raising", "slope of test accuracy on alpha over alpha >= 0, per seed", "seeds", NEGATIVE,
+                "accuracy falls"),
+           Part("MLP, selectivity moved", "Spearman(alpha, mean SI of the hidden units) within each seed", "seeds",
+                POSITIVE, "alpha moves selectivity"),
+           Part("conv net, lowering", "test accuracy, mean over the lowering alphas minus alpha 0, paired by seed",
+                "seeds", ACCURACY_ALIKE, "no cost"),
+           Part("conv net, raising", "slope of test accuracy on alpha over alpha >= 0, per seed", "seeds", NEGATIVE,
+                "accuracy falls"),
+           Part("conv net, selectivity moved", "Spearman(alpha, mean SI of the maps) within each seed", "seeds",
+                POSITIVE, "alpha moves selectivity")),
+          "08_after_the_paper", "fig-f2",
+          _setup("CIFAR-10; Tiny ImageNet", "ResNet18, ResNet20, ResNet50", "not stated", "5 per alpha",
+                 "every hidden layer", "test accuracy vs alpha")),
+    Claim("F3", "Li & Janson 2024", "Zero and mean ablation overstate importance: the loss-minimizing constant costs less",
+          "optimal ablation's loss gap is below zero, mean and resample ablation's",
+          (Part("conv net with BN", "relative change of the mean test-loss increase per unit: optimal constant vs "
+                "the better of zero and mean", "networks", NEGATIVE, "lower than zero and mean", primary=True),
+           Part("MLP", "relative change of the mean test-loss increase per unit: optimal constant vs the better of "
+                "zero and mean", "networks", NEGATIVE, "lower than zero and mean")),
+          "08_after_the_paper", "fig-f3",
+          _setup("language and vision tasks", "GPT-2, vision transformers, others", "pretrained", "not stated",
+                 "components one at a time", "loss gap under ablation")),
+    Claim("F4", "Amjad et al. 2022", "Within a layer, ablating the most selective or informative units first hurts more "
+          "than a random order",
+          "within a layer, MI and selectivity relate positively to importance in ReLU networks; across layers they mislead",
+          (Part("MLP, selectivity", "layer's ablation AUC, descending SI minus random orders, mean over layers",
+                "networks", NEGATIVE, "most selective first hurts more", primary=True),
+           Part("MLP, information", "layer's ablation AUC, descending MI minus random orders, mean over layers",
+                "networks", NEGATIVE, "most informative first hurts more"),
+           Part("conv net, selectivity", "layer's ablation AUC, descending SI minus random orders, mean over layers",
+                "networks", NEGATIVE)),
+          "08_after_the_paper", "fig-f4",
+          _setup("MNIST; Fashion-MNIST; CIFAR-10", "fully connected ReLU nets", "not stated", "not stated",
+                 "each hidden layer alone", "cumulative ablation by order")),
+    Claim("F5", "this book", "The AUC's picks of E4 and E5 hold up when a validation split, not the test set, is the yardstick",
+          "the paper locates the test-loss minimum and ranks settings on the test set; no validation split",
+          (Part("epoch, MLP", "test accuracy at the AUC's early-stopping epoch minus at the validation-loss minimum",
+                "networks", NOT_WORSE, "as good as stopping on held-out loss", primary=True),
+           Part("epoch, conv net", "test accuracy at the AUC's early-stopping epoch minus at the validation-loss minimum",
+                "networks", NOT_WORSE),
+           Part("setting", "test accuracy of the setting the AUC ranks first minus the one validation accuracy ranks "
+                "first", "seeds", NOT_WORSE, "AUC pick in the top 5 of 96 settings 83% of the time")),
+          "08_after_the_paper", "fig-f5",
+          _setup(CIFAR, CONV_PAPER, "100", "96 settings x 2", LAST3, "test set used to choose")),
 ]}
 
 
@@ -275,6 +346,11 @@ EFFECTS: dict[tuple[str, str], tuple[float, str]] = {
     ("E9", "conv net, early layers"): (0.428, "the paper's pooled |rho| (Fig. 7)"),
     ("E8", "selectivity"): (0.1, "one map in ten more or less highly selective"),
     ("E8", "information"): (0.05, "0.05 bits, a tenth of the corrected MI of a typical map"),
+    ("F3", "conv net with BN"): (0.2, "importance a fifth lower"),
+    ("F3", "MLP"): (0.2, "importance a fifth lower"),
+    ("F5", "epoch, MLP"): (0.02, "two points of test accuracy below the margin"),
+    ("F5", "epoch, conv net"): (0.02, "two points of test accuracy below the margin"),
+    ("F5", "setting"): (0.02, "two points of test accuracy below the margin"),
 }
 
 
@@ -344,7 +420,7 @@ def decide(claim_id: str, results: dict[str, dict]) -> tuple[str, list[PartResul
     """Apply a claim's rules to its parts' results.
 
     Args:
-        claim_id: ``"E1"`` ... ``"E13"``.
+        claim_id: ``"E1"`` ... ``"E13"``, ``"F1"`` ... ``"F5"``.
         results: ``{part name: result}`` for every part, each a :mod:`singledir.stats` result
             (``estimate``, ``ci_low``, ``ci_high``, ``n`` and its pivot).
 
@@ -371,15 +447,22 @@ def holm(p_values: dict[str, float], alpha: float = ALPHA) -> dict[str, bool]:
 
 def headline_verdicts(findings: list[dict], alpha: float = ALPHA) -> dict[str, str]:
     """Each claim's headline verdict: its primary part decided with Holm's correction over the
-    primary parts of ``findings`` (one per claim); a part not decided after correction is
-    *inconclusive*."""
+    primary parts of ``findings`` (one per claim) of the same :func:`family`; a part not decided
+    after correction is *inconclusive*."""
     prim = {}
     for f in findings:
         p = next((q for q in f["parts"] if q.get("primary")), None)
         if p is not None:
             prim[f["id"]] = (float(p.get("p", 1.0)), p.get("side", "inconclusive"))
-    rejected = holm({k: v[0] for k, v in prim.items()}, alpha)
+    rejected = {}
+    for fam in {family(k) for k in prim}:
+        rejected.update(holm({k: v[0] for k, v in prim.items() if family(k) == fam}, alpha))
     return {k: (side if rejected[k] and side != "inconclusive" else "inconclusive") for k, (_, side) in prim.items()}
+
+
+def family(claim_id: str) -> str:
+    """The claim's family for Holm's correction: ``"paper"`` (E1-E13) or ``"after the paper"`` (F1-F5)."""
+    return "after the paper" if claim_id.startswith("F") else "paper"
 
 
 def rules_table() -> pd.DataFrame:

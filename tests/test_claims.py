@@ -106,8 +106,28 @@ def test_the_rules_say_what_the_paper_says():
     assert (claims.NO_RELATION.low, claims.NO_RELATION.high) == (-claims.NO_RELATION_BAND, claims.NO_RELATION_BAND)
 
 
+def test_the_after_the_paper_rules_say_what_the_publications_say():
+    """F1-F5, checked by hand against each publication's claim."""
+    c = {cid: {p.name: p.rule for p in claim.parts} for cid, claim in claims.CLAIMS.items()}
+    assert c["F1"]["conv net"].verdict(0.1, 0.4) == "reproduced"  # selective units damage single classes more
+    assert c["F1"]["conv net"].verdict(-0.4, -0.1) == "contradicted"
+    assert c["F1"]["preferred class"].verdict(0.05, 0.3) == "reproduced"  # above chance
+    assert c["F2"]["MLP, lowering"].verdict(-0.008, 0.004) == "reproduced"  # within one point: no cost
+    assert c["F2"]["MLP, lowering"].verdict(-0.03, -0.015) == "contradicted"  # lowering costs accuracy
+    assert c["F2"]["MLP, lowering"].verdict(-0.02, 0.0) == "inconclusive"
+    assert c["F2"]["conv net, raising"].verdict(-0.05, -0.01) == "reproduced"  # accuracy falls with alpha
+    assert c["F2"]["MLP, selectivity moved"].verdict(0.5, 0.9) == "reproduced"
+    assert c["F3"]["conv net with BN"].verdict(-0.6, -0.2) == "reproduced"  # optimal constant costs less
+    assert c["F3"]["conv net with BN"].verdict(0.1, 0.3) == "contradicted"
+    assert c["F4"]["MLP, selectivity"].verdict(-0.1, -0.02) == "reproduced"  # descending order: lower AUC
+    assert c["F5"]["epoch, MLP"].verdict(-0.005, 0.02) == "reproduced"  # at most one point worse
+    assert c["F5"]["epoch, MLP"].verdict(-0.05, -0.02) == "contradicted"
+    assert c["F5"]["setting"].verdict(-0.02, 0.01) == "inconclusive"
+    assert claims.ACCURACY_ALIKE.low == -claims.ACCURACY_MARGIN == claims.NOT_WORSE.low
+
+
 def test_each_claim_has_exactly_one_primary_part():
-    assert list(claims.CLAIMS) == [f"E{i}" for i in range(1, 14)]
+    assert list(claims.CLAIMS) == [f"E{i}" for i in range(1, 14)] + [f"F{i}" for i in range(1, 6)]
     for cid, c in claims.CLAIMS.items():
         primaries = [p.name for p in c.parts if p.primary]
         assert len(primaries) == 1, (cid, primaries)
@@ -223,6 +243,19 @@ def test_headline_verdicts_correct_the_primary_parts_with_holm():
     assert claims.headline_verdicts([f for f in findings if f["id"] == "E7"]) == {"E7": "contradicted"}
 
 
+def test_holm_runs_within_each_family():
+    """F1-F5 are corrected among themselves: an F part at p = 0.005 stands (0.005 < 0.05 / 5) although
+    it would not among all 18 primary parts, and the E claims' headline verdicts do not depend on
+    the F parts at all."""
+    assert claims.family("E9") == "paper" and claims.family("F2") == "after the paper"
+    findings = _findings({"F2": _decided_at(0.005), "E1": _decided_at(0.003)})
+    head = claims.headline_verdicts(findings)
+    assert head["F2"] != "inconclusive"
+    assert head["E1"] == "reproduced"  # 0.003 < 0.05 / 13
+    only_e = claims.headline_verdicts([f for f in findings if f["id"].startswith("E")])
+    assert only_e == {k: v for k, v in head.items() if k.startswith("E")}
+
+
 def test_decide_takes_stats_results_and_computes_p_and_detectable_effects():
     with pytest.raises(ValueError, match="has parts"):
         claims.decide("E1", {"MLP": fisher_result(-0.5)})
@@ -259,9 +292,9 @@ def test_band_parts_state_the_narrowest_band_and_a_sensitivity_verdict():
 
 def test_rules_table_lists_every_part():
     t = claims.rules_table()
-    assert len(t) == len(PARTS) and list(dict.fromkeys(t.id)) == [f"E{i}" for i in range(1, 14)]
+    assert len(t) == len(PARTS) and list(dict.fromkeys(t.id)) == list(claims.CLAIMS)
     assert t["reproduced when"].str.contains("interval").all()
-    assert (t.role == "primary").sum() == 13 and t[t.role == "primary"].id.is_unique
+    assert (t.role == "primary").sum() == 18 and t[t.role == "primary"].id.is_unique
 
 
 def test_design_hash_changes_with_any_rule_source_or_value(tmp_path, monkeypatch):
