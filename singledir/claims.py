@@ -46,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -458,6 +459,14 @@ def headline_verdicts(findings: list[dict], alpha: float = ALPHA) -> dict[str, s
     for fam in {family(k) for k in prim}:
         rejected.update(holm({k: v[0] for k, v in prim.items() if family(k) == fam}, alpha))
     return {k: (side if rejected[k] and side != "inconclusive" else "inconclusive") for k, (_, side) in prim.items()}
+
+
+def claim_order(claim_id: str) -> tuple[int, float]:
+    """Sort key of a claim id: the paper's claims E1-E13 first, then F1-F5, each by number."""
+    m = re.fullmatch(r"([A-Za-z]*)(\d+)", str(claim_id))
+    if not m:
+        return (2, math.inf)
+    return (1 if m.group(1) == "F" else 0, int(m.group(2)))
 
 
 def family(claim_id: str) -> str:

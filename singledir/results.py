@@ -4,15 +4,15 @@ longer describe the build."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from .runner import executed_meta, say
 
 
-def _id_number(finding: dict) -> float:
-    m = re.match(r"[A-Za-z]*(\d+)", str(finding.get("id", "")))
-    return int(m.group(1)) if m else float("inf")
+def _id_number(finding: dict) -> tuple[int, float]:
+    from .claims import claim_order
+
+    return claim_order(finding.get("id", ""))
 
 
 def expected_findings(meta: dict, name: str) -> list[str]:
@@ -61,7 +61,7 @@ def chapter_findings(build_dir: Path, names: list[str]) -> list[dict]:
         folder = build_dir / "results" / name / str(run)
         if not (run and folder.is_dir()):
             continue
-        for path in sorted(folder.glob("E*.json")):
+        for path in sorted(folder.glob("[EF]*.json")):
             try:
                 out.append({**_read_finding(path), "chapter": name})
             except ValueError as e:

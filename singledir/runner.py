@@ -367,7 +367,7 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
         out.metadata["singledir"] = {"key": key, "run": run, "params": params, "seconds": round(seconds, 2),
                                      "executed": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                                      "preset": preset, "machine": machine_info(),
-                                     "findings": sorted(p.name for p in results.glob("E*.json")),
+                                     "findings": sorted(p.name for p in results.glob("[EF]*.json")),
                                      "phases": {k: round(v, 2) for k, v in phase_seconds(results).items()}}
         name_injected_parameters(out)
         nbformat.write(out, str(partial))

@@ -114,8 +114,8 @@ def collect(folder: Path | None = None) -> list[dict]:
     folder = folder or results_dir()
     if not folder.exists():
         return []
-    items = [json.loads(p.read_text()) for p in folder.glob("E*.json")]
-    return sorted(items, key=lambda f: int(f["id"][1:]))
+    items = [json.loads(p.read_text()) for p in folder.glob("[EF]*.json")]
+    return sorted(items, key=lambda f: _claims.claim_order(f["id"]))
 
 
 def _cell(t) -> str:
@@ -135,8 +135,20 @@ def scorecard_markdown(findings: list[dict]) -> str:
     if not findings:
         return "*No findings recorded yet: execute the chapters (`make book`).*\n"
     headline = _claims.headline_verdicts(findings)
-    rows = ["| id | the paper's claim | part; the paper's result | this build (95% interval) | part verdict | "
-            "headline (Holm); over all parts | figure |", "|---|---|---|---|---|---|---|"]
+    header = ["| id | the claim | part; the publication's result | this build (95% interval) | part verdict | "
+              "headline (Holm); over all parts | figure |", "|---|---|---|---|---|---|---|"]
+    families = list(dict.fromkeys(_claims.family(f["id"]) for f in findings))
+    rows = []
+    for fam in families:
+        if len(families) > 1 or fam != "paper":
+            rows += ["", f"**{'The paper' if fam == 'paper' else 'After the paper'}** "
+                     f"({'Holm over its primary parts' if fam == 'paper' else 'later publications, chapter 8; Holm over their primary parts'})", ""]
+        rows += header + _scorecard_rows([f for f in findings if _claims.family(f["id"]) == fam], headline)
+    return "\n".join(rows).lstrip("\n") + "\n"
+
+
+def _scorecard_rows(findings: list[dict], headline: dict[str, str]) -> list[str]:
+    rows = []
     for f in findings:
         doc = f"/chapters/{f['chapter']}.ipynb"
         g = lambda k, fmt: f"{{glue:text}}`{doc}::{f['id']}_{k}:{fmt}`"
@@ -150,7 +162,7 @@ def scorecard_markdown(findings: list[dict]) -> str:
                 f"{_cell(p['name'])} ({role}); {_cell(p['paper'] or f['paper'])} | "
                 f"{g(f'p{i}_est_text', 's')} ({g(f'p{i}_ci_text', 's')}) | {g(f'p{i}_verdict', 's')} | "
                 f"{verdicts} | {fig if first else ''} |")
-    return "\n".join(rows) + "\n"
+    return rows
 
 
 def power_markdown(findings: list[dict]) -> str:
@@ -195,7 +207,7 @@ def ledger_markdown(ledger: Path, preset: str, design: str) -> str:
         for _, r in t[t.role == "primary"].iterrows():
             verdicts.setdefault(r.id, {})[label] = f"{r.headline} ({r.part_verdict} at 95%)"
     rows = ["| id | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for cid in sorted(verdicts, key=lambda k: int(k[1:])):
+    for cid in sorted(verdicts, key=_claims.claim_order):
         rows.append(f"| {cid} | " + " | ".join(verdicts[cid].get(c, "") for c in cols) + " |")
     return "\n".join(rows) + "\n"
 

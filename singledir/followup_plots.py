@@ -1,0 +1,96 @@
+"""Chapter 8's figures: each function only draws the table it is given and returns the figure
+(drawn for the book's column, like :mod:`singledir.plots`)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .plots import panels
+
+
+def class_damage(live: pd.DataFrame):
+    """F1: per live unit, the largest per-class accuracy drop (left) and the overall drop (right)
+    against class selectivity; columns ``net, selectivity, max_drop, overall_drop, depth``."""
+    fig, axes = panels(2, height=3.4, sharey=True)
+    t = live.assign(max_pts=100 * live.max_drop, overall_pts=-100 * live.overall_drop)
+    for ax, col, title in ((axes[0], "max_pts", "class hurt most"), (axes[1], "overall_pts", "all classes")):
+        sns.scatterplot(t, x="selectivity", y=col, hue="net", style="net", s=10, alpha=0.6, ax=ax)
+        ax.set_xlabel("class selectivity index")
+        ax.set_ylabel("accuracy drop (points)")
+        ax.set_title(title)
+    axes[1].get_legend().remove()
+    fig.tight_layout()
+    return fig
+
+
+def alpha_sweep(table: pd.DataFrame, margin: float = 0.01):
+    """F2: test accuracy and mean selectivity against the regularizer's alpha, mean and 95%
+    t-interval over seeds, per kind of network; ``margin`` shades +/- around alpha 0's accuracy."""
+    fig, axes = panels(2, height=3.4)
+    sns.lineplot(table, x="alpha", y="test_acc", hue="net", marker="o", errorbar=("ci", 95), ax=axes[0])
+    for net, g in table.groupby("net"):
+        base = g[g.alpha == 0].test_acc.mean()
+        if np.isfinite(base):
+            axes[0].axhspan(base - margin, base + margin, color="0.85", alpha=0.5, zorder=0)
+    sns.lineplot(table, x="alpha", y="si", hue="net", marker="o", errorbar=("ci", 95), ax=axes[1], legend=False)
+    axes[0].set_ylabel("test accuracy")
+    axes[1].set_ylabel("mean selectivity index")
+    for ax in axes:
+        ax.set_xlabel("alpha (regularizer)")
+    fig.tight_layout()
+    return fig
+
+
+def ablation_values(units: pd.DataFrame):
+    """F3: importance with the optimal constant against importance with zero (left) and with the
+    training mean (right), one point per unit; columns ``net, imp_zero, imp_mean, imp_opt``."""
+    fig, axes = panels(2, height=3.4, sharey=True)
+    for ax, col, label in ((axes[0], "imp_zero", "zero"), (axes[1], "imp_mean", "training mean")):
+        sns.scatterplot(units, x=col, y="imp_opt", hue="net", style="net", s=10, alpha=0.6, ax=ax)
+        lo = float(np.nanmin(units[[col, "imp_opt"]].to_numpy()))
+        hi = float(np.nanmax(units[[col, "imp_opt"]].to_numpy()))
+        ax.plot([lo, hi], [lo, hi], color="0.4", lw=1, ls="--")
+        ax.set_xlabel(f"importance, ablated to {label}")
+        ax.set_ylabel("importance, optimal constant")
+    axes[1].get_legend().remove()
+    fig.tight_layout()
+    return fig
+
+
+def ordered_aucs(wide: pd.DataFrame):
+    """F4: per network and layer, the AUC of the descending and ascending orders minus the random
+    orders' mean, by score; columns ``net, score, desc_minus_random, asc_minus_random``."""
+    long = wide.melt(id_vars=["net", "run", "layer", "score"], value_vars=["desc_minus_random", "asc_minus_random"],
+                     var_name="order", value_name="d")
+    long["order"] = long.order.map({"desc_minus_random": "descending", "asc_minus_random": "ascending"})
+    scores = list(dict.fromkeys(long.score))
+    fig, axes = panels(len(scores), height=3.4, sharey=True)
+    for ax, score in zip(axes, scores):
+        sns.stripplot(long[long.score == score], x="net", y="d", hue="order", dodge=True, ax=ax, size=5)
+        ax.axhline(0, color="0.4", lw=1)
+        ax.set_xlabel("")
+        ax.set_ylabel("AUC minus random orders")
+        ax.set_title(f"order of {score}")
+    for ax in axes[1:]:
+        if ax.get_legend():
+            ax.get_legend().remove()
+    fig.tight_layout()
+    return fig
+
+
+def choices(table: pd.DataFrame):
+    """F5: test accuracy of what the AUC, the validation split, a random choice and the best
+    candidate give, per decision; columns ``decision, test_acc_auc, test_acc_val, test_acc_chance,
+    test_acc_best``."""
+    names = {"test_acc_auc": "AUC", "test_acc_val": "validation", "test_acc_chance": "random", "test_acc_best": "best"}
+    long = table.melt(id_vars=["decision"], value_vars=list(names), var_name="chosen by", value_name="test accuracy")
+    long["chosen by"] = long["chosen by"].map(names)
+    fig, axes = panels(1, height=3.4)
+    sns.pointplot(long, x="decision", y="test accuracy", hue="chosen by", dodge=0.5, linestyle="none",
+                  errorbar=None, ax=axes[0], markers="D")
+    sns.stripplot(long, x="decision", y="test accuracy", hue="chosen by", dodge=True, ax=axes[0], size=3, alpha=0.5,
+                  legend=False)
+    axes[0].set_xlabel("")
+    fig.tight_layout()
+    return fig
