@@ -29,14 +29,16 @@ from .engine import Data
 
 
 def unit_measures(model: nn.Module, test: Data, train: Data, layers: Sequence[str], n_classes: int, *,
-                  n_bins: int = 10, fit_steps: int = 20, seed: int = 0) -> pd.DataFrame:
+                  value_layers: Sequence[str] | None = None, n_bins: int = 10, fit_steps: int = 2,
+                  seed: int = 0) -> pd.DataFrame:
     """One row per unit of ``layers``: the per-unit table of :func:`singledir.analysis.unit_table`
     measured on ``test`` (``selectivity``, ``mutual_info_corrected``, ``delta_loss`` = importance
     when ablated to zero, ...), plus ``preferred`` (the class with the highest mean activation),
     ``max_drop``, ``max_drop_class``, ``mean_drop`` and ``overall_drop`` (per-class accuracy lost
     when the unit alone is ablated to zero, on ``test``), ``imp_mean`` and ``imp_opt`` (test-loss
     increase when ablated to its mean over ``train`` and to its fitted optimal constant, fitted on
-    ``train``), and ``imp_zero`` (= ``delta_loss``).
+    ``train``; on ``value_layers`` only, default ``layers``, NaN elsewhere), and ``imp_zero``
+    (= ``delta_loss``).
     """
     layers = list(layers)
     table = analysis.unit_table(model, test, layers, n_classes=n_classes, n_bins=n_bins, seed=seed)
@@ -45,16 +47,17 @@ def unit_measures(model: nn.Module, test: Data, train: Data, layers: Sequence[st
                                     "preferred": selectivity.preferred_class(a, y, n_classes).numpy()})
                       for l, a in acts.items()])
     damage = ablations.class_damage_summary(ablations.class_damage(model, test, layers))
-    imp_mean = perturb.unit_importance(model, test, layers, baseline="mean", baseline_data=train)
-    constants = ablations.fit_ablation_constants(model, train, layers, steps=fit_steps)
-    imp_opt = perturb.unit_importance(model, test, layers, baseline=constants)
+    vlayers = list(value_layers or layers)
+    imp_mean = perturb.unit_importance(model, test, vlayers, baseline="mean", baseline_data=train)
+    constants = ablations.fit_ablation_constants(model, train, vlayers, steps=fit_steps)
+    imp_opt = perturb.unit_importance(model, test, vlayers, baseline=constants)
     out = (table.merge(pref, on=["layer", "unit"])
            .merge(damage[["layer", "unit", "max_drop", "max_drop_class", "mean_drop", "overall_drop"]],
                   on=["layer", "unit"])
            .merge(imp_mean[["layer", "unit", "delta_loss"]].rename(columns={"delta_loss": "imp_mean"}),
-                  on=["layer", "unit"])
+                  on=["layer", "unit"], how="left")
            .merge(imp_opt[["layer", "unit", "delta_loss"]].rename(columns={"delta_loss": "imp_opt"}),
-                  on=["layer", "unit"]))
+                  on=["layer", "unit"], how="left"))
     return out.assign(imp_zero=out.delta_loss)
 
 
