@@ -50,7 +50,8 @@ def ablate(act: torch.Tensor, units: torch.Tensor, baseline: torch.Tensor | None
     keep = keep.view(1, -1, *([1] * (act.dim() - 2)))
     out = act * keep
     if baseline is not None:
-        out = out + baseline.to(act.dtype).to(act.device).unsqueeze(0) * (1 - keep)
+        b = baseline.to(act.dtype).to(act.device)  # [U] (a constant per unit, also per conv channel) or [U, ...]
+        out = out + b.reshape(1, *b.shape, *[1] * (act.dim() - 1 - b.dim())) * (1 - keep)
     return out
 
 
@@ -263,11 +264,10 @@ class Incremental:
 
     def start(self, a: torch.Tensor, baseline: torch.Tensor | None) -> torch.Tensor:
         """Prepare the layer's activations ``a`` and ``baseline``; returns the intact ``z``."""
+        b = None if baseline is None else baseline.to(a.device).reshape(1, *baseline.shape, *[1] * (a.dim() - 1 - baseline.dim()))
         for m in self.pre:
             a = m(a)
-        b = baseline
         if b is not None:
-            b = b.to(a.device)[None]
             for m in self.pre:
                 b = m(b)
             b = b[0]
