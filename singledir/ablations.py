@@ -16,11 +16,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import perturb
-from .engine import CHUNK, Data, Engine, Sums, check_layers, probe
+from .engine import CHUNK, Data, Engine, Sums, check_layers, chunks, probe
+from .models import evaluating
 from .progress import timed
+from .record import hooked
 
 
 def _layers(model: nn.Module, layers: str | Sequence[str]) -> list[str]:
@@ -222,3 +225,173 @@ def ordered_aucs(table: pd.DataFrame, metric: str = "accuracy") -> dict[str, flo
     if "layer" in table and table.layer.nunique() > 1:
         raise ValueError(f"the table holds layers {sorted(table.layer.unique())}: give one layer's curves")
     return {o: perturb.auc(table[table.order == o], metric) for o in ORDERS if (table.order == o).any()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimal ablation constants
+# ---------------------------------------------------------------------------------------------
+FIT_MEMORY = 2 ** 28  # bytes of logits and their derivatives kept per block of units (4 copies)
+
+
+def _replace(a: torch.Tensor, units: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``a [m, U, ...]`` stacked ``len(units)`` times, copy ``g`` with unit ``units[g]`` set to ``c[g]``."""
+    g, m, rest = len(units), len(a), a.shape[2:]
+    big = a.unsqueeze(0).expand(g, *a.shape)
+    idx = (torch.arange(g, device=a.device)[:, None], torch.arange(m, device=a.device)[None, :], units.to(a.device)[:, None])
+    values = c.to(a.dtype).view(g, 1, *([1] * len(rest))).expand(g, m, *rest)
+    return big.index_put(idx, values).reshape(g * m, *a.shape[1:])
+
+
+def _evaluate(engine: Engine, data: Data, layer: str, units: torch.Tensor, c: torch.Tensor, tangents: bool):
+    """Mean loss per unit with it alone set to ``c`` ([k], float64), and where ``tangents`` its
+    logits and their derivatives in ``c`` (``[k, N, classes]`` each; forward-mode, exact)."""
+    import torch.autograd.forward_ad as fwAD
+    loss, logits, slopes, n = torch.zeros(len(units), dtype=torch.float64), [], [], 0
+    inc = engine.plan.linear_after(layer) if engine.method == "engine" else None
+    inc = inc if inc is not None and inc.dense else None  # a Linear next: its input changes in one column
+    with evaluating(engine.model), fwAD.dual_level():
+        for x, y in chunks(data, engine.chunk_size):
+            x, y, m = x.to(engine.device), y.to(engine.device), len(y)
+            a = engine.plan.upstream(x) if engine.method == "engine" else None
+            z0 = inc.start(a, None) if inc is not None else None
+            step = max(1, engine.chunk_size // m)
+            lo, ds = [], []
+            for s in range(0, len(units), step):
+                u, cs = units[s:s + step], c[s:s + step].float().to(engine.device)
+                cd = fwAD.make_dual(cs, torch.ones_like(cs)) if tangents else cs
+                if inc is not None:  # z = z0 + (c - a_u) w_u, unit by unit
+                    delta = cd[:, None] - inc.aT[u.to(engine.device)]
+                    z = z0.unsqueeze(0) + delta[:, :, None] * inc.wT[u.to(engine.device)][:, None, :]
+                    out = inc.finish(z.reshape(len(u) * m, -1))
+                elif engine.method == "engine":
+                    out = engine.plan.downstream(_replace(a, u, cd), {})
+                else:
+                    with hooked(engine.model, [layer], {layer: lambda o, _u=u, _c=cd: _replace_rows(o, _u, _c, m)}):
+                        out = engine.model(x.repeat(len(u), *([1] * (x.dim() - 1))))
+                out, d = fwAD.unpack_dual(out) if tangents else (out, None)
+                if int(y.max()) >= out.shape[1] or int(y.min()) < 0:
+                    raise ValueError(f"the data hold labels outside the network's {out.shape[1]} classes")
+                ce = F.cross_entropy(out.float(), y.repeat(len(u)), reduction="none").view(len(u), m).sum(1)
+                loss[s:s + step] += ce.double().cpu()
+                if tangents:
+                    lo.append(out.float().view(len(u), m, -1).cpu())
+                    ds.append(d.float().view(len(u), m, -1).cpu())
+            if tangents:
+                logits.append(torch.cat(lo))
+                slopes.append(torch.cat(ds))
+            n += m
+    if not tangents:
+        return loss / n, None, None
+    return loss / n, torch.cat(logits, 1), torch.cat(slopes, 1)
+
+
+def _replace_rows(o: torch.Tensor, units: torch.Tensor, c: torch.Tensor, m: int) -> torch.Tensor:
+    """The hooked layer's output for ``len(units)`` stacked copies of a chunk of ``m`` examples."""
+    return _replace(o[:m], units, c) if len(units) else o
+
+
+def _line_search(logits: torch.Tensor, slopes: torch.Tensor, y: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Per unit, the step ``d`` in [-radius, radius] minimizing the mean cross-entropy of the
+    linearized logits ``logits + d * slopes`` (convex in ``d``): Newton steps safeguarded by bisection."""
+    z0, jac = logits.double(), slopes.double()
+    jy = (jac * F.one_hot(y, z0.shape[-1]).double()).sum(-1)
+
+    def slope(d, i):  # first and second derivative of the linearized loss at d, units i
+        j = jac[i]
+        p = torch.softmax(z0[i] + d[:, None, None] * j, -1)
+        pj = (p * j).sum(-1)
+        return (pj - jy[i]).mean(1), ((p * j * j).sum(-1) - pj ** 2).mean(1)
+
+    lo, hi = -radius.double().clone(), radius.double().clone()
+    every = torch.arange(len(lo))
+    d = torch.where(slope(hi, every)[0] < 0, hi, torch.where(slope(lo, every)[0] > 0, lo, 0.0))
+    todo = (d == 0).nonzero().flatten()  # the others' minimum is at the region's edge
+    for _ in range(60):
+        if not len(todo):
+            break
+        d_t, lo_t, hi_t = d[todo], lo[todo], hi[todo]
+        g, h = slope(d_t, todo)
+        hi_t, lo_t = torch.where(g > 0, d_t, hi_t), torch.where(g <= 0, d_t, lo_t)
+        newton = d_t - g / h.clamp_min(1e-300)
+        new = torch.where((h > 0) & (newton > lo_t) & (newton < hi_t), newton, (lo_t + hi_t) / 2)
+        d[todo], lo[todo], hi[todo] = new, lo_t, hi_t
+        todo = todo[((new - d_t).abs() > 1e-10 * (1 + new.abs())) & (hi_t - lo_t > 1e-12 * (1 + new.abs()))]
+    return d
+
+
+@timed("units")
+def fit_ablation_constants(model: nn.Module, data: Data, layers: str | Sequence[str], *, steps: int = 3,
+                           method: str = "auto", chunk_size: int = CHUNK) -> dict[str, torch.Tensor]:
+    """Optimal ablation (Li & Janson 2024): per unit, the constant ``c`` that minimizes the mean
+    cross-entropy on ``data`` when that unit alone is replaced by ``c`` (a conv channel: one
+    constant at every position).
+
+    Fitted per unit by a trust-region Gauss-Newton search: the network's logits are linearized in
+    ``c`` by forward-mode differentiation (exact, all units of a block in one pass over the data),
+    the linearized loss is minimized exactly within the trust region, and the proposal is evaluated
+    on the network; a worse proposal shrinks the region. Each unit's result is the best point
+    evaluated, always including 0 and the unit's mean over ``data`` (over examples and positions):
+    on ``data`` it is at least as good as zero and mean ablation. Cost: ``steps`` passes with
+    derivatives (each about two of :func:`singledir.perturb.unit_importance`) and two without.
+
+    Args:
+        model: a trained network; its mode is restored after the call.
+        data: the fitting data (the training data, for Li & Janson's optimal ablation).
+        layers: one layer name or several; each unit is fitted with only itself replaced.
+        steps: linearizations (at least 1); the ReLU networks here need 2-3.
+        method, chunk_size: as in :func:`singledir.perturb.ablation_curve` (``naive``: hooks and
+            full forward passes).
+
+    Returns:
+        ``{layer: tensor [U]}``, usable as ``baseline`` of the measures of :mod:`singledir.perturb`.
+
+    Example:
+        >>> c = fit_ablation_constants(net, (x_train, y_train), ["hidden.0", "hidden.1"])
+        >>> perturb.unit_importance(net, (x_train, y_train), ["hidden.0", "hidden.1"], baseline=c)
+    """
+    layers = _layers(model, layers)
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps {steps!r} must be an integer of at least 1 (linearizations; 3 suits ReLU networks)")
+    n_units, n_out = probe(model, data, layers)
+    y = torch.cat([yb.long().cpu() for _, yb in chunks(data, chunk_size)])
+    stats = perturb.unit_stats(model, data, layers, chunk_size)
+    out = {}
+    for l in layers:
+        engine = Engine(model, [l], method, chunk_size)
+        mean = stats[l]["mean"].double().flatten(1).mean(1) if stats[l]["mean"].dim() > 1 else stats[l]["mean"].double()
+        radius0 = 4 * (mean.abs() + stats[l]["sd"].double()) + 1e-3
+        block = max(1, FIT_MEMORY // (16 * len(y) * n_out))
+        best = torch.zeros(n_units[l], dtype=torch.float64)
+        for s in range(0, n_units[l], block):
+            u = torch.arange(s, min(s + block, n_units[l]))
+            best[u] = _fit_block(engine, data, l, u, y, mean[u], radius0[u], int(steps))
+        out[l] = best.float()
+    return out
+
+
+def _fit_block(engine, data, layer, units, y, mean, radius, steps) -> torch.Tensor:
+    """Constants for ``units`` (see :func:`fit_ablation_constants`)."""
+    best_c = torch.zeros(len(units), dtype=torch.float64)
+    best_f, _, _ = _evaluate(engine, data, layer, units, best_c, False)
+    cur = mean.clone()
+    f_cur, z, dz = _evaluate(engine, data, layer, units, cur, True)
+    active = torch.ones(len(units), dtype=torch.bool)
+    for step in range(steps):
+        better = f_cur < best_f
+        best_c, best_f = torch.where(better, cur, best_c), torch.where(better, f_cur, best_f)
+        d = torch.zeros(len(units), dtype=torch.float64)
+        d[active] = _line_search(z[active], dz[active], y, radius[active])
+        active &= d.abs() > 1e-9 * (1 + cur.abs())
+        if not active.any():
+            break
+        i = active.nonzero().flatten()
+        f_new, z_new, dz_new = _evaluate(engine, data, layer, units[i], cur[i] + d[i], step < steps - 1)
+        ok = f_new < f_cur[i]
+        better = f_new < best_f[i]
+        best_c[i[better]], best_f[i[better]] = cur[i[better]] + d[i[better]], f_new[better]
+        at_edge = d[i].abs() >= 0.99 * radius[i]  # grow the region fast while the steps reach its edge
+        radius[i] = torch.where(ok, torch.where(at_edge, 4 * radius[i], radius[i]), d[i].abs() / 4)
+        if step < steps - 1:
+            j = i[ok]
+            cur[j], f_cur[j], z[j], dz[j] = cur[j] + d[j], f_new[ok], z_new[ok], dz_new[ok]
+    return best_c
