@@ -270,7 +270,8 @@ def _evaluate(engine: Engine, data: Data, layer: str, units: torch.Tensor, c: to
                         out = engine.model(x.repeat(len(u), *([1] * (x.dim() - 1))))
                 out, d = fwAD.unpack_dual(out) if tangents else (out, None)
                 if int(y.max()) >= out.shape[1] or int(y.min()) < 0:
-                    raise ValueError(f"the data hold labels outside the network's {out.shape[1]} classes")
+                    raise ValueError(f"the data hold labels outside the network's {out.shape[1]} classes (0 to "
+                                     f"{out.shape[1] - 1}): give data labelled for this network")
                 ce = F.cross_entropy(out.float(), y.repeat(len(u)), reduction="none").view(len(u), m).sum(1)
                 loss[s:s + step] += ce.double().cpu()
                 if tangents:
