@@ -205,7 +205,7 @@ def _explicit_orders(orders, layers: list[str], n_units: dict[str, int],
     out = []
     for i, order in enumerate(orders):
         pairs = []
-        for v in order:
+        for v in order.tolist() if hasattr(order, "tolist") else order:  # a tensor or array: its numbers
             if isinstance(v, (tuple, list)) and len(v) == 2 and v[0] in layers:
                 pairs.append((layers.index(v[0]), int(v[1])))
             elif isinstance(v, (int, np.integer)) and len(layers) == 1:

@@ -179,6 +179,10 @@ def test_explicit_orders_of_pairs_over_two_layers_equal_naive_loop():
     row = c.table.set_index("n_ablated").loc[3]
     assert row.loss == pytest.approx(F.cross_entropy(out, y).item(), abs=1e-6)
     assert c.table.repetition.unique().tolist() == [0]
+    # one layer: a tensor or an array of unit indices is an order too
+    plain = perturb.ablation_curve(net, (x, y), "hidden.0", grid=4, orders=[[2, 0, 1], [1, 2, 0]]).table
+    for given in ([torch.tensor([2, 0, 1]), np.array([1, 2, 0])], torch.tensor([[2, 0, 1], [1, 2, 0]])):
+        assert perturb.ablation_curve(net, (x, y), "hidden.0", grid=4, orders=given).table.equals(plain)
 
 
 @pytest.mark.parametrize("orders, match", [
