@@ -372,7 +372,8 @@ class Engine:
             big = a.repeat(len(group), *([1] * (a.dim() - 1)))
             for k, path in enumerate(group):
                 u = path[0][1][0]
-                big[k * m:(k + 1) * m, u] = 0.0 if baseline is None else baseline[u].to(big.dtype).to(big.device)
+                big[k * m:(k + 1) * m, u] = 0.0 if baseline is None else baseline[u].to(big.dtype).to(big.device).reshape(
+                    len(u), *baseline.shape[1:], *[1] * (a.dim() - 1 - baseline.dim()))  # [U]: a constant per channel
             out = self.plan.downstream(big, {})
             for k, path in enumerate(group):
                 sums.add(path[0][0], out[k * m:(k + 1) * m], y)

@@ -310,3 +310,17 @@ def test_fit_ablation_constants_refuses_bad_input():
         ablations.fit_ablation_constants(net, (x, y), "hidden.3")
     with pytest.raises(ValueError, match="labels outside the network's 2 classes"):
         ablations.fit_ablation_constants(net, (x, y + 1), "hidden.0")
+
+
+@pytest.mark.parametrize("method", ["engine", "naive"])
+def test_per_unit_constant_baseline_where_a_nonlinear_stage_follows(method):
+    """A chain whose next stage after the layer is max pooling (evaluated by stacking copies of the
+    chunk, not by the incremental update): a baseline [U] equals the naive loop there too."""
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 3)).eval()
+    x, y = torch.randn(40, 1, 4, 4), torch.randint(0, 3, (40,))
+    c = torch.tensor([0.3, -0.2, 0.8])
+    imp = perturb.unit_importance(net, (x, y), "1", baseline={"1": c}, method=method)
+    for u in range(3):
+        out = naive_outputs(net, x, "1", set_units([u], c))
+        assert imp.loss[u] == pytest.approx(F.cross_entropy(out, y).item(), abs=1e-6)
