@@ -324,3 +324,15 @@ def test_per_unit_constant_baseline_where_a_nonlinear_stage_follows(method):
     for u in range(3):
         out = naive_outputs(net, x, "1", set_units([u], c))
         assert imp.loss[u] == pytest.approx(F.cross_entropy(out, y).item(), abs=1e-6)
+
+
+def test_fitted_constants_of_engine_and_naive_loop_agree():
+    """The engine (cached upstream; the next linear layer, dense or conv, updated for the one unit)
+    and the naive loop (hooks, full passes) evaluate the same losses, so they fit the same constants."""
+    net, x, y = trained_mlp()
+    conv, xc, yc = random_convnet()
+    for model, data, layers in [(net, (x, y), ["hidden.0"]), (conv, (xc, yc), ["conv.0", "conv.1"])]:
+        a = ablations.fit_ablation_constants(model, data, layers, method="engine", chunk_size=50)
+        b = ablations.fit_ablation_constants(model, data, layers, method="naive")
+        for l in layers:
+            assert torch.allclose(a[l], b[l], atol=1e-4)
