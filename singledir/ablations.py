@@ -125,7 +125,7 @@ def class_damage_summary(table: pd.DataFrame) -> pd.DataFrame:
 ORDERS = ("descending", "ascending", "random")
 
 
-def score_orders(scores, eligible: Sequence[int]) -> dict[str, list[int]]:
+def _score_orders(scores, eligible: Sequence[int]) -> dict[str, list[int]]:
     """The ``eligible`` units in descending and in ascending order of ``scores`` (indexed by unit).
 
     NaN scores (e.g. dead units, whose selectivity is undefined) rank lowest: last in descending,
@@ -186,7 +186,7 @@ def ordered_ablation(model: nn.Module, data: Data, layer: str, scores, *, grid: 
         raise ValueError(f"units {bad[:5]} of layer {layer!r} do not exist: it has {n} units")
     units_by = None if units is None else {layer: [int(u) for u in units]}
     eligible = [u for _, u in perturb._orders([layer], {layer: n}, 1, 0, units_by)[0]]
-    by_score = score_orders(s, sorted(eligible))
+    by_score = _score_orders(s, sorted(eligible))
     rand = [[u for _, u in o] for o in perturb._orders([layer], {layer: n}, int(random_repetitions), seed, units_by)]
     curve = perturb.ablation_curve(model, data, layer, grid=grid, baseline=baseline, baseline_data=baseline_data,
                                    metrics=metrics, method=method, chunk_size=chunk_size, units=units_by,

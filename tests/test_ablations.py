@@ -118,10 +118,10 @@ def test_class_damage_refuses_bad_input():
 # ---------------------------------------------------------------------------------------------
 def test_score_orders_rank_nan_lowest_and_break_ties_by_index():
     s = [0.5, math.nan, 2.0, 0.5, math.nan, -1.0]
-    o = ablations.score_orders(s, range(6))
+    o = ablations._score_orders(s, range(6))
     assert o["descending"] == [2, 0, 3, 5, 1, 4]
     assert o["ascending"] == [1, 4, 5, 0, 3, 2]
-    assert ablations.score_orders(s, [0, 1, 2])["descending"] == [2, 0, 1]
+    assert ablations._score_orders(s, [0, 1, 2])["descending"] == [2, 0, 1]
 
 
 @pytest.mark.parametrize("method", ["engine", "naive"])
@@ -152,7 +152,7 @@ def test_ordered_ablation_equals_naive_loop(method):
     live = [0, 1, 2, 4, 5, 7, 8]
     t = ablations.ordered_ablation(net, (x, y), "hidden.1", scores, grid=[0, 2, 5, 7], units=live,
                                    random_repetitions=3, seed=4, method=method, chunk_size=40)
-    orders = ablations.score_orders(scores.numpy(), live)
+    orders = ablations._score_orders(scores.numpy(), live)
     for name, order in orders.items():
         for k, row in zip([0, 2, 5, 7], t[t.order == name].itertuples()):
             out = naive_outputs(net, x, "hidden.1", set_units(order[:k]))
