@@ -50,7 +50,8 @@ def ablate(act: torch.Tensor, units: torch.Tensor, baseline: torch.Tensor | None
     keep = keep.view(1, -1, *([1] * (act.dim() - 2)))
     out = act * keep
     if baseline is not None:
-        out = out + baseline.to(act.dtype).to(act.device).unsqueeze(0) * (1 - keep)
+        b = baseline.to(act.dtype).to(act.device)  # [U] (a constant per unit, also per conv channel) or [U, ...]
+        out = out + b.reshape(1, *b.shape, *[1] * (act.dim() - 1 - b.dim())) * (1 - keep)
     return out
 
 
@@ -263,11 +264,10 @@ class Incremental:
 
     def start(self, a: torch.Tensor, baseline: torch.Tensor | None) -> torch.Tensor:
         """Prepare the layer's activations ``a`` and ``baseline``; returns the intact ``z``."""
+        b = None if baseline is None else baseline.to(a.device).reshape(1, *baseline.shape, *[1] * (a.dim() - 1 - baseline.dim()))
         for m in self.pre:
             a = m(a)
-        b = baseline
         if b is not None:
-            b = b.to(a.device)[None]
             for m in self.pre:
                 b = m(b)
             b = b[0]
@@ -372,7 +372,8 @@ class Engine:
             big = a.repeat(len(group), *([1] * (a.dim() - 1)))
             for k, path in enumerate(group):
                 u = path[0][1][0]
-                big[k * m:(k + 1) * m, u] = 0.0 if baseline is None else baseline[u].to(big.dtype).to(big.device)
+                big[k * m:(k + 1) * m, u] = 0.0 if baseline is None else baseline[u].to(big.dtype).to(big.device).reshape(
+                    len(u), *baseline.shape[1:], *[1] * (a.dim() - 1 - baseline.dim()))  # [U]: a constant per channel
             out = self.plan.downstream(big, {})
             for k, path in enumerate(group):
                 sums.add(path[0][0], out[k * m:(k + 1) * m], y)

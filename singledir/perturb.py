@@ -195,6 +195,36 @@ def _orders(layers: list[str], n_units: dict[str, int], repetitions: int, seed: 
     return [[pairs[i] for i in torch.randperm(len(pairs), generator=g).tolist()] for _ in range(repetitions)]
 
 
+def _explicit_orders(orders, layers: list[str], n_units: dict[str, int],
+                     units: dict[str, Sequence[int]] | None) -> list[list[tuple[int, int]]]:
+    """``orders`` (unit indices of the one layer, or ``(layer, unit)`` pairs) as (layer position,
+    unit) pairs, each checked to be a permutation of the eligible units."""
+    eligible = sorted(p for p in _orders(layers, n_units, 1, 0, units)[0])
+    if isinstance(orders, (str, bytes)) or len(orders) == 0:
+        raise ValueError(f"orders {orders!r}: give a non-empty list of unit orders, e.g. [[2, 0, 1]]")
+    out = []
+    for i, order in enumerate(orders):
+        pairs = []
+        for v in order.tolist() if hasattr(order, "tolist") else order:  # a tensor or array: its numbers
+            if isinstance(v, (tuple, list)) and len(v) == 2 and v[0] in layers:
+                pairs.append((layers.index(v[0]), int(v[1])))
+            elif isinstance(v, (int, np.integer)) and len(layers) == 1:
+                pairs.append((0, int(v)))
+            else:
+                raise ValueError(f"order {i} holds {v!r}: give unit indices of the layer (one layer) or "
+                                 f"(layer, unit) pairs with a layer among {layers}")
+        if sorted(pairs) != eligible:
+            extra = sorted(set(pairs) - set(eligible))[:5]
+            missing = sorted(set(eligible) - set(pairs))[:5]
+            twice = sorted({p for p in pairs if pairs.count(p) > 1})[:5]
+            named = lambda ps: [(layers[li], u) if len(layers) > 1 else u for li, u in ps]  # noqa: E731
+            raise ValueError(f"order {i} is not a permutation of the {len(eligible)} eligible units: not eligible "
+                             f"{named(extra)}, missing {named(missing)}, repeated {named(twice)}; give every "
+                             "eligible unit (all of the layer's, or those in `units`) exactly once")
+        out.append(pairs)
+    return out
+
+
 def _by_layer(pairs: list[tuple[int, int]], n_layers: int) -> list[torch.Tensor]:
     by = [[] for _ in range(n_layers)]
     for li, u in pairs:
@@ -207,7 +237,8 @@ def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *,
                    repetitions: int = 10, seed: int = 0, baseline: str | dict[str, torch.Tensor] = "zero",
                    baseline_data: Data | None = None, metrics: Sequence[str] = ("accuracy", "loss"),
                    method: str = "auto", chunk_size: int = CHUNK,
-                   units: dict[str, Sequence[int]] | None = None) -> AblationCurve:
+                   units: dict[str, Sequence[int]] | None = None,
+                   orders: Sequence[Sequence] | None = None) -> AblationCurve:
     """Cumulative ablation curve of ``layers`` over random unit orders.
 
     Args:
@@ -225,6 +256,9 @@ def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *,
         chunk_size: examples per chunk when ``data`` are tensors.
         units: ``{layer: unit indices}``: ablate only these units of a layer (e.g. its live units;
             the fraction on the x-axis is then of the units eligible); a layer not named: all.
+        orders: explicit orders instead of random ones (``repetitions`` and ``seed`` then do not
+            apply; the table's ``repetition`` is the order's position): each a permutation of the
+            eligible units, as unit indices (one layer) or ``(layer, unit)`` pairs.
 
     Returns:
         an :class:`AblationCurve` (``.table``, ``.auc``, ``.normalized_auc``, ``.mean``).
@@ -247,7 +281,8 @@ def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *,
             bad = [int(u) for u in idx if not 0 <= int(u) < n_units[l]]
             if bad:
                 raise ValueError(f"units {bad[:5]} of layer {l!r} do not exist: it has {n_units[l]} units")
-    orders = _orders(layers, n_units, int(repetitions), seed, units)
+    orders = (_orders(layers, n_units, int(repetitions), seed, units) if orders is None
+              else _explicit_orders(orders, layers, n_units, units))
     total = len(orders[0]) if orders else sum(n_units.values())
     counts = count_grid(total, grid)
     paths = []

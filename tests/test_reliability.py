@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from singledir import analysis, perturb, selectivity
+from singledir import ablations, analysis, perturb, selectivity
 from singledir.data import stratified_subset
 from singledir.models import MLPConfig, build_model, unit_layer_names
 
@@ -41,6 +41,10 @@ CALLS = {
     "unit_table": lambda n, d: analysis.unit_table(n, d, ["hidden.0", "hidden.1"]),
     "analyze[test_data]": lambda n, d: analysis.analyze(n, train_data=mlp_and_data()[1:], test_data=d,
                                                         layers=["hidden.0"], repetitions=1, grid=3),
+    "class_damage": lambda n, d: ablations.class_damage(n, d, "hidden.0"),
+    "ordered_ablation": lambda n, d: ablations.ordered_ablation(n, d, "hidden.0", [0.0] * 8, grid=3,
+                                                                random_repetitions=1),
+    "fit_ablation_constants": lambda n, d: ablations.fit_ablation_constants(n, d, "hidden.1", steps=1),
 }
 
 
