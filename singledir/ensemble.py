@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from . import cache as _cache
 from . import data as _data
 from . import models as _models
+from . import regularize as _reg
 from . import train as _train
 from .progress import timed
 from .stacked import StackedConvNet, StackedMLP, StackedOptimizer, stack  # noqa: F401 (re-exported)
@@ -221,6 +222,7 @@ class _Group:
         self.y_train = torch.stack([ds.y_train for ds in datasets]).to(device)  # [G, N]: each member's labels
         self.y_test = ds0.y_test.unsqueeze(0).expand(self.G, -1)
         self.x_train_nchw, self.x_test = ds0.x_train, ds0.x_test
+        self.n_classes = ds0.n_classes
 
     def state(self, g: int) -> dict[str, torch.Tensor]:
         return self.frozen.get(g) or self.net.member_state(g)
@@ -285,11 +287,15 @@ class _Group:
                 idx = order[:, s0:s0 + cfg.batch_size]
                 xb = self.net.batch(self.x_train, idx)
                 yb = self.y_train.gather(1, idx)
+                acts: list | None = [] if cfg.selectivity_alpha else None
                 with _train.autocast(cfg, dev):
-                    out = self.net(xb, self.drop_gens)
+                    out = self.net(xb, self.drop_gens, acts=acts)
                 B = yb.shape[1]
                 losses = F.cross_entropy(out.float().reshape(G * B, -1), yb.reshape(-1),
                                          reduction="none").view(G, B).mean(1)
+                if acts is not None:  # each member's own selectivity regularizer (singledir.regularize)
+                    losses = losses - cfg.selectivity_alpha * _reg.member_selectivity(
+                        _reg.stacked_units(self.net, acts), yb, self.n_classes)
                 finite = torch.isfinite(losses).tolist()
                 for g in range(G):
                     if self.live[g] and not finite[g]:  # diverged: keep the state before this step

@@ -1,0 +1,126 @@
+"""A differentiable class-selectivity regularizer (Leavitt & Morcos, ICLR 2021, "Selectivity
+considered harmful").
+
+Training with ``TrainConfig(selectivity_alpha=alpha)`` minimizes ``cross-entropy - alpha * SI``,
+where ``SI`` is the mean class selectivity index of the network's units computed from the current
+batch: for each unit layer (the layers the book ablates, post-ReLU; a conv feature map first
+averaged over its positions), the mean activation of each class present in the batch, and per unit
+
+    SI = (mu_max - mu_rest) / (mu_max + mu_rest + eps)
+
+with ``mu_max`` the largest class mean and ``mu_rest`` the mean of the other present classes'
+means, as :mod:`singledir.selectivity` defines the index (``eps`` keeps it differentiable where a
+unit is silent on the whole batch: such a unit counts as 0). The units' indices are averaged within
+each layer, then the layers' means are averaged. Positive ``alpha`` makes units more selective,
+negative ``alpha`` less. A batch with fewer than two classes has no index: it contributes 0.
+
+The regularizer is computed in float32 outside autocast, so it works under ``precision="bf16"``.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from . import models as _models
+
+EPS = 1e-7  # added to the index's denominator (Leavitt & Morcos's epsilon)
+
+
+def member_selectivity(acts: Sequence[torch.Tensor], labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Each member's mean class selectivity over its unit layers, differentiable.
+
+    Args:
+        acts: one tensor per unit layer, ``[G, B, U]`` (G members, B examples, U units; conv
+            feature maps already averaged over positions).
+        labels: ``[G, B]`` each member's labels of its batch.
+        n_classes: the number of classes of the dataset.
+
+    Returns:
+        ``[G]`` float32: per member, the units' mean SI in each layer, averaged over the layers.
+    """
+    if not acts:
+        raise ValueError("the selectivity regularizer needs at least one unit layer; the network has none")
+    onehot = torch.nn.functional.one_hot(labels.long(), int(n_classes)).float()  # [G, B, K]
+    counts = onehot.sum(1)  # [G, K]
+    present = counts > 0
+    n_present = present.sum(1)  # [G]
+    layers = []
+    for a in acts:
+        a = a.float()
+        sums = torch.bmm(onehot.transpose(1, 2), a)  # [G, K, U]
+        mu = sums / counts.clamp_min(1).unsqueeze(2)
+        mu_max = mu.masked_fill(~present.unsqueeze(2), float("-inf")).max(1).values  # [G, U]
+        rest = (mu * present.unsqueeze(2)).sum(1) - mu_max
+        mu_rest = rest / (n_present - 1).clamp_min(1).unsqueeze(1)
+        si = (mu_max - mu_rest) / (mu_max + mu_rest + EPS)
+        layers.append(si.mean(1))
+    mean = torch.stack(layers).mean(0)
+    return torch.where(n_present >= 2, mean, torch.zeros_like(mean))
+
+
+def _units(a: torch.Tensor) -> torch.Tensor:
+    """``[B, U]`` or ``[B, C, H, W]`` (averaged over positions) -> ``[B, U]``."""
+    return a.flatten(2).mean(2) if a.dim() > 2 else a
+
+
+def selectivity_regularizer(acts: Sequence[torch.Tensor], labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """The mean class selectivity of one network's units on a batch (differentiable).
+
+    Args:
+        acts: the activations of each unit layer on the batch: ``[B, U]`` (MLP) or ``[B, C, H, W]``
+            (conv; averaged over positions).
+        labels: ``[B]`` the batch's labels.
+        n_classes: the number of classes of the dataset.
+
+    Returns:
+        A scalar float32 tensor: the mean over layers of the mean over units of
+        ``(mu_max - mu_rest) / (mu_max + mu_rest + eps)`` (0 when fewer than two classes are present).
+
+    Example:
+        >>> acts = [torch.tensor([[1.0, 1.0], [0.0, 1.0]])]  # unit 0 fires for class 0 only
+        >>> round(selectivity_regularizer(acts, torch.tensor([0, 1]), 2).item(), 4)
+        0.5
+    """
+    return member_selectivity([_units(a).unsqueeze(0) for a in acts], labels.unsqueeze(0), n_classes)[0]
+
+
+def forward_with_units(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``model(x)`` and the outputs of its unit layers (:func:`singledir.models.unit_layer_names`),
+    collected by forward hooks, so the output is the very ``model(x)``.
+
+    Args:
+        model: a network.
+        x: its inputs.
+
+    Returns:
+        (the output, one activation tensor per unit layer in the order of the names).
+    """
+    names = _models.unit_layer_names(model)
+    found: dict[str, torch.Tensor] = {}
+    with contextlib.ExitStack() as stack:
+        for name in names:
+            def hook(_m, _i, out, name=name):
+                found[name] = out
+            stack.callback(_models.get_layer(model, name).register_forward_hook(hook).remove)
+        out = model(x)
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ValueError(f"unit layers {missing} were not run by {type(model).__name__}'s forward pass; "
+                         "the selectivity regularizer needs every unit layer's output")
+    return out, [found[n] for n in names]
+
+
+def stacked_units(net: nn.Module, acts: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """A stacked network's unit activations as ``[G, B, U]`` per layer: an MLP's are already so;
+    a conv net's ``[B, G*C, H, W]`` are averaged over positions and split by member."""
+    G = net.G
+    out = []
+    for a in acts:
+        if a.dim() == 4:
+            pooled = a.flatten(2).mean(2)  # [B, G*C]
+            a = pooled.view(len(pooled), G, -1).transpose(0, 1)
+        out.append(a)
+    return out
