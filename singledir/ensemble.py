@@ -222,7 +222,6 @@ class _Group:
         self.y_train = torch.stack([ds.y_train for ds in datasets]).to(device)  # [G, N]: each member's labels
         self.y_test = ds0.y_test.unsqueeze(0).expand(self.G, -1)
         self.x_train_nchw, self.x_test = ds0.x_train, ds0.x_test
-        self.n_classes = ds0.n_classes
 
     def state(self, g: int) -> dict[str, torch.Tensor]:
         return self.frozen.get(g) or self.net.member_state(g)
@@ -293,9 +292,7 @@ class _Group:
                 B = yb.shape[1]
                 losses = F.cross_entropy(out.float().reshape(G * B, -1), yb.reshape(-1),
                                          reduction="none").view(G, B).mean(1)
-                if acts is not None:  # each member's own selectivity regularizer (singledir.regularize)
-                    losses = losses - cfg.selectivity_alpha * _reg.member_selectivity(
-                        _reg.stacked_units(self.net, acts), yb, self.n_classes)
+                losses = _reg.regularized(losses, cfg.selectivity_alpha, self.net, acts, yb, out.shape[-1])
                 finite = torch.isfinite(losses).tolist()
                 for g in range(G):
                     if self.live[g] and not finite[g]:  # diverged: keep the state before this step

@@ -124,3 +124,23 @@ def stacked_units(net: nn.Module, acts: Sequence[torch.Tensor]) -> list[torch.Te
             a = pooled.view(len(pooled), G, -1).transpose(0, 1)
         out.append(a)
     return out
+
+
+def regularized(losses: torch.Tensor, alpha: float, net: nn.Module, acts: Sequence[torch.Tensor] | None,
+                labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """A group's per-member losses with each member's selectivity term: ``losses - alpha * SI``.
+
+    Args:
+        losses: ``[G]`` each member's cross-entropy on its batch.
+        alpha: ``TrainConfig.selectivity_alpha``; 0 returns ``losses`` itself.
+        net: the stacked network (:mod:`singledir.stacked`).
+        acts: the unit activations its forward pass appended (None when ``alpha`` is 0).
+        labels: ``[G, B]`` each member's labels of its batch.
+        n_classes: the number of classes.
+
+    Returns:
+        ``[G]`` the regularized losses.
+    """
+    if not alpha:
+        return losses
+    return losses - alpha * member_selectivity(stacked_units(net, acts), labels, n_classes)
