@@ -61,9 +61,28 @@ def member_selectivity(acts: Sequence[torch.Tensor], labels: torch.Tensor, n_cla
     return torch.where(n_present >= 2, mean, torch.zeros_like(mean))
 
 
+class _SpatialMean(torch.autograd.Function):
+    """``[B, C, H, W] -> [B, C]`` means over positions (at least float32), whose gradient keeps the input's
+    memory format: autograd's own (an expanded tensor) would turn the gradient that reaches a
+    channels-last conv layer into a contiguous one, and the ReLU's backward then runs several
+    times slower (measured: +35% per epoch for the book's conv net)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.shape, ctx.dtype = a.shape, a.dtype
+        last = a.is_contiguous(memory_format=torch.channels_last) and not a.is_contiguous()
+        ctx.fmt = torch.channels_last if last else torch.contiguous_format
+        return a.mean((2, 3), dtype=torch.promote_types(a.dtype, torch.float32))
+
+    @staticmethod
+    def backward(ctx, g):
+        h, w = ctx.shape[2:]
+        return (g / (h * w)).to(ctx.dtype)[:, :, None, None].expand(ctx.shape).contiguous(memory_format=ctx.fmt)
+
+
 def _units(a: torch.Tensor) -> torch.Tensor:
     """``[B, U]`` or ``[B, C, H, W]`` (averaged over positions) -> ``[B, U]``."""
-    return a.flatten(2).mean(2) if a.dim() > 2 else a
+    return _SpatialMean.apply(a) if a.dim() == 4 else a.flatten(2).mean(2) if a.dim() > 2 else a
 
 
 def selectivity_regularizer(acts: Sequence[torch.Tensor], labels: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -120,7 +139,7 @@ def stacked_units(net: nn.Module, acts: Sequence[torch.Tensor]) -> list[torch.Te
     out = []
     for a in acts:
         if a.dim() == 4:
-            pooled = a.flatten(2).mean(2)  # [B, G*C]
+            pooled = _SpatialMean.apply(a)  # [B, G*C]
             a = pooled.view(len(pooled), G, -1).transpose(0, 1)
         out.append(a)
     return out

@@ -141,3 +141,18 @@ def test_alpha_moves_the_selectivity_of_the_hidden_units():
     si = {a: mean_test_si(train.train(base.with_(train=replace(base.train, selectivity_alpha=a)),
                                       use_cache=False, device=CPU, dataset=ds), ds) for a in (-1.0, 0.0, 1.0)}
     assert si[-1.0] < si[0.0] < si[1.0], si
+
+
+def test_the_conv_layers_mean_has_the_right_gradient_in_the_layers_memory_format():
+    """The gradient the regularizer sends back into a channels-last conv layer stays channels last
+    (autograd's mean would make it contiguous and slow the ReLU's backward)."""
+    a = torch.rand(3, 4, 5, 6, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(regularize._SpatialMean.apply, (a,))
+    last = torch.rand(3, 4, 5, 6).to(memory_format=torch.channels_last).requires_grad_()
+    labels = torch.tensor([0, 1, 1])
+    regularize.selectivity_regularizer([last], labels, 2).backward()
+    assert last.grad.is_contiguous(memory_format=torch.channels_last)
+    plain = last.detach().clone().requires_grad_()
+    manual = regularize.member_selectivity([plain.mean((2, 3)).unsqueeze(0)], labels.unsqueeze(0), 2)[0]
+    manual.backward()
+    assert torch.allclose(plain.grad, last.grad)
