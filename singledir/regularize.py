@@ -47,17 +47,13 @@ def member_selectivity(acts: Sequence[torch.Tensor], labels: torch.Tensor, n_cla
     counts = onehot.sum(1)  # [G, K]
     present = counts > 0
     n_present = present.sum(1)  # [G]
-    layers = []
-    for a in acts:
-        a = a.float()
-        sums = torch.bmm(onehot.transpose(1, 2), a)  # [G, K, U]
-        mu = sums / counts.clamp_min(1).unsqueeze(2)
-        mu_max = mu.masked_fill(~present.unsqueeze(2), float("-inf")).max(1).values  # [G, U]
-        rest = (mu * present.unsqueeze(2)).sum(1) - mu_max
-        mu_rest = rest / (n_present - 1).clamp_min(1).unsqueeze(1)
-        si = (mu_max - mu_rest) / (mu_max + mu_rest + EPS)
-        layers.append(si.mean(1))
-    mean = torch.stack(layers).mean(0)
+    a = torch.cat([x.float() for x in acts], 2)  # every layer's units at once: few, larger operations
+    weight = torch.cat([torch.full((x.shape[2],), 1.0 / (x.shape[2] * len(acts))) for x in acts]).to(a.device)
+    mu = torch.bmm(onehot.transpose(1, 2), a) / counts.clamp_min(1).unsqueeze(2)  # [G, K, U]
+    mu_max = mu.masked_fill(~present.unsqueeze(2), float("-inf")).max(1).values  # [G, U]
+    mu_rest = ((mu * present.unsqueeze(2)).sum(1) - mu_max) / (n_present - 1).clamp_min(1).unsqueeze(1)
+    si = (mu_max - mu_rest) / (mu_max + mu_rest + EPS)
+    mean = si @ weight  # per layer the units' mean, then the layers' mean
     return torch.where(n_present >= 2, mean, torch.zeros_like(mean))
 
 
