@@ -4,8 +4,9 @@
 Modules follow the data flow, each floor importing only the floors below it:
 
 * data: ``datasets`` (loaders) -> ``data`` (registry, label corruption, subsets);
-* networks: ``models`` -> ``stacked`` (many networks as one) -> ``train`` and ``ensemble``
-  (seeded, cached training, alone or in groups), with ``cache`` and ``progress`` beneath;
+* networks: ``models`` -> ``stacked`` (many networks as one) and ``regularize`` (the selectivity
+  regularizer) -> ``train`` and ``ensemble`` (seeded, cached training, alone or in groups), with
+  ``cache`` and ``progress`` beneath; ``heldout`` (a run's held-out set in validation and test);
 * measures: ``record`` (hooks) -> ``engine`` (how a perturbation is evaluated fast) -> ``perturb``
   (ablation, noise, importance), ``selectivity``, ``information``, ``analysis`` (per-unit tables);
 * experiments: ``sweep`` (many runs, resumable), ``stats`` (intervals, power), ``claims`` (the

@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from . import cache as _cache
 from . import data as _data
 from . import models as _models
+from . import regularize as _reg
 from . import train as _train
 from .progress import timed
 from .stacked import StackedConvNet, StackedMLP, StackedOptimizer, stack  # noqa: F401 (re-exported)
@@ -285,11 +286,13 @@ class _Group:
                 idx = order[:, s0:s0 + cfg.batch_size]
                 xb = self.net.batch(self.x_train, idx)
                 yb = self.y_train.gather(1, idx)
+                acts: list | None = [] if cfg.selectivity_alpha else None
                 with _train.autocast(cfg, dev):
-                    out = self.net(xb, self.drop_gens)
+                    out = self.net(xb, self.drop_gens, acts=acts)
                 B = yb.shape[1]
                 losses = F.cross_entropy(out.float().reshape(G * B, -1), yb.reshape(-1),
                                          reduction="none").view(G, B).mean(1)
+                losses = _reg.regularized(losses, cfg.selectivity_alpha, self.net, acts, yb, out.shape[-1])
                 finite = torch.isfinite(losses).tolist()
                 for g in range(G):
                     if self.live[g] and not finite[g]:  # diverged: keep the state before this step

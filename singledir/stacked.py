@@ -85,12 +85,16 @@ class StackedMLP(nn.Module):
                                      for i in range(n))
         self.dropouts = [m.config.dropout for m in members]
 
-    def forward(self, x: torch.Tensor, generators: Sequence[torch.Generator] | None = None) -> torch.Tensor:
-        """``x [G, B, ...]`` (each member's batch) -> logits ``[G, B, K]``."""
+    def forward(self, x: torch.Tensor, generators: Sequence[torch.Generator] | None = None,
+                acts: list | None = None) -> torch.Tensor:
+        """``x [G, B, ...]`` (each member's batch) -> logits ``[G, B, K]``; each hidden layer's
+        units ``[G, B, U]`` (after the ReLU) are appended to ``acts`` when it is given."""
         h = x.flatten(2)
         last = len(self.weight) - 1
         for i in range(last):
             h = torch.relu(stacked_linear(h, self.weight[i], self.bias[i]))
+            if acts is not None:
+                acts.append(h)
             if self.training and any(p > 0 for p in self.dropouts):
                 h = _dropout(h, self.dropouts, generators)
         return stacked_linear(h, self.weight[last], self.bias[last])
@@ -148,10 +152,13 @@ class StackedConvNet(nn.Module):
         self.out_bias = nn.Parameter(torch.stack([m.out.bias.detach() for m in members]).contiguous())
         self.to(memory_format=torch.channels_last)
 
-    def forward(self, x: torch.Tensor, generators=None) -> torch.Tensor:
-        """``x [B, G * C, H, W]`` (member g's batch in channels ``g*C:(g+1)*C``) -> ``[G, B, K]``."""
+    def forward(self, x: torch.Tensor, generators=None, acts: list | None = None) -> torch.Tensor:
+        """``x [B, G * C, H, W]`` (member g's batch in channels ``g*C:(g+1)*C``) -> ``[G, B, K]``;
+        each conv layer's output ``[B, G * C, H, W]`` is appended to ``acts`` when it is given."""
         for block in self.conv:
             x = block(x)
+            if acts is not None:
+                acts.append(x)
         pooled = F.adaptive_avg_pool2d(x, 1).flatten(1)  # [B, G * C]
         h = pooled.view(len(pooled), self.G, -1).transpose(0, 1)  # [G, B, C]
         return stacked_linear(h, self.out_weight, self.out_bias)

@@ -19,6 +19,7 @@ from torch import nn
 from . import cache as _cache
 from . import data as _data
 from . import models as _models
+from . import regularize as _reg
 from .progress import timed
 
 OPTIMIZERS = ("adam", "sgd")
@@ -40,6 +41,9 @@ class TrainConfig:
     checkpoints: tuple[float, ...] = ()
     eval_every: int = 1  # evaluate train and test loss and accuracy every this many epochs (and the last)
     precision: str = "fp32"  # "fp32", or "bf16": the forward pass under bfloat16 autocast (a GPU option)
+    # loss = cross-entropy - selectivity_alpha * the units' mean class selectivity on each batch
+    # (singledir.regularize; Leavitt & Morcos 2021): > 0 more selective units, < 0 less; 0 = off
+    selectivity_alpha: float = 0.0
 
     def __post_init__(self):
         try:
@@ -47,6 +51,11 @@ class TrainConfig:
         except (TypeError, ValueError):
             raise ValueError(f"checkpoints {self.checkpoints!r} must be numbers of epochs") from None
         object.__setattr__(self, "checkpoints", tuple(int(c) if c == int(c) else c for c in sorted(points)))
+        if isinstance(self.selectivity_alpha, bool) or not isinstance(self.selectivity_alpha, (int, float)) \
+                or not math.isfinite(self.selectivity_alpha):
+            raise ValueError(f"selectivity_alpha {self.selectivity_alpha!r} must be a finite number "
+                             "(0 = no selectivity regularizer, > 0 more selective units, < 0 less)")
+        object.__setattr__(self, "selectivity_alpha", float(self.selectivity_alpha))
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; allowed: {', '.join(PRECISIONS)}")
         if self.optimizer not in OPTIMIZERS:
@@ -95,6 +104,8 @@ class RunConfig:
         d = asdict(self)
         d["model"] = _models.model_config_to_dict(self.model)
         d["train"]["checkpoints"] = list(self.train.checkpoints)
+        if d["train"]["selectivity_alpha"] == 0:  # off: left out, so the keys of runs without it stay as they were
+            del d["train"]["selectivity_alpha"]
         return d
 
     @classmethod
@@ -253,8 +264,13 @@ def _fit(config: RunConfig, ds: _data.Dataset, device: torch.device,
         for step, idx in enumerate(_data.batches(len(y_train), cfg.batch_size, g), 1):
             idx = idx.to(device)
             with autocast(cfg, device):
-                out = model(x_train[idx])
+                if cfg.selectivity_alpha:
+                    out, acts = _reg.forward_with_units(model, x_train[idx])
+                else:
+                    out = model(x_train[idx])
             loss = F.cross_entropy(out.float(), y_train[idx])
+            if cfg.selectivity_alpha:
+                loss = loss - cfg.selectivity_alpha * _reg.selectivity_regularizer(acts, y_train[idx], ds.n_classes)
             if not torch.isfinite(loss):
                 diverged = True
                 break
