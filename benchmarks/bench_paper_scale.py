@@ -30,18 +30,22 @@ MNIST, CIFAR = ((1, 28, 28), 60000), ((3, 32, 32), 50000)
 
 
 def epoch_counts(params: dict) -> dict[str, int]:
-    """Network-epochs of each shape that params/paper.yml trains (chapters 5 and 6 reuse chapter
-    4's conv nets; chapter 5's 128-wide MLPs and the ResNet (not trained) are left out)."""
+    """Network-epochs of each shape that params/paper.yml trains (chapters 5, 6 and 8 reuse chapter
+    4's conv nets, chapter 8 chapter 3's; the 128-wide MLPs of chapters 5 and 8 and the ResNet (not
+    trained) are left out)."""
     c = params["chapters"]
     d = params["defaults"]
-    c1, c2, c3, c4 = c["01_approach"], c["02_memorization"], c["03_generalization"], c["04_dropout_batchnorm"]
+    c1, c2, c4 = c["01_approach"], c["02_memorization"], c["04_dropout_batchnorm"]
+    c3 = {**d, **c["03_generalization"]}  # chapter 3's values, some shared with chapter 8 through the defaults
+    c8 = {**d, **c["08_after_the_paper"]}
     mlp512 = (c1["train"]["epochs"] + c1["corrupted_epochs"]
               + len(c2["corruptions"]) * len(c2["mlp_seeds"]) * c2["mlp_train"]["epochs"])
     conv = (len(c2["corruptions"]) * len(c2["conv_seeds"]) * d["conv_train"]["epochs"]        # E1, E2
             + c3["n_networks"] * c3["e3_train"]["epochs"]                                      # E3
             + len(c3["conv_overfit_seeds"]) * c3["conv_overfit_train"]["epochs"]               # E4 (b)
             + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * len(c3["grid_seeds"]) * c3["grid_epochs"]  # E5
-            + len(d["bn_seeds"]) * 2 * d["bn_train"]["epochs"])                                # E7: with and without BN
+            + len(d["bn_seeds"]) * 2 * d["bn_train"]["epochs"]                                 # E7: with and without BN
+            + len(c8["alphas"]) * len(c8["f2_conv_seeds"]) * c8["f2_conv_train"]["epochs"])     # F2
     mlp2048 = (len(c3["overfit_seeds"]) * c3["overfit_train"]["epochs"]                        # E4 (a)
                # E6: true labels at each rate, corrupted labels at each rate and without dropout
                + (2 * len(c4["dropouts"]) + 1) * len(c4["dropout_seeds"]) * c4["dropout_train"]["epochs"])

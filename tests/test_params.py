@@ -112,7 +112,7 @@ def test_paper_preset_epoch_counts_behind_the_gpu_estimate():
     """benchmarks/bench_paper_scale.py's tally of params/paper.yml, counted by hand:
     512-MLPs: 640 + 640 (chapter 1) + 6 corruptions x 5 seeds x 640 (chapter 2);
     conv nets: 6 x 5 x 100 (E1) + 200 x 100 (E3) + 5 x 100 (E4b) + 12 x 8 x 2 x 100 (E5)
-    + 10 seeds x 2 x 100 (E7, with and without BN on one schedule);
+    + 10 seeds x 2 x 100 (E7, with and without BN on one schedule) + 9 alphas x 5 seeds x 100 (F2);
     2048-MLPs: 5 x 640 (E4a) + 3 seeds x (3 rates (true labels) + 3 rates and dropout 0 (corrupted)) x 5000 (E6,
     one schedule)."""
     import sys
@@ -122,7 +122,7 @@ def test_paper_preset_epoch_counts_behind_the_gpu_estimate():
 
     counts = epoch_counts(book.read_params_file(book.ROOT / "params" / "paper.yml"))
     assert counts == {"mlp 512-512 (MNIST)": 1280 + 30 * 640,
-                      "conv net x1 (CIFAR-10)": 3000 + 20000 + 500 + 19200 + 2000,
+                      "conv net x1 (CIFAR-10)": 3000 + 20000 + 500 + 19200 + 2000 + 4500,
                       "mlp 2048-2048 (MNIST)": 3200 + 3 * 7 * 5000}
 
 
