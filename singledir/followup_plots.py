@@ -13,7 +13,7 @@ def class_damage(live: pd.DataFrame):
     """F1: per live unit, the largest per-class accuracy drop (left) and the overall drop (right)
     against class selectivity; columns ``net, selectivity, max_drop, overall_drop, depth``."""
     fig, axes = panels(2, height=3.4, sharey=True)
-    t = live.assign(max_pts=100 * live.max_drop, overall_pts=-100 * live.overall_drop)
+    t = live.assign(max_pts=100 * live.max_drop, overall_pts=100 * live.overall_drop)
     for ax, col, title in ((axes[0], "max_pts", "class hurt most"), (axes[1], "overall_pts", "all classes")):
         sns.scatterplot(t, x="selectivity", y=col, hue="net", style="net", s=10, alpha=0.6, ax=ax)
         ax.set_xlabel("class selectivity index")

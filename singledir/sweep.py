@@ -147,8 +147,9 @@ def expand(base: _train.RunConfig, **axes: Sequence) -> list[_train.RunConfig]:
                     raise ValueError(f"sweep axis {n!r}: {p!r} is not a section of a run config "
                                      f"(sections: model, train)")
                 target = target[p]
-            if last not in target:
-                raise ValueError(f"sweep axis {n!r}: unknown parameter {last!r}; allowed: {sorted(target)}")
+            allowed = set(target) | (set(_train.TrainConfig.__dataclass_fields__) if path == ["train"] else set())
+            if last not in allowed:  # a train field left out of the dict at its default (selectivity_alpha) counts
+                raise ValueError(f"sweep axis {n!r}: unknown parameter {last!r}; allowed: {sorted(allowed)}")
             target[last] = v
         out.append(_train.RunConfig.from_dict(d))
     return out

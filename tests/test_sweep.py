@@ -36,6 +36,9 @@ def test_expand_builds_the_grid_and_refuses_unknown_axes():
     assert {c.model.dropout for c in sweep.expand(BASE, model__dropout=[0.1, 0.2])} == {0.1, 0.2}
     with pytest.raises(ValueError, match="unknown parameter 'lrr'"):
         sweep.expand(BASE, train__lrr=[1])
+    # a train field the config dict leaves out at its default is still an axis
+    assert [c.train.selectivity_alpha for c in sweep.expand(BASE, train__selectivity_alpha=[-1.0, 0.0, 1.0])] == [
+        -1.0, 0.0, 1.0]
     with pytest.raises(ValueError, match="corruption 1.5 is outside"):
         sweep.expand(BASE, corruption=[1.5])
 
