@@ -20,9 +20,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singledir import data, perturb  # noqa: E402
-from singledir.models import ConvNetConfig, MLPConfig  # noqa: E402
-from singledir.train import RunConfig, TrainConfig, train  # noqa: E402
+from singledir.data.dataset import dataset  # noqa: E402
+from singledir.measure import perturb  # noqa: E402
+from singledir.nets.models import ConvNetConfig, MLPConfig  # noqa: E402
+from singledir.nets.runs import RunConfig, TrainConfig, train  # noqa: E402
 
 
 def ten_thousand() -> tuple[torch.Tensor, torch.Tensor, str]:

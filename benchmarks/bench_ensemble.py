@@ -1,8 +1,8 @@
 """Networks trained together against the same networks trained one after another.
 
 Each case trains G networks that differ only in their seed (so in initialization and data order),
-first one after another with the plain PyTorch loop (``singledir.train._fit``: ``nn.Module`` and
-``torch.optim.Adam``), then as one group (``singledir.ensemble.train_group``), in the same process
+first one after another with the plain PyTorch loop (``singledir.nets.runs._fit``: ``nn.Module`` and
+``torch.optim.Adam``), then as one group (``singledir.nets.groups.train_group``), in the same process
 on the same data, and prints
 
     ensemble CASE xG: sequential X s, together Y s, ratio Rx, max diff D
@@ -28,9 +28,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singledir import ensemble, sweep  # noqa: E402
-from singledir.models import ConvNetConfig, MLPConfig  # noqa: E402
-from singledir.train import RunConfig, TrainConfig, _fit, load_run_dataset  # noqa: E402
+from singledir.nets import groups  # noqa: E402
+from singledir.experiments import sweep  # noqa: E402
+from singledir.nets.models import ConvNetConfig, MLPConfig  # noqa: E402
+from singledir.nets.runs import RunConfig, TrainConfig, _fit, load_run_dataset  # noqa: E402
 
 CPU = torch.device("cpu")
 MLP128 = RunConfig(dataset="mnist5k", model=MLPConfig(widths=(128, 128)),

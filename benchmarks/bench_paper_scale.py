@@ -24,7 +24,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singledir.models import ConvNetConfig, MLPConfig, build_model  # noqa: E402
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model  # noqa: E402
 
 MNIST, CIFAR = ((1, 28, 28), 60000), ((3, 32, 32), 50000)
 
@@ -79,10 +79,10 @@ def step_seconds(model_cfg, shape, device: str, batch: int, steps: int, warmup: 
 
 def group_step_seconds(model_cfg, shape, device: str, batch: int, steps: int, G: int, warmup: int = 2,
                        precision: str = "fp32") -> float:
-    """Seconds per training step of G networks trained as one group (singledir.ensemble), each on
+    """Seconds per training step of G networks trained as one group (singledir.nets.groups), each on
     its own random batch: the grouped path the sweeps use."""
-    from singledir import ensemble
-    from singledir.train import TrainConfig, autocast
+    from singledir.nets import groups
+    from singledir.nets.runs import TrainConfig, autocast
 
     members = []
     for s in range(G):
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.quick:
         a.steps, a.cpu_steps, a.groups = 1, 1, "2,2,2"
-    from singledir.book import read_params_file
+    from singledir.book.cli import read_params_file
 
     params = read_params_file(Path(a.params))
     steps = a.steps or (5 if a.device == "cpu" else 50)

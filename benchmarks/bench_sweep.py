@@ -1,7 +1,7 @@
 """Sweep throughput in-process against a two-worker Dask LocalCluster, on the same configs.
 
-Each case runs one chapter-like sweep (:class:`singledir.sweep.Setup` and
-:class:`singledir.sweep.Measurements`: train, then the ablation curve of every network) twice,
+Each case runs one chapter-like sweep (:class:`singledir.experiments.sweep.Setup` and
+:class:`singledir.experiments.sweep.Measurements`: train, then the ablation curve of every network) twice,
 in this process (torch's default threads) and on a LocalCluster of two single-thread workers,
 with the networks in two groups (one per worker), each from an empty cache, and prints
 
@@ -26,7 +26,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singledir import sweep  # noqa: E402
+from singledir.experiments import sweep  # noqa: E402
 
 
 def timed_sweep(setup: sweep.Setup, cfgs, measurements: sweep.Measurements) -> tuple[pd.DataFrame, float]:

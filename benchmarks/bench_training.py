@@ -7,7 +7,7 @@ three forward passes (forward, and backward for inputs and weights), so
 
 Also compared, each as ``CASE: baseline X s, variant Y s, ratio Rx``: the conv net in
 ``channels_last`` against the default memory format, the in-memory index batches used by
-``singledir.train`` against a torch ``DataLoader``, and 2 threads against 1.
+``singledir.nets.runs`` against a torch ``DataLoader``, and 2 threads against 1.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singledir import data  # noqa: E402
-from singledir.models import ConvNetConfig, MLPConfig, build_model  # noqa: E402
+from singledir.data.dataset import dataset  # noqa: E402
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model  # noqa: E402
 
 
 def matmul_peak(n: int = 2048, reps: int = 10) -> float:
@@ -64,7 +64,7 @@ def forward_flops(model: nn.Module, x: torch.Tensor) -> float:
 
 
 def train_epoch(model, x, y, batch_size: int, loader: bool = False, seconds: float = 0.0) -> float:
-    """Seconds for one epoch of Adam steps (the same loop as singledir.train)."""
+    """Seconds for one epoch of Adam steps (the same loop as singledir.nets.runs)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     g = torch.Generator().manual_seed(0)

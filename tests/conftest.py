@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import pytest
 
-from singledir import data
+from singledir.data.dataset import dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +55,7 @@ class SmokeBuild(NamedTuple):
 def smoke_build(tmp_path_factory):
     """Every chapter executed once with params/smoke.yml (no HTML), in a cache of its own that
     also holds the example network of chapter 7, trained for one epoch."""
-    from singledir import book
+    from singledir.book import cli
 
     root = tmp_path_factory.mktemp("smoke")
     build_dir, cache = root / "_build", root / "cache"

@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from helpers import glued
-from singledir import book, scorecard
-from singledir.book import BookError
+from singledir.book import cli
+from singledir.experiments import scorecard
+from singledir.book.cli import BookError
 
 SMOKE = book.ROOT / "params" / "smoke.yml"
 DEFAULT = book.ROOT / "params" / "default.yml"
@@ -219,7 +220,7 @@ def test_the_values_a_parameter_file_gives_are_folded_in_a_named_box(smoke_build
 def test_each_chapter_records_where_its_time_went(smoke_build):
     """The run record splits a chapter's seconds into training, curves and unit measures (timed in
     the package) and the rest; chapter 2 trains and draws curves, chapter 5 measures units."""
-    from singledir.staging import build_info, time_split
+    from singledir.book.staging import build_info, time_split
 
     metas = {n: nbformat.read(smoke_build.build_dir / "exec" / f"{n}.ipynb", as_version=4).metadata["singledir"]
              for n in smoke_build.chapters}
@@ -234,7 +235,7 @@ def test_each_chapter_records_where_its_time_went(smoke_build):
 
 
 def test_approach_chapter_glues_the_numbers_the_package_computes(smoke_build):
-    from singledir.train import RunConfig, load_run_dataset, train
+    from singledir.nets.runs import RunConfig, load_run_dataset, train
 
     build_dir = smoke_build[0]
     nb = nbformat.read(build_dir / "exec" / "01_approach.ipynb", as_version=4)

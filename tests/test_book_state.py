@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from singledir import book
-from singledir.book import BookError
+from singledir.book import cli
+from singledir.book.cli import BookError
 from test_runner import make_chapters, meta, ours, write_params
 
 ROOT = book.ROOT
@@ -128,7 +128,7 @@ def test_a_chapter_whose_findings_file_is_lost_is_executed_again(fake_book, caps
 
 
 def test_findings_expected_of_a_notebook_without_a_record_come_from_the_claims():
-    from singledir import results
+    from singledir.book import results
 
     assert results.expected_findings({"run": "x"}, "02_memorization") == ["E1.json", "E2.json"]
     assert results.expected_findings({"run": "x", "findings": []}, "02_memorization") == []
@@ -183,7 +183,7 @@ def test_chapter_7s_key_holds_no_absolute_path(tmp_path, monkeypatch):
     import os
     import shutil
 
-    from singledir import params as params_mod
+    from singledir.book import params as params_mod
 
     src = ROOT / "chapters" / "07_your_model.md"
     defaults = book.declared_parameters(book.read_chapter(src))

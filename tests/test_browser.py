@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from singledir import book
+from singledir.book import cli
 
 SMOKE = book.ROOT / "params" / "smoke.yml"
 
@@ -143,7 +143,7 @@ READER_JS = """([minFontPt, dpi]) => {
 
 def reader_faults(r: dict) -> list[str]:
     """What a reader would trip over on a page (see READER_JS), one line each."""
-    from singledir import plots
+    from singledir.experiments import plots
 
     out = [f"image outside a numbered figure: {s}" for s in r["stray"]]
     out += [f"warning or traceback in an output: {w!r}" for w in r["warned"]]
@@ -165,7 +165,7 @@ def visit(origin: str, pages: list[str]) -> tuple[dict[str, dict], list[str]]:
     """Open each page in headless Chromium: ``({page: report}, [blocked requests to other origins])``."""
     from playwright.sync_api import sync_playwright
 
-    from singledir import plots
+    from singledir.experiments import plots
 
     reports, outside = {}, []
     with sync_playwright() as p:
@@ -303,7 +303,7 @@ def test_each_figures_code_is_in_a_collapsed_cell(visited):
     code cell collapsed by default ("Show code cell source")."""
     import re
 
-    from singledir import book
+    from singledir.book import cli
 
     reports, _ = visited
     for name, path in book.chapter_paths().items():
@@ -318,7 +318,7 @@ def test_each_figures_code_is_in_a_collapsed_cell(visited):
 
 
 def test_no_chapter_hides_its_code_entirely():
-    from singledir import book
+    from singledir.book import cli
 
     for name, path in book.chapter_paths().items():
         assert "remove-cell" not in path.read_text() and "remove-input" not in path.read_text(), name

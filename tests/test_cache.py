@@ -1,4 +1,4 @@
-"""singledir.cache and the cached path of singledir.train: hits, damaged and partial entries,
+"""singledir.base.cache and the cached path of singledir.nets.runs: hits, damaged and partial entries,
 concurrent writers, checkpoints in the payload."""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from singledir import cache as cache_mod
-from singledir.cache import Cache, config_key
-from singledir.models import MLPConfig
-from singledir.train import RunConfig, TrainConfig, train
+from singledir.base import cache as cache_mod
+from singledir.base.cache import Cache, config_key
+from singledir.nets.models import MLPConfig
+from singledir.nets.runs import RunConfig, TrainConfig, train
 
 CFG = RunConfig(dataset="digits", n_train=300, n_test=100, model=MLPConfig(widths=(16,)),
                 train=TrainConfig(epochs=2, batch_size=64, lr=3e-3), seed=0)
@@ -199,7 +199,7 @@ def test_second_train_is_a_cache_hit(cache_root):
     pt, js = run_files(cache_root)
     meta = json.loads(js.read_text())
     assert meta["config"] == CFG.to_dict() and meta["device"] == "cpu"
-    assert meta["code_version"] == __import__("singledir.train").train.code_version()
+    assert meta["code_version"] == __import__("singledir.nets.runs").train.code_version()
     # a different config is a different entry
     c = train(CFG.with_(seed=1), device="cpu")
     assert not c.from_cache and len(list((cache_root / "runs").glob("*.pt"))) == 2
@@ -275,7 +275,7 @@ def test_diverged_run_is_cached_as_such(cache_root):
 
 
 def test_cached_convnet_run(cache_root):
-    from singledir.models import ConvNetConfig
+    from singledir.nets.models import ConvNetConfig
 
     cfg = CFG.with_(model=ConvNetConfig(width=0.0625), train=TrainConfig(epochs=1, batch_size=64))
     a = train(cfg, device="cpu")

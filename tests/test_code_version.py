@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from singledir import book, cache
+from singledir.book import cli
+from singledir.base import cache
 
 ROOT = book.ROOT
 
@@ -37,13 +38,13 @@ def test_import_closure_follows_every_import_form(tmp_path):
     assert cache.source_version("pkg.a", tmp_path) != v
 
 @pytest.mark.parametrize("module, outside", [
-    ("singledir.train", {"book", "plots", "scorecard", "sweep", "perturb", "early_stopping"}),
-    ("singledir.sweep", {"book", "plots", "scorecard", "early_stopping"}),
+    ("singledir.nets.runs", {"book", "plots", "scorecard", "sweep", "perturb", "early_stopping"}),
+    ("singledir.experiments.sweep", {"book", "plots", "scorecard", "early_stopping"}),
 ])
 def test_code_version_changes_with_every_module_a_run_imports_and_no_other(tmp_path, module, outside):
     shutil.copytree(ROOT / "singledir", tmp_path / "singledir", ignore=shutil.ignore_patterns("__pycache__"))
     inside = cache.import_closure(module, tmp_path)
-    assert {"singledir.cache", "singledir.data", "singledir.models", "singledir.train"} <= set(inside)
+    assert {"singledir.base.cache", "singledir.data.dataset", "singledir.nets.models", "singledir.nets.runs"} <= set(inside)
     assert not {f"singledir.{m}" for m in outside} & set(inside)
     base = cache.source_version(module, tmp_path)
     assert base == cache.code_version_of(module)  # the copy has the same sources
@@ -58,8 +59,9 @@ def test_code_version_changes_with_every_module_a_run_imports_and_no_other(tmp_p
         assert f"singledir.{m}" not in inside
 
 def test_run_and_sweep_keys_use_the_import_closure():
-    from singledir import sweep, train
+    from singledir.experiments import sweep
+    from singledir.nets import runs
 
-    assert train.code_version() == cache.code_version_of("singledir.train")
-    assert sweep.code_version() == cache.code_version_of("singledir.sweep")
+    assert train.code_version() == cache.code_version_of("singledir.nets.runs")
+    assert sweep.code_version() == cache.code_version_of("singledir.experiments.sweep")
     assert train.code_version() != sweep.code_version()

@@ -1,4 +1,4 @@
-"""singledir.data: label corruption (METHODS.md, "Label corruption p"), stratified splits, the
+"""singledir.data.dataset: label corruption (METHODS.md, "Label corruption p"), stratified splits, the
 dataset registry and its errors."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from singledir import data, datasets
-from singledir.data import DataUnavailable, corrupt_labels, load_dataset, stratified_split
+from singledir.data.dataset import dataset, loaders
+from singledir.data.dataset import DataUnavailable, corrupt_labels, load_dataset, stratified_split
 
 
 def balanced_labels(n: int = 1000, n_classes: int = 10) -> torch.Tensor:
@@ -407,7 +407,7 @@ def test_batches():
 
 
 def test_stratified_subset_is_seeded_ordered_balanced_and_complete_when_asked_for_all():
-    from singledir.data import stratified_subset
+    from singledir.data.dataset import stratified_subset
 
     x, y = torch.arange(100.0), torch.arange(100) % 5
     xs, ys = stratified_subset(x, y, 10, seed=3)

@@ -1,4 +1,4 @@
-"""singledir.ensemble: networks trained together equal networks trained alone.
+"""singledir.nets.groups: networks trained together equal networks trained alone.
 
 What is identical (the module docstring states it; these tests check it):
 * a group of one is the plain ``torch.nn``/``torch.optim`` loop bit for bit (MLPs with Adam, SGD
@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 import torch
 
-from singledir import ensemble, sweep
-from singledir.models import ConvNetConfig, MLPConfig, ResNetConfig
-from singledir.train import RunConfig, TrainConfig, _fit, load_run_dataset, train
+from singledir.nets import groups
+from singledir.experiments import sweep
+from singledir.nets.models import ConvNetConfig, MLPConfig, ResNetConfig
+from singledir.nets.runs import RunConfig, TrainConfig, _fit, load_run_dataset, train
 
 MLP = RunConfig(dataset="digits", n_train=300, n_test=100, model=MLPConfig(widths=(32, 16)),
                 train=TrainConfig(epochs=2, batch_size=64, lr=3e-3), seed=0)

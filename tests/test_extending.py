@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from singledir import analysis, data, sweep, train
-from singledir.models import MLPConfig, build_model
-from singledir.train import RunConfig, TrainConfig
+from singledir.measure import units
+from singledir.data.dataset import dataset
+from singledir.experiments import sweep
+from singledir.nets import runs
+from singledir.nets.models import MLPConfig, build_model
+from singledir.nets.runs import RunConfig, TrainConfig
 
 
 def _blobs(split_seed: int = 0, **_):

@@ -11,11 +11,11 @@ import torch
 from torch import nn
 
 from helpers import glued
-from singledir import book
-from singledir import params as params_mod
-from singledir.analysis import analyze
-from singledir.data import load_dataset, stratified_subset
-from singledir.models import load_network, unit_layer_names
+from singledir.book import cli
+from singledir.book import params as params_mod
+from singledir.measure.units import analyze
+from singledir.data.dataset import load_dataset, stratified_subset
+from singledir.nets.models import load_network, unit_layer_names
 
 ROOT = book.ROOT
 LENET = "examples/lenet.py:LeNet"
@@ -84,7 +84,7 @@ def test_weights_are_loaded_exactly_and_bad_files_are_named(tmp_path):
 
 
 def test_a_pickled_module_is_named_without_terminal_colour_codes(tmp_path):
-    from singledir.models import read_state_dict
+    from singledir.nets.models import read_state_dict
 
     torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")
     with pytest.raises(ValueError) as e:

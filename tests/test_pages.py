@@ -12,7 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from singledir import book, claims, plots  # noqa: E402
+from singledir.book import cli  # noqa: E402
+from singledir.experiments import claims, plots  # noqa: E402
 
 INDEX = book.ROOT / "index.md"
 

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from singledir import book
-from singledir.data import DATASETS
-from singledir.models import model_config_from_dict
-from singledir.train import TrainConfig
+from singledir.book import cli
+from singledir.data.dataset import DATASETS
+from singledir.nets.models import model_config_from_dict
+from singledir.nets.runs import TrainConfig
 
 PRESETS = sorted((book.ROOT / "params").glob("*.yml"))
 
@@ -61,7 +61,7 @@ def test_check_value_catches_bad_values():
 def test_extends_overrides_defaults_and_chapter_keys_one_by_one(tmp_path):
     import yaml
 
-    from singledir import book
+    from singledir.book import cli
 
     base = tmp_path / "base.yml"
     base.write_text(yaml.safe_dump({"description": "base", "defaults": {"dataset": "mnist5k", "grid": 21},
@@ -79,7 +79,7 @@ def test_extends_overrides_defaults_and_chapter_keys_one_by_one(tmp_path):
 
 
 def test_the_fashion_preset_is_the_default_book_on_other_data():
-    from singledir import book
+    from singledir.book import cli
 
     chapters = book.chapter_paths()
     default = book.load_params(book.ROOT / "params" / "default.yml", chapters)
@@ -100,7 +100,7 @@ def test_the_fashion_preset_is_the_default_book_on_other_data():
 def test_bad_extends(tmp_path, files, words):
     import yaml
 
-    from singledir import book
+    from singledir.book import cli
 
     for name, doc in files.items():
         (tmp_path / name).write_text(yaml.safe_dump(doc))
@@ -158,8 +158,8 @@ def test_shared_parameters_agree_across_the_chapters_that_declare_them():
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
 def test_compared_conv_nets_train_on_one_schedule(path: Path):
     """E7, E8 and E10 compare conv nets with and without batch norm: both kinds get one schedule."""
-    from singledir import sweep
-    from singledir.train import RunConfig
+    from singledir.experiments import sweep
+    from singledir.nets.runs import RunConfig
 
     chapters = book.chapter_paths()
     params = book.load_params(path, chapters)

@@ -8,8 +8,8 @@ import torch
 import torchvision
 from torch import nn
 
-from singledir import perturb
-from singledir.models import ConvNetConfig, MLPConfig, build_model
+from singledir.measure import perturb
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model
 
 
 def hooks_left(model: nn.Module) -> int:

@@ -1,4 +1,4 @@
-"""singledir.progress: one line per update in $SINGLEDIR_PROGRESS_LOG (what the book runner prints
+"""singledir.base.progress: one line per update in $SINGLEDIR_PROGRESS_LOG (what the book runner prints
 while a chapter runs), from sweeps and from the cache's damaged-entry message."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import warnings
 import pytest
 import torch
 
-from singledir import cache, progress
+from singledir.base import cache, progress
 
 
 def test_progress_appends_one_line_per_update(tmp_path, monkeypatch):
@@ -36,9 +36,9 @@ def test_progress_without_a_log_writes_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 def test_sweep_and_damaged_cache_entries_report_to_the_log(tmp_path, monkeypatch):
-    from singledir import sweep
-    from singledir.models import MLPConfig
-    from singledir.train import RunConfig, TrainConfig
+    from singledir.experiments import sweep
+    from singledir.nets.models import MLPConfig
+    from singledir.nets.runs import RunConfig, TrainConfig
 
     log = tmp_path / "progress.log"
     monkeypatch.setenv(progress.ENV, str(log))
@@ -63,7 +63,7 @@ def test_sweep_and_damaged_cache_entries_report_to_the_log(tmp_path, monkeypatch
 def test_phases_are_timed_into_the_chapters_results_once(tmp_path, monkeypatch):
     """A timed block appends its seconds to the run's phases file; a block inside another timed
     block counts as the outer one's kind (not twice); outside a book chapter nothing is written."""
-    from singledir import progress
+    from singledir.base import progress
 
     monkeypatch.delenv("SINGLEDIR_RESULTS", raising=False)
     with progress.phase("training"):

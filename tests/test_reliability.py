@@ -13,9 +13,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from singledir import analysis, perturb, selectivity
-from singledir.data import stratified_subset
-from singledir.models import MLPConfig, build_model, unit_layer_names
+from singledir.measure import units, perturb, selectivity
+from singledir.data.dataset import stratified_subset
+from singledir.nets.models import MLPConfig, build_model, unit_layer_names
 
 NAN, INF = float("nan"), float("inf")
 
@@ -328,7 +328,7 @@ def test_unit_table_on_1000_classes_of_1_to_3_examples_measured_on_a_stratified_
 def test_load_network_says_which_num_classes_the_weights_need(tmp_path):
     import torchvision
 
-    from singledir.models import load_network
+    from singledir.nets.models import load_network
 
     torch.save(torchvision.models.mobilenet_v3_small(num_classes=7).state_dict(), tmp_path / "w.pt")
     with pytest.raises(ValueError, match=r"The weights have 7 outputs where the network has 10: give num_classes=7 "
@@ -339,7 +339,7 @@ def test_load_network_says_which_num_classes_the_weights_need(tmp_path):
 
 
 def test_load_network_names_the_arguments_a_constructor_refused():
-    from singledir.models import load_network
+    from singledir.nets.models import load_network
 
     with pytest.raises(TypeError, match=r"cannot build 'resnet18' with arguments \{'colour': 1\}: .*'colour'.*"
                                         r"`model_kwargs:` in the parameter file"):
@@ -348,8 +348,8 @@ def test_load_network_names_the_arguments_a_constructor_refused():
 
 def test_a_network_with_nan_outputs_gives_no_curve():
     import torch
-    from singledir import perturb
-    from singledir.models import MLPConfig, build_model
+    from singledir.measure import perturb
+    from singledir.nets.models import MLPConfig, build_model
 
     torch.manual_seed(0)
     net = build_model(MLPConfig(widths=(4, 3)), (1, 2, 2), 3).eval()
@@ -373,7 +373,7 @@ def test_a_scatter_with_no_point_to_colour_raises_no_seaborn_warning(recwarn):
     import matplotlib
 
     matplotlib.use("Agg")
-    from singledir import plots
+    from singledir.experiments import plots
 
     # a tanh network's page: no unit has a selectivity index, so no point is left to colour by depth
     live = pd.DataFrame({"selectivity": [NAN, NAN], "delta_loss": [0.1, 0.2], "depth": [NAN, NAN]}).dropna()

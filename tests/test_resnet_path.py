@@ -11,8 +11,8 @@ import yaml
 from PIL import Image
 
 from helpers import glued_values
-from singledir import book
-from singledir.models import ResNetConfig, build_model
+from singledir.book import cli
+from singledir.nets.models import ResNetConfig, build_model
 
 N_CLASSES = 150  # many classes, two images each per split
 

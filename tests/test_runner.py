@@ -19,8 +19,8 @@ import pytest
 import torch
 import yaml
 
-from singledir import book
-from singledir.book import BookError
+from singledir.book import cli
+from singledir.book.cli import BookError
 
 ROOT = book.ROOT
 SMOKE = ROOT / "params" / "smoke.yml"
@@ -52,7 +52,8 @@ ready = ""
 ```{{code-cell}} ipython3
 import time
 from pathlib import Path
-from singledir import claims, progress, scorecard
+from singledir.experiments import claims, scorecard
+from singledir.base import progress
 scorecard.report("{finding}", {{p.name: {{"estimate": value, "ci_low": value, "ci_high": value, "n": 3}}
                                for p in claims.CLAIMS["{finding}"].parts}},
                  scale="tiny", setup={{k: "x" for k in scorecard.SETUP_KEYS}})
@@ -79,7 +80,7 @@ The figure the scorecard links to.
 # Runs the book's command line on the chapters of another folder (argv[1]).
 DRIVER = '''import sys
 from pathlib import Path
-from singledir import book
+from singledir.book import cli
 chapters = {p.stem: p for p in sorted(Path(sys.argv[1]).glob("[0-9][0-9]_*.md"))}
 book.chapter_paths = lambda root=book.ROOT: chapters
 sys.exit(book.main(sys.argv[2:]))
@@ -160,7 +161,7 @@ def test_a_finished_chapters_kernel_is_shut_down_without_a_sigint():
     import asyncio
 
     async def run() -> list:
-        from singledir import runner
+        from singledir.book import runner
 
         km = runner._kernel_manager_class()(kernel_name="python3")
         sent = []
@@ -196,7 +197,7 @@ def test_scorecard_csv_says_where_each_number_came_from(fake_book):
     build_dir = fake_book / "_build"
     book.build(params, build_dir=build_dir, html=False, progress=False)
     table = pd.read_csv(build_dir / "scorecard.csv")
-    from singledir import scorecard
+    from singledir.experiments import scorecard
 
     assert list(table.columns) == [*scorecard.CSV_COLUMNS, *scorecard.CSV_META_COLUMNS]
     assert list(table.id) == ["E1", "E1", "E2", "E2"] and list(table.ours) == [1.5, 1.5, 2.5, 2.5]  # two parts each
@@ -297,7 +298,7 @@ def test_run_key_follows_files_named_by_the_chapters_defaults(tmp_path, monkeypa
     model_file = root / defaults["model"].partition(":")[0]
     model_file.parent.mkdir(parents=True)
     shutil.copy(ROOT / defaults["model"].partition(":")[0], model_file)
-    from singledir import params as params_mod
+    from singledir.book import params as params_mod
 
     monkeypatch.setattr(params_mod, "ROOT", root)  # relative paths in parameters are read from here
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "cache"))

@@ -7,9 +7,9 @@ import pytest
 import torch
 from sklearn.metrics import mutual_info_score
 
-from singledir import information, selectivity
-from singledir.analysis import unit_table
-from singledir.models import ConvNetConfig, MLPConfig, build_model
+from singledir.measure import information, selectivity
+from singledir.measure.units import unit_table
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model
 
 
 def test_unit_firing_for_one_class_only_has_selectivity_one():

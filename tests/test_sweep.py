@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from singledir import early_stopping, sweep
-from singledir.models import MLPConfig, build_model
-from singledir.train import RunConfig, TrainConfig
+from singledir.experiments import early_stopping, sweep
+from singledir.nets.models import MLPConfig, build_model
+from singledir.nets.runs import RunConfig, TrainConfig
 
 BASE = RunConfig(dataset="digits", n_train=200, n_test=100, model=MLPConfig(widths=(12, 12)),
                  train=TrainConfig(epochs=2, batch_size=64, lr=3e-3))
@@ -51,7 +51,7 @@ def test_local_sweep_tables_and_cache(tmp_path, monkeypatch):
     assert len(r.curves) == 4 * 2 * 5 and len(r.noise) == 4 * 1 * 2
     # the AUC in the run table is the AUC of that run's curve
     for run, g in r.curves.groupby("run"):
-        from singledir.perturb import auc
+        from singledir.measure.perturb import auc
         assert r.runs.set_index("run").loc[run, "auc_zero"] == pytest.approx(auc(g))
     tables = Path(r.runs.attrs["tables"])
     assert tables.parent == tmp_path / "sweeps" and tables.name.startswith("t-")
@@ -70,7 +70,7 @@ def test_live_unit_curve_and_normalized_noise(tmp_path, monkeypatch):
                                                                           noise_scales=(0.1, 1.0)), name="live")
     row = r.runs.iloc[0]
     live = r.curves[r.curves.units == "live"]
-    from singledir.perturb import auc, normalized_auc
+    from singledir.measure.perturb import auc, normalized_auc
     assert row.auc_live_norm_zero == pytest.approx(normalized_auc(live))
     assert live.n_ablated.max() == row.units_total - row.dead_units  # only the live units are ablated
     paper = r.curves[r.curves.units == "paper"]
@@ -101,7 +101,7 @@ def _interrupted_sweep(cache: str, cfgs, stop_after: int):
     import os
 
     os.environ["SINGLEDIR_CACHE"] = cache
-    from singledir import sweep as sw
+    from singledir.experiments import sweep as sw
 
     real = sw.analyze_run
     count = {"n": 0}
@@ -199,8 +199,8 @@ def test_choose_epoch_rule():
 
 def test_callback_applies_the_same_rule_as_choose_epoch():
     torch.manual_seed(0)
-    from singledir.data import load_dataset
-    from singledir.perturb import ablation_curve
+    from singledir.data.dataset import load_dataset
+    from singledir.measure.perturb import ablation_curve
 
     ds = load_dataset("digits", n_train=300, n_test=100)
     net = build_model(MLPConfig(widths=(16, 16)), ds.input_shape, 10)

@@ -1,4 +1,4 @@
-"""singledir.train: deterministic training, its configuration and its checkpoints."""
+"""singledir.nets.runs: deterministic training, its configuration and its checkpoints."""
 from __future__ import annotations
 
 import math
@@ -6,9 +6,10 @@ import math
 import pytest
 import torch
 
-from singledir import data, train as train_mod
-from singledir.models import ConvNetConfig, MLPConfig, build_model
-from singledir.train import RunConfig, TrainConfig, evaluate, load_run_dataset, train
+from singledir.data.dataset import dataset
+from singledir.nets import runs as train_mod
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model
+from singledir.nets.runs import RunConfig, TrainConfig, evaluate, load_run_dataset, train
 
 TINY = RunConfig(dataset="digits", n_train=300, n_test=100, model=MLPConfig(widths=(32, 16)),
                  train=TrainConfig(epochs=2, batch_size=64, lr=3e-3), seed=0)
@@ -88,7 +89,7 @@ def test_initial_weights_are_the_seeded_build(tiny_run):
     ref = build_model(TINY.model, (1, 8, 8), 10)
     assert state_equal(run.model.state_dict(), ref.state_dict())
     # an untrained network's history is its evaluation at epoch 0
-    from singledir.train import evaluate, load_run_dataset
+    from singledir.nets.runs import evaluate, load_run_dataset
     ds = load_run_dataset(cfg)
     assert [h["epoch"] for h in run.history] == [0]
     assert (run.final["test_loss"], run.final["test_acc"]) == evaluate(ref, ds.x_test, ds.y_test)
@@ -273,7 +274,7 @@ def test_unknown_model_kind_in_a_run():
 
 
 def test_cache_key_depends_on_every_field():
-    from singledir.cache import config_key
+    from singledir.base.cache import config_key
 
     def key(c):
         return config_key({"run": c.to_dict(), "code": train_mod.code_version()})

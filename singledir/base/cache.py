@@ -29,15 +29,7 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "singledir"
 
 
-def code_version(*modules) -> str:
-    """SHA-256 (first 16 hex digits) of the source files of ``modules``."""
-    h = hashlib.sha256()
-    for m in modules:
-        h.update(Path(m.__file__).read_bytes())
-    return h.hexdigest()[:16]
-
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the folder that holds the singledir package
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the singledir package
 
 
 def _module_file(name: str, root: Path) -> Path | None:
@@ -106,13 +98,31 @@ def source_version(module: str, root: Path = PACKAGE_ROOT) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def code_version_of(module: str) -> str:
+def code_version(module: str) -> str:
     """The code version of everything ``module`` runs from this package: :func:`source_version`,
     read once per process (a module edited while a process runs is not the code it runs).
 
     Cache keys built on it cannot go stale by a module forgotten in a hand-kept list: a module
     becomes part of the version by being imported."""
     return source_version(module)
+
+
+def source_hash(named: dict[str, Callable]) -> str:
+    """SHA-256 (first 16 hex digits) of the names and sources of ``{name: function}`` ("" when empty):
+    what a cache key must know of code registered at run time (a dataset's loader, a per-unit
+    measure). A function defined where no source is kept counts by its qualified name."""
+    import inspect
+
+    if not named:
+        return ""
+    h = hashlib.sha256()
+    for name, fn in sorted(named.items()):
+        try:
+            src = inspect.getsource(fn)
+        except (OSError, TypeError):
+            src = getattr(fn, "__qualname__", repr(fn))
+        h.update(f"{name}:{src}".encode())
+    return h.hexdigest()[:16]
 
 
 def config_key(config: dict) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class BookError(RuntimeError):
@@ -139,7 +139,7 @@ def _kind(value) -> str:
 def _check_value(key: str, value) -> str | None:
     """What is wrong with a value that has the right kind, for the parameters with a rule of their own."""
     if key.rpartition(".")[2] == "noise_scales" and value is not None:
-        from .perturb import noise_scales_problem
+        from ..measure.perturb import noise_scales_problem
 
         return noise_scales_problem(value, allow_empty=False)  # a chapter that declares it draws the curve
     return None

@@ -17,10 +17,10 @@ def _id_number(finding: dict) -> float:
 
 def expected_findings(meta: dict, name: str) -> list[str]:
     """The findings files a chapter's run wrote (recorded in its notebook's metadata when it ran; for
-    a notebook of an older runner, the claims that :mod:`singledir.claims` gives the chapter)."""
+    a notebook of an older runner, the claims that :mod:`singledir.experiments.claims` gives the chapter)."""
     if isinstance(meta.get("findings"), list):
         return [str(f) for f in meta["findings"]]
-    from .claims import CLAIMS
+    from ..experiments.claims import CLAIMS
 
     return [f"{cid}.json" for cid, claim in CLAIMS.items() if claim.chapter == name]
 

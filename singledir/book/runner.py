@@ -24,14 +24,20 @@ import weakref
 from pathlib import Path
 
 from .params import ROOT, BookError, _named_files, effective_parameters, name_injected_parameters, read_chapter
-from .progress import phase_seconds
+from ..base.progress import phase_seconds
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _is_module(name: str) -> bool:
+    """Whether ``singledir.x.y`` names a module or package of this package (not a function)."""
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def chapter_imports(source: Path) -> list[str]:
-    """The ``singledir`` modules a chapter's code cells import (``from singledir import x`` names a
-    module when ``x`` is one, else the package)."""
+    """The ``singledir`` modules a chapter's code cells import (``from singledir.floor import x``
+    names a module when ``x`` is one, else the package)."""
     import ast
 
     names = set()
@@ -47,16 +53,15 @@ def chapter_imports(source: Path) -> list[str]:
                 names |= {a.name for a in node.names if a.name.split(".")[0] == "singledir"}
             elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "singledir":
                 names.add(node.module)
-                names |= {f"{node.module}.{a.name}" for a in node.names
-                          if (PACKAGE / f"{a.name}.py").exists() and node.module == "singledir"}
+                names |= {f"{node.module}.{a.name}" for a in node.names if _is_module(f"{node.module}.{a.name}")}
     return sorted(names)
 
 
 def package_version(source: Path) -> str:
     """Hash of the package code a chapter runs: every module of ``singledir`` its cells import and
-    everything those import (:func:`singledir.cache.import_closure`). The runner, which chapters
+    everything those import (:func:`singledir.base.cache.import_closure`). The runner, which chapters
     never import, is left out, so a change to it re-executes nothing."""
-    from .cache import import_closure
+    from ..base.cache import import_closure
 
     files: dict[str, Path] = {}
     for module in chapter_imports(source) or ["singledir"]:
@@ -70,15 +75,15 @@ def package_version(source: Path) -> str:
 def _key_name(path: Path) -> str:
     """A named file as a key holds it besides its contents: its path relative to the repository, or
     for a file outside it its name, so that moving or copying the project changes no key."""
-    from . import params as _params
+    from . import params
 
     try:
-        return str(Path(path).relative_to(_params.ROOT))
+        return str(Path(path).relative_to(params.ROOT))
     except ValueError:
         return Path(path).name
 
 
-def run_key(source: Path, params: dict) -> str:
+def chapter_key(source: Path, params: dict) -> str:
     """What a chapter's result depends on: its source, its parameters, the package code and the
     contents of any file a parameter names (weights, a model's source file), whether the parameter
     file or the chapter's own ``parameters`` cell names it (with its path relative to the repository:
@@ -147,7 +152,7 @@ def say(msg: str) -> None:
 
 class _Tail:
     """While a chapter runs, print the lines its code appends to the progress log ``path``
-    (:mod:`singledir.progress`) as ``[book] NAME: line``."""
+    (:mod:`singledir.base.progress`) as ``[book] NAME: line``."""
 
     def __init__(self, path: Path, name: str, interval: float = 0.2):
         self.path, self.name, self.interval, self.pos = path, name, interval, 0
@@ -191,7 +196,7 @@ def warnings_to_progress() -> None:
     runner as ``[book] NAME: warning: ...``) instead of a cell output in the rendered page."""
     import warnings
 
-    from .progress import note
+    from ..base.progress import note
 
     def show(message, category, filename, lineno, file=None, line=None):
         note(f"warning: {category.__name__}: {message} ({Path(filename).name}, line {lineno})")
@@ -200,7 +205,7 @@ def warnings_to_progress() -> None:
 
 
 # run at each chapter kernel's start (IPKernelApp.exec_lines), binding no name in the notebook
-WARNINGS_TO_PROGRESS = "__import__('singledir.runner').runner.warnings_to_progress()"
+WARNINGS_TO_PROGRESS = "__import__('singledir.book.runner').runner.warnings_to_progress()"
 
 
 @functools.cache
@@ -346,7 +351,7 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
     results.mkdir(parents=True)
     nb = read_chapter(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    key = run_key(source, params)  # before running: an edit made meanwhile must not look executed
+    key = chapter_key(source, params)  # before running: an edit made meanwhile must not look executed
     committed = False
     log = build_dir / "progress" / f"{name}.log"
     t0 = time.perf_counter()

@@ -4,7 +4,8 @@ Section 2.1 of the paper trains on datasets in which a fraction ``p`` of the tra
 shuffled among the chosen examples (Zhang et al., 2017): the label histogram is unchanged, the true
 pattern is broken for those examples, and the test labels are never touched.
 
-Every dataset is addressed by name through :func:`load_dataset`; :data:`DATASETS` is the registry.
+Every dataset is addressed by name through :func:`load_dataset`; :data:`singledir.data.raw.DATASETS` is
+the registry (the built-in loaders are in :mod:`singledir.data.loaders`).
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from .datasets import (DEBIAN_FASHION_MNIST, DataUnavailable, Raw, _load_cifar10, _load_digits,  # noqa: F401
-                       _load_fashion_mnist, _load_folder, _load_mnist, _load_mnist5k, data_root, stratified_split)
+from ..base.cache import source_hash
+from .loaders import load_folder
+from .raw import BUILTIN, DATASETS, Raw, stratified_indices
 
 
 @dataclass(frozen=True)
@@ -55,18 +57,6 @@ class Dataset:
                 f"corruption={self.corruption})")
 
 
-DATASETS: dict[str, Callable[..., Raw]] = {
-    "mnist5k": _load_mnist5k,
-    "digits": _load_digits,
-    "fashion_mnist": _load_fashion_mnist,
-    "mnist": _load_mnist,
-    "cifar10": _load_cifar10,
-}
-
-
-BUILTIN = frozenset(DATASETS)
-
-
 def dataset_names() -> list[str]:
     return [*DATASETS, "folder:PATH"]
 
@@ -99,29 +89,24 @@ def fingerprint(name: str) -> str:
     (their code is part of the code version), the loader's source for a registered one, and the
     files' names, sizes and modification times for a ``folder:`` tree."""
     import hashlib
-    import inspect
 
     if name in BUILTIN:
         return ""
+    if not name.startswith("folder:"):
+        return source_hash({name: DATASETS[name]}) if name in DATASETS else hashlib.sha256().hexdigest()[:16]
     h = hashlib.sha256()
-    if name.startswith("folder:"):
-        root = Path(os.path.expandvars(name[len("folder:"):])).expanduser()
-        for p in sorted(root.rglob("*")) if root.is_dir() else []:
-            if p.is_file():
-                st = p.stat()
-                h.update(f"{p.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    elif name in DATASETS:
-        try:
-            h.update(inspect.getsource(DATASETS[name]).encode())
-        except (OSError, TypeError):  # defined where no source is kept: its qualified name
-            h.update(getattr(DATASETS[name], "__qualname__", repr(DATASETS[name])).encode())
+    root = Path(os.path.expandvars(name[len("folder:"):])).expanduser()
+    for p in sorted(root.rglob("*")) if root.is_dir() else []:
+        if p.is_file():
+            st = p.stat()
+            h.update(f"{p.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=8)
 def _raw(name: str, split_seed: int, download: bool, image_size: int | None) -> Raw:
     if name.startswith("folder:"):
-        raw = _load_folder(name[len("folder:"):], image_size=image_size)
+        raw = load_folder(name[len("folder:"):], image_size=image_size)
     elif name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(dataset_names())}")
     else:
@@ -245,14 +230,11 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
 
 
 def _subset(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    """Indices of a stratified subset of ``n`` examples (all of them when n is None or >= N)."""
-    if n is None or n >= len(y):
-        return np.arange(len(y))
-    if int(n) < len(np.unique(y)):
+    """:func:`~singledir.data.raw.stratified_indices`, refusing fewer examples than classes."""
+    if n is not None and n < len(y) and int(n) < len(np.unique(y)):
         raise ValueError(f"subset size {n} is smaller than the number of classes "
                          f"({len(np.unique(y))}); use at least one example per class or None for all")
-    _, keep = stratified_split(y, int(n), seed)
-    return keep
+    return stratified_indices(y, n, seed)
 
 
 def stratified_subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -262,10 +244,7 @@ def stratified_subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int
     classes, however many classes there are."""
     if n is None or n >= len(y):
         return x, y
-    if int(n) < 1:
-        raise ValueError(f"subset size {n} must be at least 1 (or None for all)")
-    _, keep = stratified_split(y.cpu().numpy(), int(n), seed)
-    keep = torch.from_numpy(keep)
+    keep = torch.from_numpy(stratified_indices(y.cpu().numpy(), n, seed))
     return x[keep], y[keep]
 
 

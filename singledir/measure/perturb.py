@@ -13,7 +13,7 @@ Definitions (the paper's section 2.2; the book's chapter 1 states them):
   ``scale * sd_train(unit)``; one noise sample per repetition, shared by all scales.
 * **Importance** of a unit: the change in loss when it alone is ablated.
 
-Each measure describes its perturbations and hands them to :class:`singledir.engine.Engine`, which
+Each measure describes its perturbations and hands them to :class:`singledir.measure.engine.Engine`, which
 evaluates them naively (hooks and full passes) or fast (cached upstream layers, incremental updates
 of the next linear layer), with the same results.
 """
@@ -27,10 +27,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .engine import (CHUNK, METRICS, Data, Engine, Sums, ablate, add_noise, check_layers,  # noqa: F401 (re-exported)
+from .engine import (CHUNK, METRICS, Data, Engine, Sums, add_noise, check_layers,
                      check_metrics, chunks, device_of, probe)
-from .models import evaluating
-from .progress import timed
+from ..nets.models import evaluating
+from ..base.progress import timed
 from .record import latest
 
 

@@ -16,8 +16,8 @@ from typing import Callable, Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
-from .data import batches
-from .models import evaluating, get_layer
+from ..data.dataset import batches
+from ..nets.models import evaluating, get_layer
 
 
 @contextmanager

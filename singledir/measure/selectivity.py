@@ -23,7 +23,7 @@ unit 0 is just a point in the middle of its range. Such a unit can still have cl
 are all >= 0 on the data measured (a positive bias, a saturated tanh), and the formula then gives
 a number; this package does not report it:
 
-* given a whole layer (``signed=True``, which :func:`singledir.analysis.unit_table` passes when
+* given a whole layer (``signed=True``, which :func:`singledir.measure.units.unit_table` passes when
   any activation of the layer, before spatial averaging, is negative on the data measured), every
   unit of the layer is ``"negative"``, including those whose class means happen to be >= 0. Keeping
   those few would mix, in one layer, units with an index and units without one, chosen by an
@@ -41,7 +41,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .models import get_layer
+from ..nets.models import get_layer
 
 
 def spatial_mean(acts: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """One call for a network of your own: ablation curve, AUC, noise curve and a per-unit table.
 
->>> from singledir.analysis import analyze
+>>> from singledir.measure.units import analyze
 >>> report = analyze(my_net, train_data=(x_tr, y_tr), test_data=test_loader,
 ...                  layers=["layer1.0", "layer2.0"])
 >>> report.auc, report.units.head()
@@ -18,10 +18,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import information, perturb, selectivity
+from . import information
+from . import perturb
+from . import selectivity
 from .engine import CHUNK, Data, check_layers, chunks, device_of
-from .models import evaluating
-from .progress import timed
+from ..nets.models import evaluating
+from ..base.progress import timed
 from .record import hooked
 
 
@@ -128,7 +130,7 @@ def unit_table(model: nn.Module, data: Data, layers: Sequence[str], *, n_classes
     Measured on ``data`` (the test set in the paper). ``si_status`` says why a selectivity is NaN
     (``"dead"``: never fires; ``"negative"``: a unit of a layer whose activations take negative
     values on ``data``, such as tanh, GELU or Hardswish, for which the index is not defined: every
-    unit of such a layer, see :mod:`singledir.selectivity`); every unit is kept. ``mutual_info_shuffled`` is the same
+    unit of such a layer, see :mod:`singledir.measure.selectivity`); every unit is kept. ``mutual_info_shuffled`` is the same
     estimate against labels shuffled with ``seed``: the plug-in estimator's upward bias for this
     unit's bins and these data, subtracted in ``mutual_info_corrected``.
     """

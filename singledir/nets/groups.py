@@ -20,16 +20,16 @@ Each member stays the network it would be alone:
 * the optimizer (Adam or SGD with momentum, as in ``torch.optim``) is elementwise, with each
   member's learning rate and weight decay;
 * it is evaluated, checkpointed and given a history exactly when a solo run would be, and cached
-  as its own run under the same key as :func:`singledir.train.train`, so sweeps resume run by run
+  as its own run under the same key as :func:`singledir.nets.training.train_network`, so sweeps resume run by run
   and every analysis loads it like any other run;
 * a member whose loss becomes NaN or infinite is recorded as diverged at that step (its weights
   as they were before the step, its history ending with a NaN row, as a solo run) and frozen;
   the others go on.
 
-What is identical. :func:`singledir.train.train` trains a groupable network as a group of one,
+What is identical. :func:`singledir.nets.training.train_network` trains a groupable network as a group of one,
 which runs the very operations of a network trained alone (``F.linear``, a convolution with one
 group, batch norm, ``torch.optim``'s update), so a solo run equals the plain PyTorch loop of
-:func:`singledir.train._fit` bit for bit. In a larger group an MLP member computes its products
+:func:`singledir.nets.solo.fit` bit for bit. In a larger group an MLP member computes its products
 member by member in the same orientation and equals its solo run bit for bit (measured on this
 book's AVX2 machines; tested to 1e-6 elsewhere). A conv-net member equals its solo run to float
 tolerance only: oneDNN vectorizes grouped convolutions, batch norm and pooling across all the
@@ -50,26 +50,27 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from . import cache as _cache
-from . import data as _data
-from . import models as _models
-from . import train as _train
-from .progress import timed
-from .stacked import StackedConvNet, StackedMLP, StackedOptimizer, stack  # noqa: F401 (re-exported)
+from ..base.cache import Cache, config_key
+from ..base.progress import timed
+from ..data.dataset import Dataset, batches
+from .runs import (RunConfig, TrainConfig, TrainedRun, autocast, default_device, epoch_of, inner_checkpoints,
+                   is_eval_epoch, load_cached, load_run_dataset, nan_row, network_key, store_run)
+from .models import ConvNetConfig, MLPConfig, build_model, describe
+from .stacked import StackedConvNet, StackedOptimizer, stack
 
-GROUPABLE = (_models.MLPConfig, _models.ConvNetConfig)
+GROUPABLE = (MLPConfig, ConvNetConfig)
 # what members may differ in: everything else of a run config must be shared
 MEMBER_FIELDS = {"seed", "corruption"}
 MEMBER_TRAIN_FIELDS = {"lr", "weight_decay"}
 MEMBER_MODEL_FIELDS = {"dropout"}
 
 
-def groupable(config: _train.RunConfig) -> bool:
+def groupable(config: RunConfig) -> bool:
     """Whether ``config`` can be trained in a group (the project's MLPs and conv nets)."""
     return isinstance(config.model, GROUPABLE)
 
 
-def group_key(config: _train.RunConfig) -> str | None:
+def group_key(config: RunConfig) -> str | None:
     """What a run shares with the other members of its group (None: it trains alone)."""
     if not groupable(config):
         return None
@@ -83,7 +84,7 @@ def group_key(config: _train.RunConfig) -> str | None:
     return json.dumps(d, sort_keys=True)
 
 
-def form_groups(configs: Sequence[_train.RunConfig], max_size: int) -> list[list[int]]:
+def form_groups(configs: Sequence[RunConfig], max_size: int) -> list[list[int]]:
     """Indices of ``configs`` in groups of at most ``max_size`` that can train together, in order
     of first appearance (deterministic): as few groups as the limit allows, of nearly equal size
     (18 runs with a limit of 16 train as 9 and 9). A config that cannot be grouped is a group of one."""
@@ -112,20 +113,20 @@ def form_groups(configs: Sequence[_train.RunConfig], max_size: int) -> list[list
 CPU_GROUP_SIZES = {"mlp": 16, "convnet_bn": 8, "convnet": 1}
 
 
-def default_group_size(config: _train.RunConfig, device: torch.device | str | None = None,
+def default_group_size(config: RunConfig, device: torch.device | str | None = None,
                        cap: int = 16) -> int:
     """How many networks like ``config`` to train at once: on the CPU the measured best of
     :data:`CPU_GROUP_SIZES`; on a GPU as many as fit in half its free memory by a per-member
     estimate (weights, gradients and Adam moments, and the activations of one batch kept for the
     backward pass), at most ``cap``."""
-    device = torch.device(device) if device is not None else _train.default_device()
+    device = torch.device(device) if device is not None else default_device()
     if device.type != "cuda":
         m = config.model
-        kind = "mlp" if isinstance(m, _models.MLPConfig) else (
-            "convnet_bn" if isinstance(m, _models.ConvNetConfig) and m.batch_norm else "convnet")
+        kind = "mlp" if isinstance(m, MLPConfig) else (
+            "convnet_bn" if isinstance(m, ConvNetConfig) and m.batch_norm else "convnet")
         return min(cap, CPU_GROUP_SIZES[kind])
-    ds = _train.load_run_dataset(config)
-    net = _models.build_model(config.model, ds.input_shape, ds.n_classes)
+    ds = load_run_dataset(config)
+    net = build_model(config.model, ds.input_shape, ds.n_classes)
     params = sum(p.numel() for p in net.parameters())
     acts = 0
     x = ds.x_train[:1]
@@ -151,30 +152,30 @@ def default_group_size(config: _train.RunConfig, device: torch.device | str | No
 # ---------------------------------------------------------------------------------------------
 # Training a group
 # ---------------------------------------------------------------------------------------------
-def _check_group(configs: Sequence[_train.RunConfig]) -> None:
+def _check_group(configs: Sequence[RunConfig]) -> None:
     if not configs:
         raise ValueError("an empty group: give at least one run config")
     keys = {group_key(c) for c in configs}
     if None in keys:
         bad = [c for c in configs if not groupable(c)][0]
-        raise ValueError(f"{_models.describe(bad.model)} cannot be trained in a group; groupable: "
-                         "MLPs and the project's conv nets (train it with singledir.train.train)")
+        raise ValueError(f"{describe(bad.model)} cannot be trained in a group; groupable: "
+                         "MLPs and the project's conv nets (train it with singledir.nets.training.train_network)")
     if len(keys) > 1:
         raise ValueError("runs of one group must share everything but seed, corruption, lr, weight_decay "
-                         "and dropout; form groups with singledir.ensemble.form_groups")
+                         "and dropout; form groups with singledir.nets.groups.form_groups")
 
 
-def _evaluate(net, x: torch.Tensor, ys: torch.Tensor, members: list[int], cfg: _train.TrainConfig,
+def _evaluate(net, x: torch.Tensor, ys: torch.Tensor, members: list[int], cfg: TrainConfig,
               device: torch.device, batch_size: int = 1024) -> dict[int, tuple[float, float]]:
     """``{member: (mean loss, accuracy)}`` on ``x [N, ...]`` with each member's labels ``ys [G, N]``,
-    in eval mode and full precision, batched as :func:`singledir.train.evaluate` does."""
+    in eval mode and full precision, batched as :func:`singledir.nets.runs.evaluate` does."""
     was = net.training
     net.eval()
     loss = {g: 0.0 for g in members}
     correct = {g: 0 for g in members}
     try:
         with torch.no_grad():
-            for idx in _data.batches(ys.shape[1], batch_size):
+            for idx in batches(ys.shape[1], batch_size):
                 out = net(net.shared(x[idx].to(device)))  # in full precision, as train.evaluate
                 for g in members:
                     yy = ys[g, idx].to(device)
@@ -197,8 +198,8 @@ class _Group:
         members, self.drop_gens = [], []
         for c, ds in zip(configs, datasets):
             torch.manual_seed(c.seed)  # each member built exactly as a solo run builds it
-            m = _models.build_model(c.model, ds.input_shape, ds.n_classes)
-            if not isinstance(c.model, _models.MLPConfig):
+            m = build_model(c.model, ds.input_shape, ds.n_classes)
+            if not isinstance(c.model, MLPConfig):
                 m = m.to(memory_format=torch.channels_last)
             members.append(m)
             g = torch.Generator(device=device)
@@ -260,7 +261,7 @@ class _Group:
         for g, s in zip(self.drop_gens, snap["drop_gens"]):
             g.set_state(s.to(g.device) if g.device.type != "cpu" else s)
         self.history = snap["history"]
-        self.checkpoints = [{_train._epoch(k): v for k, v in c.items()} for c in snap["checkpoints"]]
+        self.checkpoints = [{epoch_of(k): v for k, v in c.items()} for c in snap["checkpoints"]]
         self.seconds = float(snap["seconds"])
 
     def run(self, progress: bool | None, snapshot: Callable[["_Group"], None] | None,
@@ -269,7 +270,7 @@ class _Group:
 
         cfg, G, dev = self.cfg, self.G, self.device
         n = self.y_train.shape[1]
-        inner = _train.inner_checkpoints(cfg, n)
+        inner = inner_checkpoints(cfg, n)
         if self.epoch == 0:
             if 0 in cfg.checkpoints:
                 self.checkpoint(0)
@@ -285,7 +286,7 @@ class _Group:
                 idx = order[:, s0:s0 + cfg.batch_size]
                 xb = self.net.batch(self.x_train, idx)
                 yb = self.y_train.gather(1, idx)
-                with _train.autocast(cfg, dev):
+                with autocast(cfg, dev):
                     out = self.net(xb, self.drop_gens)
                 B = yb.shape[1]
                 losses = F.cross_entropy(out.float().reshape(G * B, -1), yb.reshape(-1),
@@ -294,7 +295,7 @@ class _Group:
                 for g in range(G):
                     if self.live[g] and not finite[g]:  # diverged: keep the state before this step
                         self.frozen[g] = self.net.member_state(g)
-                        self.history[g].append(_train.nan_row(epoch))
+                        self.history[g].append(nan_row(epoch))
                         self.live[g] = False
                 active = [g for g in range(G) if self.live[g]]
                 if not active:
@@ -310,7 +311,7 @@ class _Group:
             self.epoch = epoch
             if not any(self.live):
                 break
-            if _train.is_eval_epoch(cfg, epoch):
+            if is_eval_epoch(cfg, epoch):
                 self.evaluate(epoch)
                 accs = [self.history[g][-1]["train_acc"] for g in range(G) if self.live[g]]
                 bar.set_postfix(min_train_acc=f"{min(accs):.3f}")
@@ -324,18 +325,18 @@ class _Group:
 
 
 def _group_cache_key(keys: Sequence[str]) -> str:
-    return _cache.config_key({"group": list(keys)})
+    return config_key({"group": list(keys)})
 
 
 @timed("training")
-def train_group(configs: Sequence[_train.RunConfig], *, device: torch.device | str | None = None,
+def train_group(configs: Sequence[RunConfig], *, device: torch.device | str | None = None,
                 progress: bool | None = None, use_cache: bool = True,
-                datasets: Sequence[_data.Dataset] | None = None, snapshot_every: float = 120.0,
-                on_epoch: Callable[[int], None] | None = None) -> list[_train.TrainedRun]:
+                datasets: Sequence[Dataset] | None = None, snapshot_every: float = 120.0,
+                on_epoch: Callable[[int], None] | None = None) -> list[TrainedRun]:
     """Train ``configs`` as one group (or load them from the cache); one :class:`TrainedRun` each.
 
     Members already cached are loaded; the others train together and are each cached as their own
-    run under the key :func:`singledir.train.train` uses. While training, the group's whole state
+    run under the key :func:`singledir.nets.training.train_network` uses. While training, the group's whole state
     is written to the cache every ``snapshot_every`` seconds (at the end of an epoch; 0: every
     epoch), so an interrupted group resumes from its last snapshot with the same result.
 
@@ -351,23 +352,23 @@ def train_group(configs: Sequence[_train.RunConfig], *, device: torch.device | s
     """
     configs = list(configs)
     _check_group(configs)
-    device = torch.device(device) if device is not None else _train.default_device()
-    runs: dict[int, _train.TrainedRun] = {}
+    device = torch.device(device) if device is not None else default_device()
+    runs: dict[int, TrainedRun] = {}
     if use_cache:
         for i, c in enumerate(configs):
-            hit = _train.load_cached(c, device, datasets[i] if datasets else None)
+            hit = load_cached(c, device, datasets[i] if datasets else None)
             if hit is not None:
                 runs[i] = hit
     todo = [i for i in range(len(configs)) if i not in runs]
     if todo:
         cfgs = [configs[i] for i in todo]
-        dss = [datasets[i] if datasets else _train.load_run_dataset(configs[i]) for i in todo]
+        dss = [datasets[i] if datasets else load_run_dataset(configs[i]) for i in todo]
         x0 = dss[0].x_train
         if any(d.x_train.shape != x0.shape for d in dss):
             raise ValueError("members of a group must train on the same images")
         group = _Group(cfgs, dss, device)
-        store = _cache.Cache("groups")
-        gkey = _group_cache_key([_train.run_key(c, device) for c in cfgs])
+        store = Cache("groups")
+        gkey = _group_cache_key([network_key(c, device) for c in cfgs])
         if use_cache:
             snap = store.get(gkey)
             if snap is not None:
@@ -382,14 +383,14 @@ def train_group(configs: Sequence[_train.RunConfig], *, device: torch.device | s
         group.run(progress, snapshot, on_epoch)
         for j, i in enumerate(todo):
             c, ds = cfgs[j], dss[j]
-            model = _models.build_model(c.model, ds.input_shape, ds.n_classes)
+            model = build_model(c.model, ds.input_shape, ds.n_classes)
             model.load_state_dict(group.state(j))
-            if not isinstance(c.model, _models.MLPConfig):
+            if not isinstance(c.model, MLPConfig):
                 model = model.to(memory_format=torch.channels_last)
-            run = _train.TrainedRun(c, model.to(device).eval(), group.history[j], group.checkpoints[j],
+            run = TrainedRun(c, model.to(device).eval(), group.history[j], group.checkpoints[j],
                                     diverged=not group.live[j], from_cache=False, seconds=group.seconds / len(todo))
             if use_cache:
-                _train.store_run(run, device, meta={"group_size": len(todo)})
+                store_run(run, device, meta={"group_size": len(todo)})
             runs[i] = run
         if use_cache:
             store.remove(gkey)

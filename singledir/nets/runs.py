@@ -1,28 +1,28 @@
-"""Seeded, deterministic training with an on-disk cache of finished runs.
+"""What a trained network is: its run config, its key, its cache entry, and what the training loops share.
 
 A :class:`RunConfig` names everything that determines a trained network: the dataset and its
-label corruption, the model, the optimizer settings and the seed. :func:`train` returns the same
-weights, bit for bit on the CPU, for the same config; a finished run is cached under a key made of
-the full config and the code version of the data, model and training modules.
+label corruption, the model, the optimizer settings and the seed. A finished run is cached under
+:func:`network_key`: the full config and the code version of the modules that train
+(:data:`TRAINING_MODULE` and everything it imports). This module lies below both the solo loop
+(:mod:`singledir.nets.solo`) and the group trainer (:mod:`singledir.nets.groups`), which
+:func:`singledir.nets.training.train_network` chooses between.
 """
 from __future__ import annotations
 
 import math
-import sys
-import time
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import cache as _cache
-from . import data as _data
-from . import models as _models
-from .progress import timed
+from ..base.cache import Cache, code_version, config_key
+from ..data.dataset import Dataset, batches, fingerprint, load_dataset
+from .models import MLPConfig, ModelConfig, build_model, evaluating, model_config_from_dict, model_config_to_dict
 
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("fp32", "bf16")
+TRAINING_MODULE = "singledir.nets.training"  # its import closure is the code version of a trained network
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class RunConfig:
 
     dataset: str = "mnist5k"
     corruption: float = 0.0  # fraction of training labels shuffled
-    model: _models.ModelConfig = field(default_factory=_models.MLPConfig)
+    model: ModelConfig = field(default_factory=MLPConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0  # initialization, data order and label corruption
     n_train: int | None = None  # stratified subset of the training set (None = all)
@@ -93,7 +93,7 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["model"] = _models.model_config_to_dict(self.model)
+        d["model"] = model_config_to_dict(self.model)
         d["train"]["checkpoints"] = list(self.train.checkpoints)
         return d
 
@@ -105,7 +105,7 @@ class RunConfig:
         if unknown:
             raise ValueError(f"unknown run parameter(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
         if "model" in d and isinstance(d["model"], dict):
-            d["model"] = _models.model_config_from_dict(d["model"])
+            d["model"] = model_config_from_dict(d["model"])
         if "train" in d and isinstance(d["train"], dict):
             t_allowed = set(TrainConfig.__dataclass_fields__)
             t_unknown = set(d["train"]) - t_allowed
@@ -149,14 +149,9 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def code_version() -> str:
-    """Version of the code that determines trained weights."""
-    return _cache.code_version_of(__name__)  # this module and every singledir module it imports
-
-
-def load_run_dataset(config: RunConfig) -> _data.Dataset:
+def load_run_dataset(config: RunConfig) -> Dataset:
     """The dataset a run trains on, corrupted with the run's seed."""
-    return _data.load_dataset(config.dataset, corruption=config.corruption, corruption_seed=config.seed,
+    return load_dataset(config.dataset, corruption=config.corruption, corruption_seed=config.seed,
                               n_train=config.n_train, n_test=config.n_test, image_size=config.image_size,
                               unused_to_test=config.unused_to_test, n_pool=config.n_pool)
 
@@ -166,8 +161,8 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     """(mean cross-entropy loss, accuracy) of ``model`` on ``x [N, ...]``, ``y [N]``, in eval mode."""
     device = device or next(model.parameters()).device
     loss, correct = 0.0, 0
-    with _models.evaluating(model):
-        for idx in _data.batches(len(y), batch_size):
+    with evaluating(model):
+        for idx in batches(len(y), batch_size):
             out = model(x[idx].to(device))
             yy = y[idx].to(device)
             loss += F.cross_entropy(out, yy, reduction="sum").item()
@@ -176,13 +171,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return loss / n, correct / n
 
 
-def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-
-
-def _state(model: nn.Module) -> dict[str, torch.Tensor]:
+def state_of(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
@@ -216,143 +205,49 @@ def autocast(cfg: TrainConfig, device: torch.device):
     return contextlib.nullcontext()
 
 
-def _history_row(epoch, model, ds, device) -> dict:
-    tr_loss, tr_acc = evaluate(model, ds.x_train, ds.y_train, device=device)
-    te_loss, te_acc = evaluate(model, ds.x_test, ds.y_test, device=device)
-    return {"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc, "test_loss": te_loss, "test_acc": te_acc}
-
-
 def nan_row(epoch) -> dict:
     return {"epoch": epoch, "train_loss": math.nan, "train_acc": math.nan, "test_loss": math.nan, "test_acc": math.nan}
 
 
-def _fit(config: RunConfig, ds: _data.Dataset, device: torch.device,
-         progress: bool | None) -> tuple[nn.Module, list[dict], dict, bool]:
-    """One network trained alone with ``torch.optim``: the reference that grouped training
-    (:mod:`singledir.ensemble`) reproduces, and the path for networks that cannot be grouped."""
-    torch.manual_seed(config.seed)
-    model = _models.build_model(config.model, ds.input_shape, ds.n_classes).to(device)
-    if not isinstance(config.model, _models.MLPConfig):
-        model = model.to(memory_format=torch.channels_last)
-    opt = _optimizer(model, config.train)
-    g = torch.Generator().manual_seed(config.seed)
-    cfg = config.train
-    history: list[dict] = []
-    checkpoints = {0: _state(model)} if 0 in cfg.checkpoints else {}
-    x_train, y_train = ds.x_train.to(device), ds.y_train.to(device)
-    inner = inner_checkpoints(cfg, len(y_train))
-    diverged = False
-    from tqdm import tqdm
-
-    if cfg.epochs == 0 or 0 in cfg.checkpoints:  # an untrained or loaded network: its history is its evaluation
-        history.append(_history_row(0, model, ds, device))
-    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train seed={config.seed} p={config.corruption}",
-               disable=(not sys.stderr.isatty()) if progress is None else not progress, leave=False)
-    for epoch in bar:
-        model.train()
-        for step, idx in enumerate(_data.batches(len(y_train), cfg.batch_size, g), 1):
-            idx = idx.to(device)
-            with autocast(cfg, device):
-                out = model(x_train[idx])
-            loss = F.cross_entropy(out.float(), y_train[idx])
-            if not torch.isfinite(loss):
-                diverged = True
-                break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            c = inner.get((epoch, step))
-            if c is not None:
-                history.append(_history_row(c, model, ds, device))
-                checkpoints[c] = _state(model)
-        if diverged:
-            history.append(nan_row(epoch))
-            break
-        if is_eval_epoch(cfg, epoch):
-            history.append(_history_row(epoch, model, ds, device))
-            bar.set_postfix(train_acc=f"{history[-1]['train_acc']:.3f}", test_acc=f"{history[-1]['test_acc']:.3f}")
-        if epoch in cfg.checkpoints:
-            checkpoints[epoch] = _state(model)
-    return model.eval(), history, checkpoints, diverged
-
-
-def run_key(config: RunConfig, device: torch.device) -> str:
+def network_key(config: RunConfig, device: torch.device) -> str:
     """The cache key of a trained run: its config, the code version, and the device type and CPU
     thread count (floating-point reductions split differently across threads, so the same seed
     gives bit-identical weights only on the same setting)."""
-    key = {"run": config.to_dict(), "code": code_version(), "device": device.type,
+    key = {"run": config.to_dict(), "code": code_version(TRAINING_MODULE), "device": device.type,
            "threads": torch.get_num_threads() if device.type == "cpu" else None}
-    data = _data.fingerprint(config.dataset)
+    data = fingerprint(config.dataset)
     if data:  # a registered dataset's loader, a folder's files
         key["data"] = data
-    return _cache.config_key(key)
+    return config_key(key)
 
 
-def load_cached(config: RunConfig, device: torch.device, ds: _data.Dataset | None = None) -> "TrainedRun | None":
+def load_cached(config: RunConfig, device: torch.device, ds: Dataset | None = None) -> "TrainedRun | None":
     """The cached run of ``config``, or None."""
-    hit = _cache.Cache("runs").get(run_key(config, device))
+    hit = Cache("runs").get(network_key(config, device))
     if hit is None:
         return None
     ds = ds or load_run_dataset(config)
-    model = _models.build_model(config.model, ds.input_shape, ds.n_classes)
+    model = build_model(config.model, ds.input_shape, ds.n_classes)
     model.load_state_dict(hit["state"])
-    if not isinstance(config.model, _models.MLPConfig):
+    if not isinstance(config.model, MLPConfig):
         model = model.to(memory_format=torch.channels_last)
     return TrainedRun(config, model.to(device).eval(), hit["history"],
-                      {_epoch(k): v for k, v in hit["checkpoints"].items()},
+                      {epoch_of(k): v for k, v in hit["checkpoints"].items()},
                       bool(hit["diverged"]), from_cache=True, seconds=float(hit["seconds"]))
 
 
 def store_run(run: "TrainedRun", device: torch.device, meta: dict | None = None) -> None:
-    """Cache a freshly trained run under :func:`run_key`."""
-    _cache.Cache("runs").put(
-        run_key(run.config, device),
-        {"state": _state(run.model), "history": run.history,
+    """Cache a freshly trained run under :func:`network_key`."""
+    Cache("runs").put(
+        network_key(run.config, device),
+        {"state": state_of(run.model), "history": run.history,
          "checkpoints": {str(k): v for k, v in run.checkpoints.items()},
          "diverged": run.diverged, "seconds": run.seconds},
-        meta={"config": run.config.to_dict(), "code_version": code_version(), "device": str(device), **(meta or {})})
+        meta={"config": run.config.to_dict(), "code_version": code_version(TRAINING_MODULE), "device": str(device), **(meta or {})})
 
 
-def _epoch(key: str) -> int | float:
+def epoch_of(key: str) -> int | float:
     v = float(key)
     return int(v) if v == int(v) else v
 
 
-@timed("training")
-def train(config: RunConfig, *, use_cache: bool = True, device: torch.device | str | None = None,
-          progress: bool | None = None, dataset: _data.Dataset | None = None) -> TrainedRun:
-    """Train the network ``config`` describes, or load it from the cache.
-
-    Training is deterministic on the CPU: same config, same weights bit for bit. A run whose loss
-    becomes NaN or infinite stops and is returned with ``diverged=True`` (and cached as such).
-
-    Args:
-        config: the run.
-        use_cache: read and write the result cache (``$SINGLEDIR_CACHE``).
-        device: defaults to the GPU when one is present.
-        progress: a progress bar over epochs (default: when stderr is a terminal).
-        dataset: the run's dataset if already loaded (must be ``load_run_dataset(config)``).
-
-    Example:
-        >>> run = train(RunConfig(dataset="digits", train=TrainConfig(epochs=5)))
-        >>> run.final["test_acc"] > 0.8
-        True
-    """
-    device = torch.device(device) if device is not None else default_device()
-    if use_cache:
-        hit = load_cached(config, device, dataset)
-        if hit is not None:
-            return hit
-    from . import ensemble
-
-    if ensemble.groupable(config):  # one code path for a network alone and in a group
-        return ensemble.train_group([config], device=device, progress=progress, use_cache=use_cache,
-                                    datasets=[dataset] if dataset is not None else None)[0]
-    ds = dataset or load_run_dataset(config)
-    t0 = time.perf_counter()
-    model, history, checkpoints, diverged = _fit(config, ds, device, progress)
-    run = TrainedRun(config, model, history, checkpoints, diverged, from_cache=False,
-                     seconds=time.perf_counter() - t0)
-    if use_cache:
-        store_run(run, device)
-    return run

@@ -4,7 +4,7 @@ An MLP's layers become ``[G, out, in]`` tensors applied with batched matrix prod
 layers grouped convolutions over the members' concatenated channels (channels last; batch norm is
 per channel, so each member keeps its own statistics). :class:`StackedOptimizer` applies
 ``torch.optim``'s Adam or SGD update to every member with its own learning rate and weight decay.
-Used by :mod:`singledir.ensemble`, which trains groups; :func:`stack` builds one from members.
+Used by :mod:`singledir.nets.groups`, which trains groups; :func:`stack` builds one from members.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import models as _models
-from . import train as _train
+from .models import MLP, ConvNet
+from .runs import TrainConfig
 
 
 def _dropout(h: torch.Tensor, ps: Sequence[float], generators: Sequence[torch.Generator]) -> torch.Tensor:
@@ -74,7 +74,7 @@ def stacked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) ->
 class StackedMLP(nn.Module):
     """G MLPs of one shape: layer ``i`` is ``weight[i] [G, out, in]`` and ``bias[i] [G, out]``."""
 
-    def __init__(self, members: Sequence[_models.MLP]):
+    def __init__(self, members: Sequence[MLP]):
         super().__init__()
         self.G = len(members)
         layers = [[h[0] for h in m.hidden] + [m.out] for m in members]
@@ -96,7 +96,7 @@ class StackedMLP(nn.Module):
         return stacked_linear(h, self.weight[last], self.bias[last])
 
     def member_state(self, g: int) -> dict[str, torch.Tensor]:
-        """Member ``g``'s state dict, as :class:`singledir.models.MLP` names it."""
+        """Member ``g``'s state dict, as :class:`singledir.nets.models.MLP` names it."""
         n = len(self.weight)
         names = [f"hidden.{i}.0" for i in range(n - 1)] + ["out"]
         out = {}
@@ -118,7 +118,7 @@ class StackedMLP(nn.Module):
 class StackedConvNet(nn.Module):
     """G conv nets of one shape as one network with G groups of channels (channels last)."""
 
-    def __init__(self, members: Sequence[_models.ConvNet]):
+    def __init__(self, members: Sequence[ConvNet]):
         super().__init__()
         G = self.G = len(members)
         cfg = members[0].config
@@ -157,7 +157,7 @@ class StackedConvNet(nn.Module):
         return stacked_linear(h, self.out_weight, self.out_bias)
 
     def member_state(self, g: int) -> dict[str, torch.Tensor]:
-        """Member ``g``'s state dict, as :class:`singledir.models.ConvNet` names it."""
+        """Member ``g``'s state dict, as :class:`singledir.nets.models.ConvNet` names it."""
         out = {}
         for i, (block, c) in enumerate(zip(self.conv, self.channels)):
             sl = slice(g * c, (g + 1) * c)
@@ -190,9 +190,9 @@ class StackedConvNet(nn.Module):
 
 
 def stack(members: Sequence[nn.Module]) -> StackedMLP | StackedConvNet:
-    if isinstance(members[0], _models.MLP):
+    if isinstance(members[0], MLP):
         return StackedMLP(members)
-    if isinstance(members[0], _models.ConvNet):
+    if isinstance(members[0], ConvNet):
         return StackedConvNet(members)
     raise TypeError(f"cannot stack {type(members[0]).__name__}; groupable: MLP, ConvNet")
 
@@ -212,7 +212,7 @@ class StackedOptimizer:
     applies to a network alone; where the members' values differ, the steps that take a scalar are
     applied member by member (a fused multiply-add rounds differently from a product and a sum)."""
 
-    def __init__(self, params: Sequence[nn.Parameter], G: int, cfgs: Sequence[_train.TrainConfig]):
+    def __init__(self, params: Sequence[nn.Parameter], G: int, cfgs: Sequence[TrainConfig]):
         self.params = list(params)
         self.G = G
         self.kind = cfgs[0].optimizer

@@ -25,16 +25,12 @@ import sys
 import time
 from pathlib import Path
 
-from .params import (ROOT, SECTIONS, BookError, chapter_paths, declared_parameters, effective_parameters,  # noqa: F401
-                     load_params, read_chapter, read_params_file)
-from .results import chapter_findings, clean_leftovers, findings_problem  # noqa: F401
-from .runner import (PACKAGE, execute_chapter, executed_key, executed_meta, machine_info,  # noqa: F401
-                     package_version, run_key, say)
-from .claims import design_hash
-from .scorecard import ledger_markdown
-from .staging import (BOOK_FILES, BUILD_INFO_PAGE, SCALE_PAGE, SCORECARD_PAGE, build_info, render, split_text,  # noqa: F401
-                      stage, time_split, write_scorecard_csv)
-
+from ..experiments.claims import design_hash
+from ..experiments.scorecard import ledger_markdown
+from .params import ROOT, BookError, chapter_paths, load_params, read_params_file
+from .results import chapter_findings, clean_leftovers, findings_problem
+from .runner import chapter_key, execute_chapter, executed_key, executed_meta, say
+from .staging import build_info, render, split_text, stage, time_split, write_scorecard_csv
 
 LEDGER = ROOT / "results"  # the verdict ledger: the scorecard of every build a closing note reports
 
@@ -85,7 +81,7 @@ def rebuild_command(params_path: Path, build_dir: Path, names: list[str]) -> str
 
 def _new_cache_entries(since: float) -> int:
     """Cache entries (trained networks, finished sweep runs) written since ``since`` (epoch s)."""
-    from .cache import cache_dir
+    from ..base.cache import cache_dir
 
     root = cache_dir()
     n = 0
@@ -99,7 +95,7 @@ def _new_cache_entries(since: float) -> int:
 
 def _interrupted(current: str | None, had_result: bool, finished: list[str], since: float) -> str:
     """The one line printed on Ctrl-C: what was kept."""
-    from .cache import cache_dir
+    from ..base.cache import cache_dir
 
     parts = [f"interrupted during {current}" if current else "interrupted"]
     parts.append(f"kept the chapter(s) finished in this run: {', '.join(finished)}" if finished
@@ -138,7 +134,7 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     exec_dir = build_dir / "exec"
     claim_build_dir(build_dir, params_path)
     say(f"building {_display_path(params_path)} into {_display_path(build_dir)}")
-    from .cache import cache_dir
+    from ..base.cache import cache_dir
 
     os.environ.setdefault("SINGLEDIR_CACHE", str(cache_dir()))  # "$SINGLEDIR_CACHE/..." in parameters
     preset = _display_path(params_path)
@@ -182,7 +178,7 @@ def _is_current(build_dir: Path, name: str, source: Path, params: dict, then: st
     """Whether ``name``'s executed notebook is of this source, these parameters and this code, and
     every findings file its run wrote is there and readable; when one is not, a line says so,
     followed by ``then`` (what the build does about it)."""
-    if executed_key(build_dir / "exec" / f"{name}.ipynb") != run_key(source, params):
+    if executed_key(build_dir / "exec" / f"{name}.ipynb") != chapter_key(source, params):
         return False
     problem = findings_problem(build_dir, name)
     if problem and then:
@@ -304,6 +300,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
