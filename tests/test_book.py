@@ -15,13 +15,15 @@ import yaml
 
 from helpers import glued
 from singledir.book import cli
+from singledir.book import params as params_mod
+from singledir.book import runner
 from singledir.experiments import scorecard
-from singledir.book.cli import BookError
+from singledir.book.params import BookError
 
-SMOKE = book.ROOT / "params" / "smoke.yml"
-DEFAULT = book.ROOT / "params" / "default.yml"
-MATHJAX = book.ROOT / "book_static" / "mathjax" / "tex-svg-full.js"
-APPROACH = book.ROOT / "chapters" / "01_approach.md"
+SMOKE = params_mod.ROOT / "params" / "smoke.yml"
+DEFAULT = params_mod.ROOT / "params" / "default.yml"
+MATHJAX = params_mod.ROOT / "book_static" / "mathjax" / "tex-svg-full.js"
+APPROACH = params_mod.ROOT / "chapters" / "01_approach.md"
 
 SMOKE_APPROACH = {"dataset": "digits", "n_train": 400, "n_test": 200, "corruption": 0.5,
                   "model": {"kind": "mlp", "widths": [16, 16]},
@@ -73,13 +75,13 @@ def partials(root: Path) -> list[Path]:
 # Parameters
 # ---------------------------------------------------------------------------------------------
 def test_chapters_in_book_order():
-    chapters = book.chapter_paths()
+    chapters = params_mod.chapter_paths()
     assert list(chapters)[0] == "01_approach" and chapters["01_approach"] == APPROACH
     assert list(chapters) == sorted(chapters)
 
 
 def test_declared_parameters_of_the_approach_chapter():
-    assert book.declared_parameters(book.read_chapter(APPROACH)) == {
+    assert params_mod.declared_parameters(params_mod.read_chapter(APPROACH)) == {
         "dataset": "mnist5k", "n_train": None, "n_test": None, "image_size": None, "corruption": 0.4,
         "model": {"kind": "mlp", "widths": [128, 128]},
         "train": {"epochs": 25, "batch_size": 128, "lr": 0.001}, "corrupted_epochs": 75, "seed": 0}
@@ -94,18 +96,18 @@ def _nb(*cells):
 
 def test_declared_parameters_forms():
     nb = _nb(("a = 1\nb: int = 2\nc = len([1])\nd, e = 1, 2\n", ["parameters"]), ("z = 3", []))
-    assert book.declared_parameters(nb) == {"a": 1, "b": 2, "c": None}
+    assert params_mod.declared_parameters(nb) == {"a": 1, "b": 2, "c": None}
 
 
 @pytest.mark.parametrize("n", [0, 2])
 def test_a_chapter_needs_exactly_one_parameters_cell(n):
     nb = _nb(*[("a = 1", ["parameters"])] * n, ("b = 2", []))
     with pytest.raises(BookError, match=f"exactly one cell tagged 'parameters', found {n}"):
-        book.declared_parameters(nb)
+        params_mod.declared_parameters(nb)
 
 
 def test_load_smoke_params():
-    params = book.load_params(SMOKE, book.chapter_paths())
+    params = params_mod.load_params(SMOKE, params_mod.chapter_paths())
     assert params["01_approach"] == SMOKE_APPROACH
 
 
@@ -114,13 +116,13 @@ def test_chapter_values_override_defaults_and_defaults_reach_only_declaring_chap
     doc["defaults"]["seed"] = 5  # 01_approach declares seed and sets its own
     doc["defaults"]["corruption"] = 0.9
     del doc["chapters"]["01_approach"]["corruption"]
-    params = book.load_params(write_yaml(tmp_path / "p.yml", doc), book.chapter_paths())
+    params = params_mod.load_params(write_yaml(tmp_path / "p.yml", doc), params_mod.chapter_paths())
     assert params["01_approach"] == {**SMOKE_APPROACH, "corruption": 0.9}
-    declared = set(book.declared_parameters(book.read_chapter(APPROACH)))
+    declared = set(params_mod.declared_parameters(params_mod.read_chapter(APPROACH)))
     assert set(params["01_approach"]) <= declared
 
 
-PRESETS = sorted((book.ROOT / "params").glob("*.yml"))
+PRESETS = sorted((params_mod.ROOT / "params").glob("*.yml"))
 
 
 def test_presets_include_smoke_and_default():
@@ -129,11 +131,11 @@ def test_presets_include_smoke_and_default():
 
 @pytest.mark.parametrize("path", PRESETS, ids=[p.stem for p in PRESETS])
 def test_presets_cover_every_chapter_with_declared_names(path):
-    chapters = book.chapter_paths()
-    params = book.load_params(path, chapters)
+    chapters = params_mod.chapter_paths()
+    params = params_mod.load_params(path, chapters)
     assert list(params) == list(chapters)
     for name, p in params.items():
-        assert set(p) <= set(book.declared_parameters(book.read_chapter(chapters[name])))
+        assert set(p) <= set(params_mod.declared_parameters(params_mod.read_chapter(chapters[name])))
 
 
 @pytest.mark.parametrize("change,words", [
@@ -147,7 +149,7 @@ def test_bad_params_files(tmp_path, change, words):
     change(doc)
     path = write_yaml(tmp_path / "bad.yml", doc)
     with pytest.raises(BookError) as e:
-        book.load_params(path, book.chapter_paths())
+        params_mod.load_params(path, params_mod.chapter_paths())
     for w in words:
         assert w in str(e.value)
     assert str(path) in str(e.value)
@@ -155,30 +157,30 @@ def test_bad_params_files(tmp_path, change, words):
 
 def test_missing_params_file(tmp_path):
     with pytest.raises(BookError) as e:
-        book.load_params(tmp_path / "nope.yml", book.chapter_paths())
+        params_mod.load_params(tmp_path / "nope.yml", params_mod.chapter_paths())
     assert "nope.yml" in str(e.value) and "does not exist" in str(e.value)
     assert "params/smoke.yml" in str(e.value) and "params/default.yml" in str(e.value)
     with pytest.raises(BookError):
-        book.build(tmp_path / "nope.yml", build_dir=tmp_path / "_build", html=False, progress=False)
+        cli.build(tmp_path / "nope.yml", build_dir=tmp_path / "_build", html=False, progress=False)
 
 
 def test_run_key_depends_on_source_and_params(tmp_path):
-    k = book.run_key(APPROACH, SMOKE_APPROACH)
-    assert k == book.run_key(APPROACH, dict(reversed(list(SMOKE_APPROACH.items()))))
-    assert k != book.run_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
+    k = runner.chapter_key(APPROACH, SMOKE_APPROACH)
+    assert k == runner.chapter_key(APPROACH, dict(reversed(list(SMOKE_APPROACH.items()))))
+    assert k != runner.chapter_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
     copy = tmp_path / "01_approach.md"
     copy.write_text(APPROACH.read_text() + "\n")
-    assert k != book.run_key(copy, SMOKE_APPROACH)
+    assert k != runner.chapter_key(copy, SMOKE_APPROACH)
 
 
 def test_main_reports_a_book_error(tmp_path, capsys):
-    assert book.main(["--params", str(tmp_path / "nope.yml"), "--no-html", "--build-dir", str(tmp_path)]) == 1
+    assert cli.main(["--params", str(tmp_path / "nope.yml"), "--no-html", "--build-dir", str(tmp_path)]) == 1
     assert "[book] ERROR" in capsys.readouterr().err
 
 
 def test_unknown_chapter_in_only(tmp_path):
     with pytest.raises(BookError, match="99_nope"):
-        book.build(SMOKE, build_dir=tmp_path / "_build", only=["99_nope"], html=False, progress=False)
+        cli.build(SMOKE, build_dir=tmp_path / "_build", only=["99_nope"], html=False, progress=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,13 +194,13 @@ def smoke_cache(smoke_build, monkeypatch):
 
 def test_every_chapter_executes(smoke_build, smoke_cache):
     build_dir, times, chapters, _ = smoke_build
-    params = book.load_params(SMOKE, chapters)
+    params = params_mod.load_params(SMOKE, chapters)
     assert list(times) == list(chapters)
     for name, src in chapters.items():
         assert isinstance(times[name], float) and times[name] > 0
         nb = nbformat.read(build_dir / "exec" / f"{name}.ipynb", as_version=4)
         meta = nb.metadata["singledir"]
-        assert meta["key"] == book.run_key(src, params[name])
+        assert meta["key"] == runner.chapter_key(src, params[name])
         assert meta["params"] == params[name]
         assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
     assert partials(build_dir) == []
@@ -235,7 +237,8 @@ def test_each_chapter_records_where_its_time_went(smoke_build):
 
 
 def test_approach_chapter_glues_the_numbers_the_package_computes(smoke_build):
-    from singledir.nets.runs import RunConfig, load_run_dataset, train
+    from singledir.nets.runs import RunConfig, load_run_dataset
+    from singledir.nets.training import train_network
 
     build_dir = smoke_build[0]
     nb = nbformat.read(build_dir / "exec" / "01_approach.ipynb", as_version=4)
@@ -247,7 +250,7 @@ def test_approach_chapter_glues_the_numbers_the_package_computes(smoke_build):
     assert glued(nb, "n_chosen") == "200"  # 0.5 * 400
     assert glued(nb, "n_changed") == str(int((ds.y_train != ds.y_train_true).sum()))
     # the kernel's training run gives the same numbers as training here: deterministic across processes
-    run = train(cfg, use_cache=False, device="cpu")
+    run = train_network(cfg, use_cache=False, device="cpu")
     assert glued(nb, "true_test_acc") == repr(run.final["test_acc"])
     assert glued(nb, "true_train_acc") == repr(run.final["train_acc"])
 
@@ -255,24 +258,24 @@ def test_approach_chapter_glues_the_numbers_the_package_computes(smoke_build):
 def test_second_build_is_up_to_date(smoke_build, smoke_cache):
     build_dir, _, chapters, _ = smoke_build
     # NB: the key includes every singledir/*.py, so editing the package meanwhile re-executes.
-    times = book.build(SMOKE, build_dir=build_dir, html=False, progress=False)
+    times = cli.build(SMOKE, build_dir=build_dir, html=False, progress=False)
     assert times == {name: None for name in chapters}
 
 
 def test_changed_params_re_execute_that_chapter(smoke_build, smoke_cache, tmp_path):
     build_dir = tmp_path / "_build"
     shutil.copytree(smoke_build[0], build_dir)
-    (build_dir / book.PARAMS_MARKER).unlink()  # the copy becomes the book of another parameter file
+    (build_dir / cli.PARAMS_MARKER).unlink()  # the copy becomes the book of another parameter file
     doc = smoke_doc()
     doc["chapters"]["01_approach"]["seed"] = 1
     params = write_yaml(tmp_path / "smoke_seed1.yml", doc)
-    times = book.build(params, build_dir=build_dir, html=False, progress=False)
+    times = cli.build(params, build_dir=build_dir, html=False, progress=False)
     assert isinstance(times["01_approach"], float)
     assert all(t is None for n, t in times.items() if n != "01_approach")
     nb = nbformat.read(build_dir / "exec" / "01_approach.ipynb", as_version=4)
     assert nb.metadata["singledir"]["params"]["seed"] == 1
-    assert nb.metadata["singledir"]["key"] == book.run_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
-    assert book.build(params, build_dir=build_dir, html=False, progress=False)["01_approach"] is None
+    assert nb.metadata["singledir"]["key"] == runner.chapter_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
+    assert cli.build(params, build_dir=build_dir, html=False, progress=False)["01_approach"] is None
 
 
 def test_a_complete_build_is_recorded_in_the_ledger_and_the_ledger_table_lists_it(smoke_build, smoke_cache, tmp_path):
@@ -282,7 +285,7 @@ def test_a_complete_build_is_recorded_in_the_ledger_and_the_ledger_table_lists_i
 
     build_dir, ledger = tmp_path / "_build", tmp_path / "results"
     shutil.copytree(smoke_build[0], build_dir)
-    book.build(SMOKE, build_dir=build_dir, html=False, progress=False, record=ledger)
+    cli.build(SMOKE, build_dir=build_dir, html=False, progress=False, record=ledger)
     (csv,) = ledger.glob("*.csv")
     design = pd.read_csv(build_dir / "scorecard.csv").design.iloc[0]
     assert csv.name == f"smoke-{datetime.date.today().isoformat()}-{design}.csv"
@@ -291,8 +294,8 @@ def test_a_complete_build_is_recorded_in_the_ledger_and_the_ledger_table_lists_i
     assert f"design `{design}` (this design)" in table and "| E1 | " in table
     assert "no earlier build" in scorecard.ledger_markdown(ledger, "default", design)
     (build_dir / "exec" / "07_your_model.ipynb").unlink()
-    with pytest.raises(book.BookError, match="not recorded in the ledger"):
-        book.build(SMOKE, build_dir=build_dir, html=False, progress=False, record=tmp_path / "other",
+    with pytest.raises(params_mod.BookError, match="not recorded in the ledger"):
+        cli.build(SMOKE, build_dir=build_dir, html=False, progress=False, record=tmp_path / "other",
                    only=["01_approach"])
     assert not (tmp_path / "other").exists()
 
@@ -300,8 +303,8 @@ def test_a_complete_build_is_recorded_in_the_ledger_and_the_ledger_table_lists_i
 def test_force_re_executes(smoke_build, tmp_path, monkeypatch):
     build_dir = tmp_path / "_build"
     shutil.copytree(smoke_build[0], build_dir)
-    monkeypatch.setattr(book, "execute_chapter", lambda name, *a, **k: 1.5)
-    assert book.build(SMOKE, build_dir=build_dir, html=False, progress=False, force=True) == {
+    monkeypatch.setattr(runner, "execute_chapter", lambda name, *a, **k: 1.5)
+    assert cli.build(SMOKE, build_dir=build_dir, html=False, progress=False, force=True) == {
         name: 1.5 for name in smoke_build[2]}
 
 
@@ -309,7 +312,7 @@ def test_a_failing_chapter_leaves_no_result(tmp_path, monkeypatch):
     src = tmp_path / "chapters" / "99_failing.md"
     src.parent.mkdir()
     src.write_text(FAILING_CHAPTER)
-    monkeypatch.setattr(book, "chapter_paths", lambda root=book.ROOT: {"99_failing": src})
+    monkeypatch.setattr(params_mod, "chapter_paths", lambda root=params_mod.ROOT: {"99_failing": src})
     params = write_yaml(tmp_path / "p.yml", {"chapters": {"99_failing": {"x": 2}}})
     build_dir = tmp_path / "_build"
     final = build_dir / "exec" / "99_failing.ipynb"
@@ -317,18 +320,18 @@ def test_a_failing_chapter_leaves_no_result(tmp_path, monkeypatch):
     earlier = json.dumps({"metadata": {"singledir": {"key": "stale", "run": "r0"}}})
     final.write_text(earlier)  # an earlier result, for other parameters
     with pytest.raises(BookError) as e:
-        book.build(params, build_dir=build_dir, html=False, progress=False)
+        cli.build(params, build_dir=build_dir, html=False, progress=False)
     msg = str(e.value)
     assert "chapter 99_failing failed" in msg and "ValueError" in msg and "boom 3" in msg
     failed = build_dir / "exec" / "failed" / "99_failing.ipynb"
     assert str(failed) in msg
     assert final.read_text() == earlier  # kept as it was, and not current: its key is not this run's
-    assert book.executed_key(final) != book.run_key(src, {"x": 2})
+    assert runner.executed_key(final) != runner.chapter_key(src, {"x": 2})
     assert partials(build_dir) == []
     nb = nbformat.read(failed, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert len(errors) == 1 and errors[0]["evalue"] == "boom 3"
-    assert book.main(["--params", str(params), "--no-html", "--build-dir", str(build_dir)]) == 1
+    assert cli.main(["--params", str(params), "--no-html", "--build-dir", str(build_dir)]) == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,9 +339,9 @@ def test_a_failing_chapter_leaves_no_result(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 def test_html_render(smoke_build, smoke_cache):
     if not MATHJAX.exists():
-        pytest.skip(f"{MATHJAX.relative_to(book.ROOT)} is missing: `make` fetches it (npm's mathjax@3.2.2)")
+        pytest.skip(f"{MATHJAX.relative_to(params_mod.ROOT)} is missing: `make` fetches it (npm's mathjax@3.2.2)")
     build_dir, _, chapters, _ = smoke_build
-    book.build(SMOKE, build_dir=build_dir, html=True, progress=False)
+    cli.build(SMOKE, build_dir=build_dir, html=True, progress=False)
     out = build_dir / "html"
     assert (out / "index.html").exists()
     for name in chapters:
@@ -359,11 +362,11 @@ def test_html_render(smoke_build, smoke_cache):
 
     index = " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", (out / "index.html").read_text())).split())
     assert "Where these numbers came from" in index and "params/smoke.yml" in index
-    machine = book.machine_info()
+    machine = runner.machine_info()
     assert machine["cpu"] in index and machine["instruction_set"] in index and torch.__version__ in index
     assert f"{machine['torch_threads']} torch threads" in index
     for name in chapters:
-        meta = book.executed_meta(build_dir / "exec" / f"{name}.ipynb")
+        meta = runner.executed_meta(build_dir / "exec" / f"{name}.ipynb")
         assert meta["executed"].replace("T", " ") in index and f"{meta['seconds']:.1f}" in index
     words = " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", text)).split())
     assert "200 of the 400 training images were chosen" in words

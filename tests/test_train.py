@@ -1,4 +1,4 @@
-"""singledir.nets.runs: deterministic training, its configuration and its checkpoints."""
+"""singledir.train: deterministic training, its configuration and its checkpoints."""
 from __future__ import annotations
 
 import math
@@ -6,10 +6,11 @@ import math
 import pytest
 import torch
 
-from singledir.data.dataset import dataset
-from singledir.nets import runs as train_mod
+from singledir.data import dataset as dataset_mod
+from singledir.nets import training as training_mod
 from singledir.nets.models import ConvNetConfig, MLPConfig, build_model
-from singledir.nets.runs import RunConfig, TrainConfig, evaluate, load_run_dataset, train
+from singledir.nets.runs import RunConfig, TrainConfig, evaluate, load_run_dataset
+from singledir.nets.training import train_network
 
 TINY = RunConfig(dataset="digits", n_train=300, n_test=100, model=MLPConfig(widths=(32, 16)),
                  train=TrainConfig(epochs=2, batch_size=64, lr=3e-3), seed=0)
@@ -23,7 +24,7 @@ def state_equal(a: dict, b: dict) -> bool:
 
 @pytest.fixture(scope="module")
 def tiny_run():
-    return train(TINY, use_cache=False, device="cpu")
+    return train_network(TINY, use_cache=False, device="cpu")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -31,12 +32,12 @@ def tiny_run():
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("cfg", [TINY, TINY_CONV], ids=["mlp", "convnet"])
 def test_same_config_same_weights_bit_for_bit(cfg):
-    a = train(cfg, use_cache=False, device="cpu")
-    b = train(cfg, use_cache=False, device="cpu")
+    a = train_network(cfg, use_cache=False, device="cpu")
+    b = train_network(cfg, use_cache=False, device="cpu")
     assert state_equal(a.model.state_dict(), b.model.state_dict())
     assert a.history == b.history
     assert not a.from_cache and not b.from_cache and not a.diverged
-    c = train(cfg.with_(seed=1), use_cache=False, device="cpu")
+    c = train_network(cfg.with_(seed=1), use_cache=False, device="cpu")
     sa, sc = a.model.state_dict(), c.model.state_dict()
     assert sa.keys() == sc.keys()
     weights = [k for k in sa if sa[k].is_floating_point() and "running" not in k]
@@ -69,22 +70,22 @@ def test_training_equals_a_naive_loop(tcfg, seed):
             opt.zero_grad()
             loss.backward()
             opt.step()
-    run = train(cfg, use_cache=False, device="cpu")
+    run = train_network(cfg, use_cache=False, device="cpu")
     assert state_equal(run.model.state_dict(), net.state_dict())
 
 
 def test_training_does_not_depend_on_the_global_rng():
     torch.manual_seed(123)
-    a = train(TINY, use_cache=False, device="cpu")
+    a = train_network(TINY, use_cache=False, device="cpu")
     torch.manual_seed(456)
     torch.rand(10)
-    b = train(TINY, use_cache=False, device="cpu")
+    b = train_network(TINY, use_cache=False, device="cpu")
     assert state_equal(a.model.state_dict(), b.model.state_dict())
 
 
 def test_initial_weights_are_the_seeded_build(tiny_run):
     cfg = TINY.with_(train=TrainConfig(epochs=0))
-    run = train(cfg, use_cache=False, device="cpu")
+    run = train_network(cfg, use_cache=False, device="cpu")
     torch.manual_seed(0)
     ref = build_model(TINY.model, (1, 8, 8), 10)
     assert state_equal(run.model.state_dict(), ref.state_dict())
@@ -129,7 +130,7 @@ def test_evaluate_known_answer():
 
 def test_training_learns_digits():
     # seeded, hence deterministic: a small MLP on all of digits generalizes after 5 epochs
-    run = train(RunConfig(dataset="digits", model=MLPConfig(widths=(64,)), train=TrainConfig(epochs=5, batch_size=64),
+    run = train_network(RunConfig(dataset="digits", model=MLPConfig(widths=(64,)), train=TrainConfig(epochs=5, batch_size=64),
                           seed=0), use_cache=False, device="cpu")
     assert run.final["test_acc"] > 0.85
     assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
@@ -138,10 +139,10 @@ def test_training_learns_digits():
 def test_run_trains_on_its_corrupted_labels():
     cfg = TINY.with_(corruption=0.5, seed=3)
     ds = load_run_dataset(cfg)
-    clean = data.load_dataset("digits", n_train=300, n_test=100)
-    y_ref, c_ref = data.corrupt_labels(clean.y_train, 0.5, seed=3)
+    clean = dataset_mod.load_dataset("digits", n_train=300, n_test=100)
+    y_ref, c_ref = dataset_mod.corrupt_labels(clean.y_train, 0.5, seed=3)
     assert torch.equal(ds.y_train, y_ref) and torch.equal(ds.corrupted, c_ref)
-    run = train(cfg, use_cache=False, device="cpu")
+    run = train_network(cfg, use_cache=False, device="cpu")
     _, acc = evaluate(run.model, ds.x_train, ds.y_train)
     assert run.final["train_acc"] == acc  # measured on the labels it was trained on
 
@@ -149,7 +150,7 @@ def test_run_trains_on_its_corrupted_labels():
 def test_divergence_stops_and_is_reported():
     cfg = RunConfig(dataset="digits", n_train=300, n_test=100, model=MLPConfig(widths=(32,)),
                     train=TrainConfig(epochs=3, batch_size=64, optimizer="sgd", lr=1e20), seed=0)
-    run = train(cfg, use_cache=False, device="cpu")
+    run = train_network(cfg, use_cache=False, device="cpu")
     assert run.diverged
     assert len(run.history) == 1 and run.history[0]["epoch"] == 1
     assert all(math.isnan(run.history[0][k]) for k in ("train_loss", "train_acc", "test_loss", "test_acc"))
@@ -157,8 +158,8 @@ def test_divergence_stops_and_is_reported():
 
 def test_passed_dataset_is_used():
     ds = load_run_dataset(TINY)
-    a = train(TINY, use_cache=False, device="cpu", dataset=ds)
-    b = train(TINY, use_cache=False, device="cpu")
+    a = train_network(TINY, use_cache=False, device="cpu", dataset=ds)
+    b = train_network(TINY, use_cache=False, device="cpu")
     assert state_equal(a.model.state_dict(), b.model.state_dict())
 
 
@@ -167,7 +168,7 @@ def test_passed_dataset_is_used():
 # ---------------------------------------------------------------------------------------------
 def test_checkpoints_are_kept_and_load():
     cfg = TINY.with_(train=TrainConfig(epochs=2, batch_size=64, lr=3e-3, checkpoints=(2, 0, 1)))
-    run = train(cfg, use_cache=False, device="cpu")
+    run = train_network(cfg, use_cache=False, device="cpu")
     assert sorted(run.checkpoints) == [0, 1, 2]
     torch.manual_seed(0)
     init = build_model(cfg.model, (1, 8, 8), 10)
@@ -178,7 +179,7 @@ def test_checkpoints_are_kept_and_load():
     assert not m1.training and m1 is not run.model
     assert not state_equal(run.checkpoints[1], run.checkpoints[2])
     # epoch 1 of a 2-epoch run is the final state of the same run stopped after 1 epoch
-    one = train(cfg.with_(train=TrainConfig(epochs=1, batch_size=64, lr=3e-3)), use_cache=False, device="cpu")
+    one = train_network(cfg.with_(train=TrainConfig(epochs=1, batch_size=64, lr=3e-3)), use_cache=False, device="cpu")
     assert state_equal(one.model.state_dict(), run.checkpoints[1])
     ds = load_run_dataset(cfg)
     # every checkpoint is evaluated, the initialization included
@@ -197,7 +198,7 @@ def test_checkpoints_outside_the_run_raise(bad):
 
 def test_checkpoint_tensors_are_copies(tiny_run):
     cfg = TINY.with_(train=TrainConfig(epochs=1, batch_size=64, lr=3e-3, checkpoints=(1,)))
-    run = train(cfg, use_cache=False, device="cpu")
+    run = train_network(cfg, use_cache=False, device="cpu")
     before = {k: v.clone() for k, v in run.checkpoints[1].items()}
     with torch.no_grad():
         for p in run.model.parameters():
@@ -225,8 +226,8 @@ def test_train_config_errors(kwargs, words):
 
 def test_integral_float_epochs_and_batch_size_train_like_ints():
     cfg = TINY.with_(train=TrainConfig(epochs=2.0, batch_size=64.0, lr=3e-3))
-    run = train(cfg, use_cache=False, device="cpu")
-    ref = train(TINY, use_cache=False, device="cpu")
+    run = train_network(cfg, use_cache=False, device="cpu")
+    ref = train_network(TINY, use_cache=False, device="cpu")
     assert state_equal(run.model.state_dict(), ref.model.state_dict())
     assert cfg.to_dict() == TINY.to_dict()  # and the same cache key
 
@@ -274,10 +275,11 @@ def test_unknown_model_kind_in_a_run():
 
 
 def test_cache_key_depends_on_every_field():
-    from singledir.base.cache import config_key
+    from singledir.base.cache import code_version, config_key
+    from singledir.nets.runs import TRAINING_MODULE
 
     def key(c):
-        return config_key({"run": c.to_dict(), "code": train_mod.code_version()})
+        return config_key({"run": c.to_dict(), "code": code_version(TRAINING_MODULE)})
 
     variants = [TINY, TINY.with_(seed=1), TINY.with_(corruption=0.1), TINY.with_(n_train=200),
                 TINY.with_(model=MLPConfig(widths=(32, 17))), TINY.with_(train=TrainConfig(epochs=3)),
@@ -289,7 +291,7 @@ def test_cache_key_depends_on_every_field():
 def test_train_docstring_example():
     import doctest
 
-    (t,) = doctest.DocTestFinder().find(train_mod.train, "train", globs={
-        "train": train, "RunConfig": RunConfig, "TrainConfig": TrainConfig})
+    (t,) = doctest.DocTestFinder().find(train_network, "train_network", globs={
+        "train_network": train_network, "RunConfig": RunConfig, "TrainConfig": TrainConfig})
     result = doctest.DocTestRunner().run(t, out=lambda s: None)
     assert result.attempted == 2 and result.failed == 0
