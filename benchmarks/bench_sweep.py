@@ -1,6 +1,6 @@
 """Sweep throughput in-process against a two-worker Dask LocalCluster, on the same configs.
 
-Each case runs one chapter-like sweep (:class:`singledir.experiments.sweep.Setup` and
+Each case runs one chapter-like sweep (:class:`singledir.experiments.chapter.Setup` and
 :class:`singledir.experiments.sweep.Measurements`: train, then the ablation curve of every network) twice,
 in this process (torch's default threads) and on a LocalCluster of two single-thread workers,
 with the networks in two groups (one per worker), each from an empty cache, and prints

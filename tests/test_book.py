@@ -15,6 +15,7 @@ import yaml
 
 from helpers import glued
 from singledir.book import cli
+from singledir.book.keys import chapter_key, executed_key, executed_meta
 from singledir.book import params as params_mod
 from singledir.book import runner
 from singledir.experiments import scorecard
@@ -165,12 +166,12 @@ def test_missing_params_file(tmp_path):
 
 
 def test_run_key_depends_on_source_and_params(tmp_path):
-    k = runner.chapter_key(APPROACH, SMOKE_APPROACH)
-    assert k == runner.chapter_key(APPROACH, dict(reversed(list(SMOKE_APPROACH.items()))))
-    assert k != runner.chapter_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
+    k = chapter_key(APPROACH, SMOKE_APPROACH)
+    assert k == chapter_key(APPROACH, dict(reversed(list(SMOKE_APPROACH.items()))))
+    assert k != chapter_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
     copy = tmp_path / "01_approach.md"
     copy.write_text(APPROACH.read_text() + "\n")
-    assert k != runner.chapter_key(copy, SMOKE_APPROACH)
+    assert k != chapter_key(copy, SMOKE_APPROACH)
 
 
 def test_main_reports_a_book_error(tmp_path, capsys):
@@ -200,7 +201,7 @@ def test_every_chapter_executes(smoke_build, smoke_cache):
         assert isinstance(times[name], float) and times[name] > 0
         nb = nbformat.read(build_dir / "exec" / f"{name}.ipynb", as_version=4)
         meta = nb.metadata["singledir"]
-        assert meta["key"] == runner.chapter_key(src, params[name])
+        assert meta["key"] == chapter_key(src, params[name])
         assert meta["params"] == params[name]
         assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
     assert partials(build_dir) == []
@@ -274,7 +275,7 @@ def test_changed_params_re_execute_that_chapter(smoke_build, smoke_cache, tmp_pa
     assert all(t is None for n, t in times.items() if n != "01_approach")
     nb = nbformat.read(build_dir / "exec" / "01_approach.ipynb", as_version=4)
     assert nb.metadata["singledir"]["params"]["seed"] == 1
-    assert nb.metadata["singledir"]["key"] == runner.chapter_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
+    assert nb.metadata["singledir"]["key"] == chapter_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
     assert cli.build(params, build_dir=build_dir, html=False, progress=False)["01_approach"] is None
 
 
@@ -303,7 +304,7 @@ def test_a_complete_build_is_recorded_in_the_ledger_and_the_ledger_table_lists_i
 def test_force_re_executes(smoke_build, tmp_path, monkeypatch):
     build_dir = tmp_path / "_build"
     shutil.copytree(smoke_build[0], build_dir)
-    monkeypatch.setattr(runner, "execute_chapter", lambda name, *a, **k: 1.5)
+    monkeypatch.setattr(cli, "execute_chapter", lambda name, *a, **k: 1.5)
     assert cli.build(SMOKE, build_dir=build_dir, html=False, progress=False, force=True) == {
         name: 1.5 for name in smoke_build[2]}
 
@@ -312,7 +313,7 @@ def test_a_failing_chapter_leaves_no_result(tmp_path, monkeypatch):
     src = tmp_path / "chapters" / "99_failing.md"
     src.parent.mkdir()
     src.write_text(FAILING_CHAPTER)
-    monkeypatch.setattr(params_mod, "chapter_paths", lambda root=params_mod.ROOT: {"99_failing": src})
+    monkeypatch.setattr(cli, "chapter_paths", lambda root=params_mod.ROOT: {"99_failing": src})
     params = write_yaml(tmp_path / "p.yml", {"chapters": {"99_failing": {"x": 2}}})
     build_dir = tmp_path / "_build"
     final = build_dir / "exec" / "99_failing.ipynb"
@@ -326,7 +327,7 @@ def test_a_failing_chapter_leaves_no_result(tmp_path, monkeypatch):
     failed = build_dir / "exec" / "failed" / "99_failing.ipynb"
     assert str(failed) in msg
     assert final.read_text() == earlier  # kept as it was, and not current: its key is not this run's
-    assert runner.executed_key(final) != runner.chapter_key(src, {"x": 2})
+    assert executed_key(final) != chapter_key(src, {"x": 2})
     assert partials(build_dir) == []
     nb = nbformat.read(failed, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -366,7 +367,7 @@ def test_html_render(smoke_build, smoke_cache):
     assert machine["cpu"] in index and machine["instruction_set"] in index and torch.__version__ in index
     assert f"{machine['torch_threads']} torch threads" in index
     for name in chapters:
-        meta = runner.executed_meta(build_dir / "exec" / f"{name}.ipynb")
+        meta = executed_meta(build_dir / "exec" / f"{name}.ipynb")
         assert meta["executed"].replace("T", " ") in index and f"{meta['seconds']:.1f}" in index
     words = " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", text)).split())
     assert "200 of the 400 training images were chosen" in words

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from singledir.book import cli
+from singledir.book.keys import chapter_key
 from singledir.book import params as params_mod
 from singledir.book import results
 from singledir.book import runner
@@ -26,7 +27,7 @@ def fake_book(tmp_path, monkeypatch):
     """The two quick test chapters of test_runner in place of the book's."""
     chapters = make_chapters(tmp_path / "chapters")
     paths = {p.stem: p for p in sorted(chapters.glob("*.md"))}
-    monkeypatch.setattr(params_mod, "chapter_paths", lambda root=ROOT: paths)
+    monkeypatch.setattr(cli, "chapter_paths", lambda root=ROOT: paths)
     return tmp_path
 
 
@@ -80,7 +81,7 @@ def fake_render(calls: list):
 def test_a_render_interrupted_after_staging_is_rendered_again(fake_book, monkeypatch, capsys):
     build_dir, calls = fake_book / "_build", []
     params = write_params(fake_book / "p.yml", VALUES)
-    monkeypatch.setattr(staging, "render", fake_render(calls))
+    monkeypatch.setattr(cli, "render", fake_render(calls))
     cli.build(params, build_dir=build_dir, progress=False)
     assert len(calls) == 1
     params.write_text(params.read_text() + "description: a new description\n")  # a staged page changes
@@ -89,10 +90,10 @@ def test_a_render_interrupted_after_staging_is_rendered_again(fake_book, monkeyp
         assert "a new description" in (src_dir / staging.BUILD_INFO_PAGE).read_text()  # already staged
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(staging, "render", interrupted)
+    monkeypatch.setattr(cli, "render", interrupted)
     with pytest.raises(cli.BuildInterrupted):
         cli.build(params, build_dir=build_dir, progress=False)
-    monkeypatch.setattr(staging, "render", fake_render(calls))
+    monkeypatch.setattr(cli, "render", fake_render(calls))
     capsys.readouterr()
     cli.build(params, build_dir=build_dir, progress=False)
     assert len(calls) == 2, said(capsys)
@@ -144,7 +145,7 @@ def test_findings_expected_of_a_notebook_without_a_record_come_from_the_claims()
 def test_findings_of_a_chapter_not_current_are_marked_in_the_csv_and_the_scorecard(fake_book, monkeypatch):
     build_dir = fake_book / "_build"
     params = write_params(fake_book / "p.yml", VALUES)
-    monkeypatch.setattr(staging, "render", fake_render([]))
+    monkeypatch.setattr(cli, "render", fake_render([]))
     cli.build(params, build_dir=build_dir, progress=False)
     assert set(pd.read_csv(build_dir / "scorecard.csv").chapter_current) == {True}
     write_params(params, {**VALUES, "01_approach": {"value": 5.0}})  # chapter 1 is no longer current
@@ -204,10 +205,10 @@ def test_chapter_7s_key_holds_no_absolute_path(tmp_path, monkeypatch):
         weights.parent.mkdir(parents=True)
         weights.write_bytes(b"the same weights")
         assert len(params_mod._named_files(params_mod.effective_parameters(src, chapter_params))) == 2  # both hashed
-        keys.append(runner.chapter_key(src, chapter_params))
+        keys.append(chapter_key(src, chapter_params))
     assert keys[0] == keys[1]
     weights.write_bytes(b"other weights")
-    assert runner.chapter_key(src, chapter_params) != keys[1]
+    assert chapter_key(src, chapter_params) != keys[1]
 
 
 # ---------------------------------------------------------------------------------------------

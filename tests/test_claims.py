@@ -17,6 +17,7 @@ import yaml
 from scipy import stats as st
 
 from singledir.book import params as params_mod
+from singledir.book.keys import design_hash
 from singledir.experiments import claims as claims_mod
 from singledir.experiments import scorecard as scorecard_mod
 from singledir.experiments import stats
@@ -272,16 +273,16 @@ def test_design_hash_changes_with_any_rule_source_or_value(tmp_path, monkeypatch
     a.write_text("# chapter a\nseeds = 5\n")
     b.write_text("# chapter b\n")
     params = {"01_a": {"seeds": [0, 1, 2], "epochs": 40}, "02_b": {}}
-    h = claims_mod.design_hash([a, b], params)
+    h = design_hash([a, b], params)
     assert re.fullmatch(r"[0-9a-f]{12}", h)
-    assert claims_mod.design_hash([b, a], json.loads(json.dumps(params))) == h  # order and identity do not matter
-    assert claims_mod.design_hash([a, b], {**params, "01_a": {"seeds": [0, 1, 2], "epochs": 41}}) != h
-    assert claims_mod.design_hash([a, b], {**params, "01_a": {"seeds": [0, 1], "epochs": 40}}) != h
-    assert claims_mod.design_hash([a], params) != h
+    assert design_hash([b, a], json.loads(json.dumps(params))) == h  # order and identity do not matter
+    assert design_hash([a, b], {**params, "01_a": {"seeds": [0, 1, 2], "epochs": 41}}) != h
+    assert design_hash([a, b], {**params, "01_a": {"seeds": [0, 1], "epochs": 40}}) != h
+    assert design_hash([a], params) != h
     b.write_text("# chapter b, changed\n")
-    assert claims_mod.design_hash([a, b], params) != h
+    assert design_hash([a, b], params) != h
     b.write_text("# chapter b\n")
-    assert claims_mod.design_hash([a, b], params) == h
+    assert design_hash([a, b], params) == h
     # the rules: a copy of claims.py hashes the same; a copy with another band does not
     source = Path(claims_mod.__file__).read_text()
     same, changed = tmp_path / "same.py", tmp_path / "changed.py"
@@ -289,9 +290,9 @@ def test_design_hash_changes_with_any_rule_source_or_value(tmp_path, monkeypatch
     assert "NO_RELATION_BAND = 0.3\n" in source
     changed.write_text(source.replace("NO_RELATION_BAND = 0.3\n", "NO_RELATION_BAND = 0.25\n"))
     monkeypatch.setattr(claims_mod, "__file__", str(same))
-    assert claims_mod.design_hash([a, b], params) == h
+    assert design_hash([a, b], params) == h
     monkeypatch.setattr(claims_mod, "__file__", str(changed))
-    assert claims_mod.design_hash([a, b], params) != h
+    assert design_hash([a, b], params) != h
 
 
 SETUP = {k: "x" for k in scorecard_mod.SETUP_KEYS}

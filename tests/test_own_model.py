@@ -12,11 +12,11 @@ from torch import nn
 
 from helpers import glued
 from singledir.book import params as params_mod
-from singledir.book import runner
-from singledir.book import params as params_mod
+from singledir.book.keys import chapter_key
 from singledir.measure.units import analyze
 from singledir.data.dataset import load_dataset, stratified_subset
-from singledir.nets.models import load_network, unit_layer_names
+from singledir.nets.loading import load_network
+from singledir.nets.models import unit_layer_names
 
 ROOT = params_mod.ROOT
 LENET = "examples/lenet.py:LeNet"
@@ -85,7 +85,7 @@ def test_weights_are_loaded_exactly_and_bad_files_are_named(tmp_path):
 
 
 def test_a_pickled_module_is_named_without_terminal_colour_codes(tmp_path):
-    from singledir.nets.models import read_state_dict
+    from singledir.nets.loading import read_state_dict
 
     torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")
     with pytest.raises(ValueError) as e:
@@ -119,11 +119,11 @@ def test_run_key_follows_the_files_a_parameter_names(tmp_path, monkeypatch):
     w.write_bytes(b"one")
     monkeypatch.setenv("MYW", str(tmp_path))
     params = {"weights": "$MYW/w.pt", "model": LENET}
-    k1 = runner.chapter_key(src, params)
+    k1 = chapter_key(src, params)
     w.write_bytes(b"two")
-    k2 = runner.chapter_key(src, params)
+    k2 = chapter_key(src, params)
     assert k1 != k2
-    assert runner.chapter_key(src, params) == k2
+    assert chapter_key(src, params) == k2
     assert (ROOT / "examples" / "lenet.py") in params_mod._named_files(params)  # the model's source file too
     assert params_mod._named_files({"data": "folder:/tmp", "n": 3}) == []
 

@@ -225,7 +225,7 @@ def test_every_chapters_values_are_checked_before_the_first_chapter_runs(tmp_pat
     import yaml
 
     ran = []
-    monkeypatch.setattr(runner, "execute_chapter", lambda name, *a, **k: ran.append(name) or 1.0)
+    monkeypatch.setattr(cli, "execute_chapter", lambda name, *a, **k: ran.append(name) or 1.0)
     path = tmp_path / "mine.yml"
     path.write_text(yaml.safe_dump({"extends": str(params_mod.ROOT / "params" / "smoke.yml"),
                                     "chapters": {chapter: {key: value}}}))

@@ -330,7 +330,7 @@ def test_unit_table_on_1000_classes_of_1_to_3_examples_measured_on_a_stratified_
 def test_load_network_says_which_num_classes_the_weights_need(tmp_path):
     import torchvision
 
-    from singledir.nets.models import load_network
+    from singledir.nets.loading import load_network
 
     torch.save(torchvision.models.mobilenet_v3_small(num_classes=7).state_dict(), tmp_path / "w.pt")
     with pytest.raises(ValueError, match=r"The weights have 7 outputs where the network has 10: give num_classes=7 "
@@ -341,7 +341,7 @@ def test_load_network_says_which_num_classes_the_weights_need(tmp_path):
 
 
 def test_load_network_names_the_arguments_a_constructor_refused():
-    from singledir.nets.models import load_network
+    from singledir.nets.loading import load_network
 
     with pytest.raises(TypeError, match=r"cannot build 'resnet18' with arguments \{'colour': 1\}: .*'colour'.*"
                                         r"`model_kwargs:` in the parameter file"):

@@ -20,6 +20,7 @@ import torch
 import yaml
 
 from singledir.book import cli
+from singledir.book.keys import chapter_key, executed_key, executed_meta
 from singledir.book import params as params_mod
 from singledir.book import results
 from singledir.book import runner
@@ -114,7 +115,7 @@ def fake_book(tmp_path, monkeypatch):
     them) in place of the book's chapters, for builds in this process."""
     chapters = make_chapters(tmp_path / "chapters")
     paths = {p.stem: p for p in sorted(chapters.glob("*.md"))}
-    monkeypatch.setattr(params_mod, "chapter_paths", lambda root=ROOT: paths)
+    monkeypatch.setattr(cli, "chapter_paths", lambda root=ROOT: paths)
     return tmp_path
 
 
@@ -134,7 +135,7 @@ def run_book(tmp_path: Path, *args, cwd=ROOT) -> subprocess.CompletedProcess:
 
 
 def meta(build_dir: Path, name: str) -> dict:
-    return runner.executed_meta(build_dir / "exec" / f"{name}.ipynb")
+    return executed_meta(build_dir / "exec" / f"{name}.ipynb")
 
 
 def ours(build_dir: Path) -> dict[str, float]:
@@ -253,8 +254,8 @@ def test_only_keeps_every_chapter_and_finding_on_the_first_page(smoke_build, tmp
     assert [f["id"] for f in every] == sorted((f["id"] for f in every), key=lambda i: int(i[1:]))  # E1 ... E13
     chapters_with_findings = {f["chapter"] for f in every}
     assert len(chapters_with_findings) >= 4
-    monkeypatch.setattr(runner, "execute_chapter", lambda *a, **k: 1.0)  # "re-ran" chapter 4
-    monkeypatch.setattr(staging, "render", lambda *a, **k: None)
+    monkeypatch.setattr(cli, "execute_chapter", lambda *a, **k: 1.0)  # "re-ran" chapter 4
+    monkeypatch.setattr(cli, "render", lambda *a, **k: None)
     cli.build(SMOKE, build_dir=build_dir, only=["04_dropout_batchnorm"], force=True, progress=False)
     table = (build_dir / "src" / staging.SCORECARD_PAGE).read_text()
     for f in every:
@@ -314,12 +315,12 @@ def test_run_key_follows_files_named_by_the_chapters_defaults(tmp_path, monkeypa
     weights = Path(os.path.expandvars(defaults["weights"]))
     weights.parent.mkdir(parents=True)
     weights.write_bytes(b"weights one")
-    k1 = runner.chapter_key(src, params)
-    assert k1 == runner.chapter_key(src, params)
+    k1 = chapter_key(src, params)
+    assert k1 == chapter_key(src, params)
     weights.write_bytes(b"weights two")
-    k2 = runner.chapter_key(src, params)
+    k2 = chapter_key(src, params)
     model_file.write_text(model_file.read_text() + "\n# an edit\n")
-    k3 = runner.chapter_key(src, params)
+    k3 = chapter_key(src, params)
     assert len({k1, k2, k3}) == 3
 
 
@@ -353,8 +354,8 @@ def test_a_failed_forced_run_keeps_the_previous_notebook_and_findings(fake_book)
     assert ours(build_dir) == {"E1": 1.0, "E2": 2.0}
     assert [p.name for p in (build_dir / "results" / "02_memorization").iterdir()] == [before["run"]]
     # not current for the failing parameters: the next build executes it again
-    key = runner.chapter_key(params_mod.chapter_paths()["02_memorization"], {"value": 7.0, "fail": True})
-    assert runner.executed_key(build_dir / "exec" / "02_memorization.ipynb") != key
+    key = chapter_key(params_mod.chapter_paths()["02_memorization"], {"value": 7.0, "fail": True})
+    assert executed_key(build_dir / "exec" / "02_memorization.ipynb") != key
 
 def test_findings_of_a_chapter_without_an_executed_notebook_are_never_listed(fake_book):
     build_dir = fake_book / "_build"

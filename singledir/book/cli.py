@@ -25,11 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..experiments.claims import design_hash
 from ..experiments.scorecard import ledger_markdown
+from .keys import chapter_key, design_hash, executed_key, executed_meta
 from .params import ROOT, BookError, chapter_paths, load_params, read_params_file
 from .results import chapter_findings, clean_leftovers, findings_problem
-from .runner import chapter_key, execute_chapter, executed_key, executed_meta, say
+from .runner import execute_chapter, say
 from .staging import build_info, render, split_text, stage, time_split, write_scorecard_csv
 
 LEDGER = ROOT / "results"  # the verdict ledger: the scorecard of every build a closing note reports

@@ -7,7 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from .runner import executed_meta, say
+from .keys import executed_meta
+from .runner import say
 
 
 def _id_number(finding: dict) -> float:

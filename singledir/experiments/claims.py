@@ -37,11 +37,8 @@ The thresholds a rule uses (stated once here, printed in chapter 1):
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
@@ -389,14 +386,3 @@ def rules_table() -> pd.DataFrame:
                           "statistic": p.statistic, "replicates": p.unit, "reproduced when": p.rule.describe(),
                           "paper": p.paper or c.paper}
                          for c in CLAIMS.values() for p in c.parts])
-
-
-def design_hash(chapter_sources: list[Path], params: dict) -> str:
-    """A short hash of a build's design: the rules of this module, the chapters' sources and the
-    parameter values the chapters ran with. Changing any rule, band, statistic, seed or epoch
-    count changes it."""
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    for p in sorted(chapter_sources, key=lambda q: q.name):
-        h.update(p.name.encode() + b"\0" + p.read_bytes())
-    h.update(json.dumps(params, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:12]

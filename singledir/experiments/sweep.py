@@ -27,7 +27,7 @@ from ..base.cache import Cache, atomic_write, cache_dir, code_version, config_ke
 from ..base.progress import Progress, duration, note
 from ..data.dataset import fingerprint, stratified_subset
 from ..measure import information, perturb
-from ..measure.units import UNIT_MEASURES, layer_activations, measures_fingerprint, unit_table
+from ..measure.units import layer_activations, measures_fingerprint, unit_table
 from ..nets.groups import default_group_size, form_groups, groupable, train_group
 from ..nets.models import unit_layer_names
 from ..nets.runs import RunConfig, TrainedRun, load_run_dataset
@@ -79,42 +79,6 @@ class Measurements:
         problem = perturb.noise_scales_problem(self.noise_scales)
         if problem:
             raise ValueError(f"noise_scales: {problem}")
-
-
-@dataclass(frozen=True)
-class Setup:
-    """What the runs of a chapter share (its parameters): the data, the held-out images, and where
-    and how many at once its sweeps train. One place for what chapters would otherwise repeat."""
-
-    dataset: str
-    conv_dataset: str | None = None  # data of the conv nets (None: ``dataset``)
-    n_test: int | None = None
-    n_train: int | None = None  # training images of ``dataset`` the chapter uses (None = all): runs on it draw theirs from these
-    image_size: int | None = None  # resize folder images to this square size
-    executor: str = "local"
-    address: str | None = None
-    group_size: int | None = None  # most networks trained at once (None: the measured best for the network on this device)
-
-    def data_for(self, model: dict) -> str:
-        return self.dataset if model.get("kind") == "mlp" else (self.conv_dataset or self.dataset)
-
-    def run(self, model: dict, train: dict, *, n_train: int | None = None, data: str | None = None,
-            **fields) -> RunConfig:
-        """A run config on the chapter's data (the conv nets' data for a conv model).
-
-        A run on ``dataset`` draws its ``n_train`` images (all of them when None) from the chapter's
-        ``n_train`` (``RunConfig.n_pool``), so that every network of a chapter trains on, and holds out,
-        images of the same data the chapter describes; a run on other data is not restricted."""
-        name = data or self.data_for(model)
-        pool = self.n_train if name == self.dataset else None
-        return RunConfig.from_dict({"dataset": name, "n_train": n_train, "n_pool": pool,
-                                           "n_test": self.n_test, "image_size": self.image_size,
-                                           "model": model, "train": train, **fields})
-
-    def sweep(self, configs: Iterable[RunConfig], measurements: "Measurements",
-              name: str | None = None) -> "SweepResult":
-        return run_sweep(configs, measurements, executor=self.executor, address=self.address, name=name,
-                         group_size=self.group_size)
 
 
 @dataclass
@@ -335,7 +299,7 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
     version = code_version(__name__)
     a_dict = asdict(measurements)
     threads = torch.get_num_threads() if executor == "local" else threads_per_worker  # see train(): part of the key
-    extra = {"measures": measures_fingerprint()} if measurements.units and UNIT_MEASURES else {}
+    extra = {"measures": fp} if measurements.units and (fp := measures_fingerprint()) else {}
     keys = [config_key({"run": c.to_dict(), "analysis": a_dict, "code": version, "threads": threads,
                                **extra, **({"data": d} if (d := fingerprint(c.dataset)) else {})})
             for c in configs]
