@@ -13,7 +13,7 @@ import torch
 from singledir.base import cache
 from singledir.base.cache import Cache, config_key
 from singledir.nets.models import MLPConfig
-from singledir.nets.runs import RunConfig, TrainConfig
+from singledir.nets.runs import TRAINING_MODULE, RunConfig, TrainConfig
 from singledir.nets.training import train_network
 
 CFG = RunConfig(dataset="digits", n_train=300, n_test=100, model=MLPConfig(widths=(16,)),
@@ -200,7 +200,7 @@ def test_second_train_is_a_cache_hit(cache_root):
     pt, js = run_files(cache_root)
     meta = json.loads(js.read_text())
     assert meta["config"] == CFG.to_dict() and meta["device"] == "cpu"
-    assert meta["code_version"] == __import__("singledir.train").train.code_version()
+    assert meta["code_version"] == cache.code_version(TRAINING_MODULE)
     # a different config is a different entry
     c = train_network(CFG.with_(seed=1), device="cpu")
     assert not c.from_cache and len(list((cache_root / "runs").glob("*.pt"))) == 2

@@ -72,7 +72,7 @@ def test_a_folder_dataset_is_keyed_by_its_files(tmp_path):
 
 def test_a_registered_unit_measure_is_a_column_and_part_of_the_sweep_key(monkeypatch, tmp_path):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
-    monkeypatch.setattr(units_mod, "UNIT_MEASURES", {})
+    monkeypatch.setattr(units_mod, "UNIT_MEASURES", dict(units_mod.UNIT_MEASURES))  # registrations end with the test
     torch.manual_seed(0)
     net = build_model(MLPConfig(widths=(6, 5)), (1, 2, 2), 3).eval()
     x, y = torch.randn(60, 1, 2, 2), torch.arange(60) % 3

@@ -21,16 +21,90 @@ from torch import nn
 from . import information
 from . import perturb
 from . import selectivity
-from .engine import CHUNK, Data, check_layers, chunks, device_of
+from ..base.cache import source_hash
+from .engine import CHUNK, METRICS, Data, check_layers, chunks, device_of
 from ..nets.models import evaluating
 from ..base.progress import timed
 from .record import hooked
 
 
-# Per-unit measures beyond the built-in ones: name -> fn(acts [N, U], labels [N]) -> [U] (conv maps
-# arrive averaged over space). unit_table adds a column per measure; sweeps key their cached
-# results on the measures' sources (measures_fingerprint), so a new or edited measure is recomputed.
-UNIT_MEASURES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {}
+KEY_COLUMNS = ("layer", "depth", "unit")  # a unit table's key
+IMPORTANCE_COLUMNS = ("delta_loss", "delta_accuracy")  # merged from perturb.unit_importance
+
+
+@dataclass(frozen=True)
+class LayerData:
+    """What a per-unit measure sees of one layer: its activations ``[N, U]`` (conv maps averaged over
+    space), the labels and the labels shuffled with the table's seed, the number of classes, whether
+    the layer's activations take negative values (``signed``), the bins of the information
+    estimate, and the model and layer name."""
+
+    acts: torch.Tensor
+    labels: torch.Tensor
+    labels_shuffled: torch.Tensor
+    n_classes: int
+    signed: bool
+    n_bins: int
+    model: nn.Module
+    layer: str
+
+
+@dataclass(frozen=True)
+class UnitMeasure:
+    """A per-unit measure: ``compute(layer)`` gives ``{column: [U] values}`` for some of ``columns``
+    (a column it cannot measure on a layer is left out). ``fn`` is a user's ``fn(acts, labels)``;
+    None for a built-in measure, whose source is part of the code version."""
+
+    columns: tuple[str, ...]
+    compute: Callable[[LayerData], dict]
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+
+
+def _selectivity(d: LayerData) -> dict:
+    si = selectivity.selectivity_index(d.acts, d.labels, d.n_classes, signed=d.signed)
+    status = selectivity.selectivity_status(d.acts, d.labels, d.n_classes, signed=d.signed)
+    return {"selectivity": si.numpy(), "si_status": status, "dead": [st == "dead" for st in status]}
+
+
+def _mutual_info(d: LayerData) -> dict:
+    mi = information.mutual_information(d.acts, d.labels, d.n_bins).numpy()
+    mi0 = information.mutual_information(d.acts, d.labels_shuffled, d.n_bins).numpy()
+    return {"mutual_info": mi, "mutual_info_shuffled": mi0, "mutual_info_corrected": mi - mi0}
+
+
+def _l1_norm(d: LayerData) -> dict:
+    try:
+        norms = selectivity.filter_l1_norms(d.model, d.layer).numpy()
+    except ValueError:  # not a conv layer: no filter norms
+        return {}
+    return {"l1_norm": norms} if len(norms) == d.acts.shape[1] else {}
+
+
+# Every per-unit measure, built-in and registered, in column order: name -> measure. unit_table
+# adds its columns; sweeps key their cached results on the registered measures' sources
+# (measures_fingerprint), so a new or edited measure is recomputed.
+UNIT_MEASURES: dict[str, UnitMeasure] = {
+    "selectivity": UnitMeasure(("selectivity", "si_status", "dead"), _selectivity),
+    "mutual_info": UnitMeasure(("mutual_info", "mutual_info_shuffled", "mutual_info_corrected"), _mutual_info),
+    "l1_norm": UnitMeasure(("l1_norm",), _l1_norm),
+}
+
+
+def reserved_names() -> frozenset[str]:
+    """Column names a registered measure may not take: the table's key, the built-in measures'
+    columns, the importance columns and the metrics."""
+    builtin = {c for m in UNIT_MEASURES.values() if m.fn is None for c in m.columns}
+    return frozenset({*KEY_COLUMNS, *builtin, *IMPORTANCE_COLUMNS, *METRICS})
+
+
+def _user_measure(name: str, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> UnitMeasure:
+    def compute(d: LayerData) -> dict:
+        values = torch.as_tensor(fn(d.acts, d.labels)).flatten()
+        if len(values) != d.acts.shape[1]:
+            raise ValueError(f"unit measure {name!r} gave {len(values)} values for the {d.acts.shape[1]} units "
+                             f"of layer {d.layer!r}; it must return one per unit")
+        return {name: values.double().numpy()}
+    return UnitMeasure((name,), compute, fn)
 
 
 def register_unit_measure(name: str, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
@@ -40,32 +114,17 @@ def register_unit_measure(name: str, fn: Callable[[torch.Tensor, torch.Tensor], 
     Example:
         >>> register_unit_measure("sparsity", lambda a, y: (a > 0).float().mean(0))
     """
-    if name in RESERVED or not name.isidentifier():
-        raise ValueError(f"unit measure name {name!r} must be an identifier and not one of {sorted(RESERVED)}")
+    reserved = reserved_names()
+    if name in reserved or not name.isidentifier():
+        raise ValueError(f"unit measure name {name!r} must be an identifier and not one of {sorted(reserved)}")
     if not callable(fn):
         raise TypeError(f"unit measure {name!r} must be callable")
-    UNIT_MEASURES[name] = fn
+    UNIT_MEASURES[name] = _user_measure(name, fn)
 
 
 def measures_fingerprint() -> str:
     """A hash of the registered measures' names and sources ("" when none is registered)."""
-    import hashlib
-    import inspect
-
-    if not UNIT_MEASURES:
-        return ""
-    h = hashlib.sha256()
-    for name, fn in sorted(UNIT_MEASURES.items()):
-        try:
-            src = inspect.getsource(fn)
-        except (OSError, TypeError):
-            src = getattr(fn, "__qualname__", repr(fn))
-        h.update(f"{name}:{src}".encode())
-    return h.hexdigest()[:16]
-
-
-RESERVED = frozenset({"layer", "depth", "unit", "selectivity", "si_status", "dead", "mutual_info", "mutual_info_shuffled",
-                      "mutual_info_corrected", "delta_loss", "delta_accuracy", "l1_norm", "loss", "accuracy"})
+    return source_hash({name: m.fn for name, m in UNIT_MEASURES.items() if m.fn is not None})
 
 
 def layer_activations(model: nn.Module, data: Data, layers: Sequence[str], chunk_size: int = CHUNK):
@@ -139,31 +198,16 @@ def unit_table(model: nn.Module, data: Data, layers: Sequence[str], *, n_classes
     y_shuffled = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))]
     frames = []
     for depth, l in enumerate(acts):
-        si = selectivity.selectivity_index(acts[l], y, n_classes, signed=signed[l])
-        status = selectivity.selectivity_status(acts[l], y, n_classes, signed=signed[l])
-        mi = information.mutual_information(acts[l], y, n_bins).numpy()
-        mi0 = information.mutual_information(acts[l], y_shuffled, n_bins).numpy()
-        df = pd.DataFrame({"layer": l, "depth": depth, "unit": range(acts[l].shape[1]),
-                           "selectivity": si.numpy(), "si_status": status,
-                           "dead": [st == "dead" for st in status],
-                           "mutual_info": mi, "mutual_info_shuffled": mi0, "mutual_info_corrected": mi - mi0})
-        for name, fn in UNIT_MEASURES.items():
-            values = torch.as_tensor(fn(acts[l], y)).flatten()
-            if len(values) != acts[l].shape[1]:
-                raise ValueError(f"unit measure {name!r} gave {len(values)} values for the {acts[l].shape[1]} units "
-                                 f"of layer {l!r}; it must return one per unit")
-            df[name] = values.double().numpy()
-        try:
-            norms = selectivity.filter_l1_norms(model, l).numpy()
-        except ValueError:  # not a conv layer: no filter norms
-            norms = None
-        if norms is not None and len(norms) == len(df):
-            df["l1_norm"] = norms
+        d = LayerData(acts[l], y, y_shuffled, n_classes, signed[l], n_bins, model, l)
+        df = pd.DataFrame({"layer": l, "depth": depth, "unit": range(acts[l].shape[1])})
+        for measure in UNIT_MEASURES.values():
+            for column, values in measure.compute(d).items():
+                df[column] = values
         frames.append(df)
     table = pd.concat(frames, ignore_index=True)
     if importance:
         imp = perturb.unit_importance(model, data, list(acts), chunk_size=chunk_size)
-        table = table.merge(imp[["layer", "unit", "delta_loss", "delta_accuracy"]], on=["layer", "unit"])
+        table = table.merge(imp[["layer", "unit", *IMPORTANCE_COLUMNS]], on=["layer", "unit"])
     return table
 
 
