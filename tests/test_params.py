@@ -198,8 +198,12 @@ def test_every_seed_is_a_parameter_and_the_other_seeds_preset_replaces_them_all(
 def test_every_parameter_a_chapter_declares_is_used_by_its_code():
     """A parameter the code never reads is a setting a reader changes to no effect (chapter 3 once
     declared ``n_train`` and drew its networks' images from the whole training split). Read means
-    a name loaded in a code cell (``f(n_train=conv_n_train)`` reads ``conv_n_train`` only)."""
+    a name loaded in a code cell (``f(n_train=conv_n_train)`` reads ``conv_n_train`` only), or a field
+    of the chapter's ``Setup.from_params(globals())``."""
     import ast
+    import dataclasses
+
+    from singledir.experiments.chapter import Setup
 
     for name, path in params_mod.chapter_paths().items():
         nb = params_mod.read_chapter(path)
@@ -207,6 +211,8 @@ def test_every_parameter_a_chapter_declares_is_used_by_its_code():
         for c in _code_cells(nb):
             source = "\n".join(l for l in c.source.splitlines() if not l.lstrip().startswith(("%", "!")))
             read |= {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            if "Setup.from_params(globals())" in source:
+                read |= {f.name for f in dataclasses.fields(Setup)}
         unused = [k for k in params_mod.declared_parameters(nb) if k not in read]
         assert not unused, f"{name} declares parameters its code never reads: {unused}"
 

@@ -1,12 +1,39 @@
-"""What the chapters share: a :class:`Setup` built from a chapter's parameters (its data, and where
-and how its sweeps train), and the plumbing every chapter would otherwise repeat."""
+"""What the chapters share, so that a chapter's code is its experiment: a :class:`Setup` built from
+the chapter's parameters (its data, and where and how its sweeps train), gluing a dict of values,
+a network's name, and a finding reported with its setup given as keywords."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Iterable
 
+from ..nets.models import describe, model_config_from_dict
 from ..nets.runs import RunConfig
+from . import scorecard
 from .sweep import Measurements, SweepResult, run_sweep
+
+
+def glue_values(values: dict) -> None:
+    """Glue each value into the chapter under its key, as it is."""
+    from myst_nb import glue
+
+    for k, v in values.items():
+        glue(k, v, display=False)
+
+
+def glue_all(prefix: str, values: dict) -> None:
+    """Glue each value into the chapter as ``PREFIX_KEY``: a string as it is, any other value as a float."""
+    glue_values({f"{prefix}_{k}": v if isinstance(v, str) else float(v) for k, v in values.items()})
+
+
+def network_name(model: dict) -> str:
+    """A model's description from its parameter-file mapping: ``"MLP 784-128-128-10"``."""
+    return describe(model_config_from_dict(model))
+
+
+def report(claim_id: str, results: dict[str, dict], *, scale: str, **setup) -> dict:
+    """:func:`singledir.experiments.scorecard.report` with the finding's setup given as keywords
+    (``data``, ``network``, ``epochs``, ``seeds``, ``layers``, ``statistic``; any value, written as text)."""
+    return scorecard.report(claim_id, results, scale=scale, setup=setup)
 
 
 @dataclass(frozen=True)
@@ -22,6 +49,15 @@ class Setup:
     executor: str = "local"
     address: str | None = None
     group_size: int | None = None  # most networks trained at once (None: the measured best for the network on this device)
+
+    @classmethod
+    def from_params(cls, params: dict) -> "Setup":
+        """The Setup of a chapter's parameters (its ``globals()``): every field the chapter declares."""
+        return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
+
+    def data_text(self, model: dict, n: int | None) -> str:
+        """The model's data with its training images: ``"mnist5k (1000)"``, ``"mnist5k (all)"``."""
+        return f"{self.data_for(model)} ({n or 'all'})"
 
     def data_for(self, model: dict) -> str:
         return self.dataset if model.get("kind") == "mlp" else (self.conv_dataset or self.dataset)

@@ -62,19 +62,19 @@ def report(claim_id: str, results: dict[str, dict], *, scale: str, setup: dict[s
     d = results_dir()
     atomic_write(d / f"{claim_id}.json", lambda p: p.write_text(json.dumps(finding, indent=1)))
     if glue:
-        from myst_nb import glue
+        import myst_nb
 
-        glue(f"{claim_id}_verdict", verdict, display=False)
-        glue(f"{claim_id}_scale", scale, display=False)
+        myst_nb.glue(f"{claim_id}_verdict", verdict, display=False)
+        myst_nb.glue(f"{claim_id}_scale", scale, display=False)
         for i, p in enumerate(parts):
             for k, v in (("est", p.estimate), ("lo", p.ci_low), ("hi", p.ci_high), ("mde", p.mde)):
-                glue(f"{claim_id}_p{i}_{k}", float(v), display=False)
-            glue(f"{claim_id}_p{i}_verdict", p.verdict, display=False)
-            glue(f"{claim_id}_p{i}_est_text", estimate_text(p), display=False)
-            glue(f"{claim_id}_p{i}_ci_text", interval_text(p), display=False)
-            glue(f"{claim_id}_p{i}_mde_text", mde_text(p), display=False)
+                myst_nb.glue(f"{claim_id}_p{i}_{k}", float(v), display=False)
+            myst_nb.glue(f"{claim_id}_p{i}_verdict", p.verdict, display=False)
+            myst_nb.glue(f"{claim_id}_p{i}_est_text", estimate_text(p), display=False)
+            myst_nb.glue(f"{claim_id}_p{i}_ci_text", interval_text(p), display=False)
+            myst_nb.glue(f"{claim_id}_p{i}_mde_text", mde_text(p), display=False)
         for k in SETUP_KEYS:
-            glue(f"{claim_id}_setup_{k}", str(setup[k]), display=False)
+            myst_nb.glue(f"{claim_id}_setup_{k}", str(setup[k]), display=False)
     return finding
 
 
