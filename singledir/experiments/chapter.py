@@ -25,6 +25,20 @@ def glue_all(prefix: str, values: dict) -> None:
     glue_values({f"{prefix}_{k}": v if isinstance(v, str) else float(v) for k, v in values.items()})
 
 
+# the measurement parameters the chapters share: a chapter's parameter -> the Measurements field it sets
+MEASUREMENT_PARAMETERS = {"n_curve": "n_curve", "grid": "grid", "curve_seed": "seed", "noise_scales": "noise_scales",
+                          "noise_repetitions": "noise_repetitions", "all_layers_repetitions": "all_layers_repetitions"}
+
+
+def measurements(params: dict, **fields) -> Measurements:
+    """The :class:`~singledir.experiments.sweep.Measurements` of a chapter's parameters (its
+    ``globals()``): the shared ones it declares (:data:`MEASUREMENT_PARAMETERS`, lists as tuples),
+    with ``fields`` given or replacing them."""
+    shared = {field: tuple(params[name]) if isinstance(params[name], list) else params[name]
+              for name, field in MEASUREMENT_PARAMETERS.items() if name in params}
+    return Measurements(**{**shared, **fields})
+
+
 def network_name(model: dict) -> str:
     """A model's description from its parameter-file mapping: ``"MLP 784-128-128-10"``."""
     return describe(model_config_from_dict(model))
