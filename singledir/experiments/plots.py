@@ -342,3 +342,26 @@ def resnet_panels(curves: pd.DataFrame, units: pd.DataFrame, acc_col: str):
     axes[2].set_ylabel("importance (test-loss increase)")
     fig.tight_layout()
     return fig
+
+
+def generalizers_panels(curves: pd.DataFrame, runs: pd.DataFrame):
+    """Chapter 3's E3: (a) the ablation curves of the best and worst generalizers (``curves`` with a
+    ``networks`` column), (b) each network's AUC against its generalization error."""
+    fig, axes = panels(2)
+    ablation_curves(curves, hue="networks", ax=axes[0], palette="Set1", hue_label="")
+    scatter_with_fit(runs, x="gen_error", y="auc_zero", ax=axes[1], xlabel="generalization error (held-out images)",
+                     ylabel="AUC (training data)")
+    fig.tight_layout()
+    return fig
+
+
+def overfitting_panels(mlp: pd.DataFrame, conv: pd.DataFrame, test_loss_minimum: float):
+    """Chapter 3's E4: training curves with the normalized AUC of (a) the MLPs, with the median
+    test-loss minimum marked, and (b) the conv nets with their AUC."""
+    fig, axes = panels(2, height=3.4, stacked=True)  # two y axes each: side by side they would not fit
+    training_with_auc(mlp, mlp, {"test-loss minimum (median)": test_loss_minimum}, ax=axes[0])
+    axes[0].set_title("(a) MLPs")
+    training_with_auc(conv, conv, {}, ax=axes[1], auc_col="auc", auc_label="AUC (training data)")
+    axes[1].set_title("(b) conv nets")
+    fig.tight_layout()
+    return fig
