@@ -69,9 +69,10 @@ class Setup:
         """The Setup of a chapter's parameters (its ``globals()``): every field the chapter declares."""
         return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
 
-    def data_text(self, model: dict, n: int | None) -> str:
-        """The model's data with its training images: ``"mnist5k (1000)"``, ``"mnist5k (all)"``."""
-        return f"{self.data_for(model)} ({n or 'all'})"
+    def data_text(self, model: dict, n: int | None, what: str = "") -> str:
+        """The model's data with its training images: ``"mnist5k (1000)"``, ``"mnist5k (all)"``,
+        ``"mnist5k (1000 training images)"`` with ``what=" training images"``."""
+        return f"{self.data_for(model)} ({n or 'all'}{what})"
 
     def data_for(self, model: dict) -> str:
         return self.dataset if model.get("kind") == "mlp" else (self.conv_dataset or self.dataset)
