@@ -39,9 +39,9 @@ def measurements(params: dict, **fields) -> Measurements:
     return Measurements(**{**shared, **fields})
 
 
-def network_name(model: dict) -> str:
-    """A model's description from its parameter-file mapping: ``"MLP 784-128-128-10"``."""
-    return describe(model_config_from_dict(model))
+def network_name(model) -> str:
+    """A model's description from its parameter-file mapping (or its config)."""
+    return describe(model_config_from_dict(model) if isinstance(model, dict) else model)
 
 
 def report(claim_id: str, results: dict[str, dict], *, scale: str, **setup) -> dict:
