@@ -365,3 +365,24 @@ def overfitting_panels(mlp: pd.DataFrame, conv: pd.DataFrame, test_loss_minimum:
     axes[1].set_title("(b) conv nets")
     fig.tight_layout()
     return fig
+
+
+def curves_and_noise(curves: pd.DataFrame, noise: pd.DataFrame, ylabel: str):
+    """Chapter 7: (a) ablation curves by ``layers`` ablated, (b) the noise curve, both against ``ylabel``."""
+    fig, axes = panels(2)
+    ablation_curves(curves, hue="layers", ax=axes[0], palette="viridis", hue_label="ablated")
+    noise_curves(noise, hue="layers", ax=axes[1], palette="Set1", hue_label="")
+    axes[0].set_ylabel(ylabel); axes[1].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def importance_scatter(live: pd.DataFrame, units: pd.DataFrame):
+    """Chapter 7: a unit's importance against (a) its selectivity (``live`` units), (b) its information."""
+    fig, axes = panels(2)
+    scatter_with_fit(live, "selectivity", "delta_loss", ax=axes[0], hue="depth",
+                     xlabel="class selectivity index", ylabel="importance (rise in test loss)")
+    scatter_with_fit(units, "mutual_info", "delta_loss", ax=axes[1], hue="depth",
+                     xlabel="mutual information with the class (bits)", ylabel="importance (rise in test loss)")
+    fig.tight_layout()
+    return fig
