@@ -1,7 +1,6 @@
-"""Reliability of the measures on data and networks they were not built around: bad inputs are
-refused with a message saying what was found (never silent numbers, never a StopIteration or a
-KeyError from inside), networks that are not ReLU networks are measured without a selectivity
-index where it is undefined, and many classes with few examples each."""
+"""singledir.measure.units on networks it was not built around: a layer that gives NaN activations or
+runs twice is refused with its name, networks that are not ReLU networks are measured without a
+selectivity index where it is undefined, and many classes with few examples each."""
 from __future__ import annotations
 
 import math
@@ -11,7 +10,6 @@ import pandas as pd
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from singledir.measure import perturb as perturb_mod
 from singledir.measure import selectivity
@@ -19,131 +17,7 @@ from singledir.measure import units
 from singledir.data.dataset import stratified_subset
 from singledir.nets.models import MLPConfig, build_model, unit_layer_names
 
-NAN, INF = float("nan"), float("inf")
-
-
-def mlp_and_data(n: int = 40):
-    torch.manual_seed(0)
-    net = build_model(MLPConfig(widths=(8, 8)), (1, 2, 2), 3).eval()
-    g = torch.Generator().manual_seed(1)
-    return net, torch.randn(n, 1, 2, 2, generator=g), torch.arange(n) % 3
-
-
-# Every entry point that takes data, as (name, call(net, data)).
-CALLS = {
-    "ablation_curve[engine]": lambda n, d: perturb_mod.ablation_curve(n, d, "hidden.0", grid=3, repetitions=1, method="engine"),
-    "ablation_curve[naive]": lambda n, d: perturb_mod.ablation_curve(n, d, "hidden.0", grid=3, repetitions=1, method="naive"),
-    "ablation_curve[mean baseline_data]": lambda n, d: perturb_mod.ablation_curve(
-        n, mlp_and_data()[1:], "hidden.0", grid=3, repetitions=1, baseline="mean", baseline_data=d),
-    "noise_curve": lambda n, d: perturb_mod.noise_curve(n, d, "hidden.1", scales=[0.5], repetitions=1, sd_data=d),
-    "noise_curve[sd_data]": lambda n, d: perturb_mod.noise_curve(n, mlp_and_data()[1:], "hidden.1", scales=[0.5],
-                                                             repetitions=1, sd_data=d),
-    "unit_importance": lambda n, d: perturb_mod.unit_importance(n, d, "hidden.0"),
-    "unit_stats": lambda n, d: perturb_mod.unit_stats(n, d, ["hidden.0"]),
-    "unit_table": lambda n, d: units.unit_table(n, d, ["hidden.0", "hidden.1"]),
-    "analyze[test_data]": lambda n, d: units.analyze(n, train_data=mlp_and_data()[1:], test_data=d,
-                                                        layers=["hidden.0"], repetitions=1, grid=3),
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# NaN and infinite inputs
-# ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("value", [NAN, INF, -INF])
-@pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
-def test_nan_or_infinite_inputs_are_refused_naming_the_example(call, value):
-    net, x, y = mlp_and_data()
-    x[7, 0, 1, 0] = value
-    with pytest.raises(ValueError, match=r"inputs hold NaN or infinite values \(1 example\(s\) in this chunk, "
-                                         r"the first at index 7\)"):
-        call(net, (x, y))
-
-
-@pytest.mark.parametrize("method", ["engine", "naive"])
-def test_nan_in_a_later_chunk_or_batch_names_its_index_in_the_data(method):
-    net, x, y = mlp_and_data()
-    x[[23, 30]] = NAN
-    with pytest.raises(ValueError, match="2 example.* the first at index 23"):
-        perturb_mod.ablation_curve(net, (x, y), "hidden.0", grid=3, repetitions=1, method=method, chunk_size=16)
-    loader = DataLoader(TensorDataset(x, y), batch_size=10)
-    with pytest.raises(ValueError, match="1 example.* the first at index 23"):
-        perturb_mod.ablation_curve(net, loader, "hidden.0", grid=3, repetitions=1, method=method)
-    with pytest.raises(ValueError, match="the first at index 23"):
-        units.unit_table(net, loader, ["hidden.0"])
-
-
-# ---------------------------------------------------------------------------------------------
-# Empty data: a ValueError, never a StopIteration (which a surrounding map() would swallow)
-# ---------------------------------------------------------------------------------------------
-def empty_tensors():
-    _, x, y = mlp_and_data()
-    return x[:0], y[:0]
-
-
-def empty_loader():
-    return DataLoader(TensorDataset(*empty_tensors()), batch_size=4)
-
-
-@pytest.mark.parametrize("make, match", [(empty_tensors, r"the data are empty \(0 examples"),
-                                         (empty_loader, r"\(DataLoader\) gave no batch"),
-                                         (lambda: [], r"\(list\) gave no batch")], ids=["tensors", "DataLoader", "list"])
-@pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
-def test_empty_data_are_refused(call, make, match):
-    net, _, _ = mlp_and_data()
-    with pytest.raises(ValueError, match=match):
-        call(net, make())
-    # inside map(): a StopIteration would end the map silently and give [] instead of an error
-    with pytest.raises(ValueError, match=match):
-        list(map(lambda d: call(net, d), [make()]))
-
-
-def test_noise_curve_with_empty_sd_data_says_the_data_are_empty_not_keyerror():
-    net, x, y = mlp_and_data()
-    for sd_data in (empty_tensors(), empty_loader()):
-        with pytest.raises(ValueError, match="empty|gave no batch") as e:
-            perturb_mod.noise_curve(net, (x, y), ["hidden.0", "hidden.1"], scales=[1.0], repetitions=1, sd_data=sd_data)
-        assert "hidden.0" not in str(e.value)
-
-
-# ---------------------------------------------------------------------------------------------
-# Data of the wrong kind
-# ---------------------------------------------------------------------------------------------
-def test_one_shot_iterators_are_refused():
-    # the measures pass over the data several times: a generator would lose batches silently
-    net, x, y = mlp_and_data()
-    for make in (lambda: ((x[i:i + 10], y[i:i + 10]) for i in range(0, 40, 10)),
-                 lambda: iter(DataLoader(TensorDataset(x, y), batch_size=10)),
-                 lambda: zip(x.split(10), y.split(10))):
-        for call in (CALLS["ablation_curve[engine]"], CALLS["unit_table"], CALLS["noise_curve"]):
-            with pytest.raises(ValueError, match="one-shot iterator"):
-                call(net, make())
-
-
-def test_a_list_of_batches_gives_the_same_numbers_as_the_tensors():
-    net, x, y = mlp_and_data()
-    batches = list(zip(x.split(10), y.split(10)))
-    a = perturb_mod.ablation_curve(net, (x, y), "hidden.0", grid=5, repetitions=2)
-    b = perturb_mod.ablation_curve(net, batches, "hidden.0", grid=5, repetitions=2)
-    pd.testing.assert_frame_equal(a.table, b.table)
-
-
-def test_numpy_arrays_are_taken_as_tensors():
-    net, x, y = mlp_and_data()
-    a = perturb_mod.ablation_curve(net, (x, y), "hidden.0", grid=5, repetitions=2)
-    b = perturb_mod.ablation_curve(net, (x.numpy(), y.numpy()), "hidden.0", grid=5, repetitions=2)
-    pd.testing.assert_frame_equal(a.table, b.table)
-
-
-@pytest.mark.parametrize("data, match", [
-    (lambda x, y: x, "a tensor of inputs alone"),
-    (lambda x, y: [{"image": x, "label": y}], r"batch 0 is a dict"),
-    (lambda x, y: [(x, y[:-1])], r"batch 0 holds 40 inputs and 39 labels"),
-    (lambda x, y: (x, y[:-1]), r"inputs \(40\) and labels \(39\) differ"),
-], ids=["x only", "dict batches", "batch lengths", "tensor lengths"])
-def test_data_of_the_wrong_shape_are_refused_with_reason(data, match):
-    net, x, y = mlp_and_data()
-    with pytest.raises((ValueError, TypeError), match=match):
-        perturb_mod.ablation_curve(net, data(x, y), "hidden.0", grid=3, repetitions=1)
+from helpers import NAN, mlp_and_data
 
 
 def test_nan_activations_of_a_finite_input_name_the_layer():
@@ -322,62 +196,3 @@ def test_unit_table_on_1000_classes_of_1_to_3_examples_measured_on_a_stratified_
     # the preferred class is one of the classes present
     pref = selectivity.preferred_class(a, labels, n_classes=1000)
     assert all(int(p) in set(present.tolist()) for p in pref[pref >= 0])
-
-
-# ---------------------------------------------------------------------------------------------
-# load_network: what to change in the parameter file
-# ---------------------------------------------------------------------------------------------
-def test_load_network_says_which_num_classes_the_weights_need(tmp_path):
-    import torchvision
-
-    from singledir.nets.loading import load_network
-
-    torch.save(torchvision.models.mobilenet_v3_small(num_classes=7).state_dict(), tmp_path / "w.pt")
-    with pytest.raises(ValueError, match=r"The weights have 7 outputs where the network has 10: give num_classes=7 "
-                                         r"\(`model_kwargs: \{num_classes: 7\}` in the parameter file\)"):
-        load_network("mobilenet_v3_small", tmp_path / "w.pt", num_classes=10)
-    net = load_network("mobilenet_v3_small", tmp_path / "w.pt", num_classes=7)  # the fix
-    assert net.classifier[3].out_features == 7
-
-
-def test_load_network_names_the_arguments_a_constructor_refused():
-    from singledir.nets.loading import load_network
-
-    with pytest.raises(TypeError, match=r"cannot build 'resnet18' with arguments \{'colour': 1\}: .*'colour'.*"
-                                        r"`model_kwargs:` in the parameter file"):
-        load_network("resnet18", colour=1)
-
-
-def test_a_network_with_nan_outputs_gives_no_curve():
-    import torch
-    from singledir.measure import perturb as perturb_mod
-    from singledir.nets.models import MLPConfig, build_model
-
-    torch.manual_seed(0)
-    net = build_model(MLPConfig(widths=(4, 3)), (1, 2, 2), 3).eval()
-    with torch.no_grad():
-        net.out.weight[0, 0] = float("nan")
-    x, y = torch.rand(30, 1, 2, 2), torch.arange(30) % 3
-    for method in ("engine", "naive"):
-        with pytest.raises(ValueError, match="outputs hold NaN or infinite values"):
-            perturb_mod.ablation_curve(net, (x, y), ["hidden.0", "hidden.1"], grid=3, repetitions=1, method=method)
-
-
-@pytest.mark.parametrize("label", [3, -1])
-def test_a_label_outside_the_networks_classes_is_named(label):
-    net, x, y = mlp_and_data()
-    y[5] = label
-    with pytest.raises(ValueError, match=rf"the data hold label {label}, outside the network's 3 classes \(0 to 2\)"):
-        perturb_mod.ablation_curve(net, (x, y), "hidden.0", grid=3, repetitions=1)
-
-
-def test_a_scatter_with_no_point_to_colour_raises_no_seaborn_warning(recwarn):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from singledir.experiments import plots
-
-    # a tanh network's page: no unit has a selectivity index, so no point is left to colour by depth
-    live = pd.DataFrame({"selectivity": [NAN, NAN], "delta_loss": [0.1, 0.2], "depth": [NAN, NAN]}).dropna()
-    plots.scatter_with_fit(live, "selectivity", "delta_loss", hue="depth")
-    assert [str(w.message) for w in recwarn] == []
