@@ -10,24 +10,12 @@ import torch
 
 from singledir.experiments import early_stopping as early_stopping_mod
 from singledir.experiments import sweep as sweep_mod
-from singledir.experiments.chapter import Setup
 from singledir.nets.models import MLPConfig, build_model
 from singledir.nets.runs import RunConfig, TrainConfig
 
 BASE = RunConfig(dataset="digits", n_train=200, n_test=100, model=MLPConfig(widths=(12, 12)),
                  train=TrainConfig(epochs=2, batch_size=64, lr=3e-3))
 AN = sweep_mod.Measurements(grid=5, repetitions=2, noise_scales=(0.1, 1.0), noise_repetitions=1)
-
-
-def test_setup_runs_on_the_chapters_data_draw_from_its_n_train():
-    """A chapter on 400 training images: its 100-image networks draw from those 400; a run on other
-    data (chapter 5's ResNet on a folder) is not restricted by them."""
-    s = Setup(dataset="digits", conv_dataset="mnist5k", n_train=400, n_test=100)
-    mlp, conv, train = {"kind": "mlp", "widths": [8]}, {"kind": "convnet", "width": 0.125}, {"epochs": 1}
-    assert (s.run(mlp, train, n_train=100).n_pool, s.run(mlp, train).n_pool) == (400, 400)
-    assert s.run(conv, train, n_train=100).n_pool is None  # the conv nets' own data
-    assert s.run(mlp, train, data="mnist5k").n_pool is None
-    assert Setup(dataset="digits").run(mlp, train, n_train=100).n_pool is None
 
 
 def test_expand_builds_the_grid_and_refuses_unknown_axes():
