@@ -79,7 +79,7 @@ def step_seconds(model_cfg, shape, device: str, batch: int, steps: int, warmup: 
 
 def group_step_seconds(model_cfg, shape, device: str, batch: int, steps: int, G: int, warmup: int = 2,
                        precision: str = "fp32") -> float:
-    """Seconds per training step of G networks trained as one group (singledir.ensemble), each on
+    """Seconds per training step of G networks trained as one group (singledir.nets.groups), each on
     its own random batch: the grouped path the sweeps use."""
     from singledir.nets import stacked
     from singledir.nets.runs import TrainConfig, autocast

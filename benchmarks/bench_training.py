@@ -7,7 +7,7 @@ three forward passes (forward, and backward for inputs and weights), so
 
 Also compared, each as ``CASE: baseline X s, variant Y s, ratio Rx``: the conv net in
 ``channels_last`` against the default memory format, the in-memory index batches used by
-``singledir.train`` against a torch ``DataLoader``, and 2 threads against 1.
+``singledir.nets.solo`` against a torch ``DataLoader``, and 2 threads against 1.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def forward_flops(model: nn.Module, x: torch.Tensor) -> float:
 
 
 def train_epoch(model, x, y, batch_size: int, loader: bool = False, seconds: float = 0.0) -> float:
-    """Seconds for one epoch of Adam steps (the same loop as singledir.train)."""
+    """Seconds for one epoch of Adam steps (the same loop as singledir.nets.solo)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     g = torch.Generator().manual_seed(0)

@@ -1,4 +1,4 @@
-"""singledir.cache and the cached path of singledir.train: hits, damaged and partial entries,
+"""singledir.base.cache and the cached path of singledir.nets.training: hits, damaged and partial entries,
 concurrent writers, checkpoints in the payload."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""singledir.claims and singledir.scorecard: every rule fed synthetic intervals, p-values that agree
+"""singledir.experiments.claims and singledir.experiments.scorecard: every rule fed synthetic intervals, p-values that agree
 with the 95% verdicts, the combination of parts, Holm's correction of the headline verdicts, the
 design hash, every claim wired to the chapter that reports it, findings written and tabulated."""
 from __future__ import annotations

@@ -165,7 +165,7 @@ def test_missing_params_file(tmp_path):
         cli.build(tmp_path / "nope.yml", build_dir=tmp_path / "_build", html=False, progress=False)
 
 
-def test_run_key_depends_on_source_and_params(tmp_path):
+def test_chapter_key_depends_on_source_and_params(tmp_path):
     k = chapter_key(APPROACH, SMOKE_APPROACH)
     assert k == chapter_key(APPROACH, dict(reversed(list(SMOKE_APPROACH.items()))))
     assert k != chapter_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})

@@ -1,4 +1,4 @@
-"""singledir.ensemble: networks trained together equal networks trained alone.
+"""singledir.nets.groups: networks trained together equal networks trained alone.
 
 What is identical (the module docstring states it; these tests check it):
 * a group of one is the plain ``torch.nn``/``torch.optim`` loop bit for bit (MLPs with Adam, SGD

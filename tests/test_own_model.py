@@ -113,7 +113,7 @@ def test_example_script_writes_a_state_dict_atomically(tmp_path):
     assert acc > 0.5  # one epoch of LeNet on 4000 digits: far above chance (0.1)
 
 
-def test_run_key_follows_the_files_a_parameter_names(tmp_path, monkeypatch):
+def test_chapter_key_follows_the_files_a_parameter_names(tmp_path, monkeypatch):
     src = ROOT / "chapters" / "07_your_model.md"
     w = tmp_path / "w.pt"
     w.write_bytes(b"one")

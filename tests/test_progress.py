@@ -1,4 +1,4 @@
-"""singledir.progress: one line per update in $SINGLEDIR_PROGRESS_LOG (what the book runner prints
+"""singledir.base.progress: one line per update in $SINGLEDIR_PROGRESS_LOG (what the book runner prints
 while a chapter runs), from sweeps and from the cache's damaged-entry message."""
 from __future__ import annotations
 

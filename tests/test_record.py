@@ -1,4 +1,4 @@
-"""singledir.record: forward hooks that capture detached activations and never outlive the block."""
+"""singledir.measure.record: forward hooks that capture detached activations and never outlive the block."""
 from __future__ import annotations
 
 import pytest

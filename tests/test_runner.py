@@ -298,7 +298,7 @@ def test_only_on_a_preset_not_built_in_full_renders_what_exists(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Keys follow the files named by a chapter's own defaults
 # ---------------------------------------------------------------------------------------------
-def test_run_key_follows_files_named_by_the_chapters_defaults(tmp_path, monkeypatch):
+def test_chapter_key_follows_files_named_by_the_chapters_defaults(tmp_path, monkeypatch):
     src = ROOT / "chapters" / "07_your_model.md"
     defaults = params_mod.declared_parameters(params_mod.read_chapter(src))
     assert defaults["weights"].startswith("$SINGLEDIR_CACHE/") and defaults["model"].startswith("examples/")

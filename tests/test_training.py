@@ -1,4 +1,4 @@
-"""singledir.train: deterministic training, its configuration and its checkpoints."""
+"""singledir.nets.training and singledir.nets.runs: deterministic training, its configuration and its checkpoints."""
 from __future__ import annotations
 
 import math
