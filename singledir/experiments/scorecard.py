@@ -109,15 +109,6 @@ def mde_text(part: PartResult) -> str:
             "beyond the rule's boundary." + sens)
 
 
-def collect(folder: Path | None = None) -> list[dict]:
-    """Every recorded finding in ``folder`` (default ``results_dir()``), sorted by id number."""
-    folder = folder or results_dir()
-    if not folder.exists():
-        return []
-    items = [json.loads(p.read_text()) for p in folder.glob("E*.json")]
-    return sorted(items, key=lambda f: int(f["id"][1:]))
-
-
 def _cell(t) -> str:
     return str(t).replace("|", "\\|").replace("\n", " ")
 
