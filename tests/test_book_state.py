@@ -12,8 +12,6 @@ import pytest
 from singledir.book import cli
 from singledir.book.keys import chapter_key
 from singledir.book import params as params_mod
-from singledir.book import results
-from singledir.book import runner
 from singledir.book import staging
 from singledir.book.params import BookError
 from test_runner import make_chapters, meta, ours, write_params

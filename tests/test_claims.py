@@ -3,7 +3,6 @@ with the 95% verdicts, the combination of parts, Holm's correction of the headli
 design hash, every claim wired to the chapter that reports it, findings written and tabulated."""
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re

@@ -5,7 +5,6 @@ import pytest
 
 from singledir.book import cli
 from singledir.book import params as params_mod
-from singledir.book import runner
 from singledir.data.raw import DATASETS
 from singledir.nets.models import model_config_from_dict
 from singledir.nets.runs import TrainConfig
@@ -63,9 +62,7 @@ def test_check_value_catches_bad_values():
 def test_extends_overrides_defaults_and_chapter_keys_one_by_one(tmp_path):
     import yaml
 
-    from singledir.book import cli
     from singledir.book import params as params_mod
-    from singledir.book import runner
 
     base = tmp_path / "base.yml"
     base.write_text(yaml.safe_dump({"description": "base", "defaults": {"dataset": "mnist5k", "grid": 21},
@@ -83,9 +80,7 @@ def test_extends_overrides_defaults_and_chapter_keys_one_by_one(tmp_path):
 
 
 def test_the_fashion_preset_is_the_default_book_on_other_data():
-    from singledir.book import cli
     from singledir.book import params as params_mod
-    from singledir.book import runner
 
     chapters = params_mod.chapter_paths()
     default = params_mod.load_params(params_mod.ROOT / "params" / "default.yml", chapters)
@@ -106,9 +101,7 @@ def test_the_fashion_preset_is_the_default_book_on_other_data():
 def test_bad_extends(tmp_path, files, words):
     import yaml
 
-    from singledir.book import cli
     from singledir.book import params as params_mod
-    from singledir.book import runner
 
     for name, doc in files.items():
         (tmp_path / name).write_text(yaml.safe_dump(doc))

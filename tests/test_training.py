@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from singledir.data import dataset as dataset_mod
-from singledir.nets import training as training_mod
 from singledir.nets.models import ConvNetConfig, MLPConfig, build_model
 from singledir.nets.runs import RunConfig, TrainConfig, evaluate, load_run_dataset
 from singledir.nets.training import train_network
