@@ -27,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from singledir.experiments import sweep as sweep_mod  # noqa: E402
+from singledir.experiments.chapter import Setup  # noqa: E402
 
 
-def timed_sweep(setup: sweep_mod.Setup, cfgs, measurements: sweep_mod.Measurements) -> tuple[pd.DataFrame, float]:
+def timed_sweep(setup: Setup, cfgs, measurements: sweep_mod.Measurements) -> tuple[pd.DataFrame, float]:
     with tempfile.TemporaryDirectory() as d:
         os.environ["SINGLEDIR_CACHE"] = d
         if setup.executor == "dask":
@@ -58,8 +59,8 @@ def main(quick: bool) -> None:
                                       repetitions=1 if quick else 5)
     for name, model, train, n_train in cases(quick):
         # two groups of n / 2 networks: one per worker on the cluster, one after the other in-process
-        local = sweep_mod.Setup(dataset="mnist5k", group_size=n // 2)
-        dask = sweep_mod.Setup(dataset="mnist5k", group_size=n // 2, executor="dask")
+        local = Setup(dataset="mnist5k", group_size=n // 2)
+        dask = Setup(dataset="mnist5k", group_size=n // 2, executor="dask")
         cfgs = sweep_mod.expand(local.run(model, train, n_train=n_train), seed=list(range(n)))
         runs_local, t_local = timed_sweep(local, cfgs, measurements)
         runs_dask, t_dask = timed_sweep(dask, cfgs, measurements)
