@@ -186,7 +186,6 @@ def test_chapter_7s_key_holds_no_absolute_path(tmp_path, monkeypatch):
     import os
     import shutil
 
-    from singledir.book import params as params_mod
 
     src = ROOT / "chapters" / "07_your_model.md"
     defaults = params_mod.declared_parameters(params_mod.read_chapter(src))

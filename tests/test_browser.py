@@ -304,7 +304,6 @@ def test_each_figures_code_is_in_a_collapsed_cell(visited):
     code cell collapsed by default ("Show code cell source")."""
     import re
 
-    from singledir.book import params as params_mod
 
     reports, _ = visited
     for name, path in params_mod.chapter_paths().items():
@@ -319,7 +318,6 @@ def test_each_figures_code_is_in_a_collapsed_cell(visited):
 
 
 def test_no_chapter_hides_its_code_entirely():
-    from singledir.book import params as params_mod
 
     for name, path in params_mod.chapter_paths().items():
         assert "remove-cell" not in path.read_text() and "remove-input" not in path.read_text(), name

@@ -62,7 +62,6 @@ def test_check_value_catches_bad_values():
 def test_extends_overrides_defaults_and_chapter_keys_one_by_one(tmp_path):
     import yaml
 
-    from singledir.book import params as params_mod
 
     base = tmp_path / "base.yml"
     base.write_text(yaml.safe_dump({"description": "base", "defaults": {"dataset": "mnist5k", "grid": 21},
@@ -80,7 +79,6 @@ def test_extends_overrides_defaults_and_chapter_keys_one_by_one(tmp_path):
 
 
 def test_the_fashion_preset_is_the_default_book_on_other_data():
-    from singledir.book import params as params_mod
 
     chapters = params_mod.chapter_paths()
     default = params_mod.load_params(params_mod.ROOT / "params" / "default.yml", chapters)
@@ -101,7 +99,6 @@ def test_the_fashion_preset_is_the_default_book_on_other_data():
 def test_bad_extends(tmp_path, files, words):
     import yaml
 
-    from singledir.book import params as params_mod
 
     for name, doc in files.items():
         (tmp_path / name).write_text(yaml.safe_dump(doc))
@@ -192,11 +189,12 @@ def test_every_parameter_a_chapter_declares_is_used_by_its_code():
     """A parameter the code never reads is a setting a reader changes to no effect (chapter 3 once
     declared ``n_train`` and drew its networks' images from the whole training split). Read means
     a name loaded in a code cell (``f(n_train=conv_n_train)`` reads ``conv_n_train`` only), or a field
-    of the chapter's ``Setup.from_params(globals())``."""
+    of the chapter's ``Setup.from_params(globals())`` or a shared measurement parameter of its
+    ``measurements(globals(), ...)``."""
     import ast
     import dataclasses
 
-    from singledir.experiments.chapter import Setup
+    from singledir.experiments.chapter import MEASUREMENT_PARAMETERS, Setup
 
     for name, path in params_mod.chapter_paths().items():
         nb = params_mod.read_chapter(path)
@@ -206,6 +204,8 @@ def test_every_parameter_a_chapter_declares_is_used_by_its_code():
             read |= {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             if "Setup.from_params(globals())" in source:
                 read |= {f.name for f in dataclasses.fields(Setup)}
+            if "measurements(globals()" in source:
+                read |= set(MEASUREMENT_PARAMETERS)
         unused = [k for k in params_mod.declared_parameters(nb) if k not in read]
         assert not unused, f"{name} declares parameters its code never reads: {unused}"
 

@@ -87,12 +87,9 @@ The figure the scorecard links to.
 DRIVER = '''import sys
 from pathlib import Path
 from singledir.book import cli
-from singledir.book import params as params_mod
-from singledir.book import results
-from singledir.book import runner
-from singledir.book import staging
+from singledir.book.params import ROOT
 chapters = {p.stem: p for p in sorted(Path(sys.argv[1]).glob("[0-9][0-9]_*.md"))}
-params_mod.chapter_paths = lambda root=params_mod.ROOT: chapters
+cli.chapter_paths = lambda root=ROOT: chapters
 sys.exit(cli.main(sys.argv[2:]))
 '''
 
@@ -308,7 +305,6 @@ def test_chapter_key_follows_files_named_by_the_chapters_defaults(tmp_path, monk
     model_file = root / defaults["model"].partition(":")[0]
     model_file.parent.mkdir(parents=True)
     shutil.copy(ROOT / defaults["model"].partition(":")[0], model_file)
-    from singledir.book import params as params_mod
 
     monkeypatch.setattr(params_mod, "ROOT", root)  # relative paths in parameters are read from here
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "cache"))
