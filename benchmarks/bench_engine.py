@@ -20,18 +20,21 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singledir import data, perturb  # noqa: E402
-from singledir.models import ConvNetConfig, MLPConfig  # noqa: E402
-from singledir.train import RunConfig, TrainConfig, train  # noqa: E402
+from singledir.data import dataset as dataset_mod  # noqa: E402
+from singledir.data import raw  # noqa: E402
+from singledir.measure import perturb  # noqa: E402
+from singledir.nets.models import ConvNetConfig, MLPConfig  # noqa: E402
+from singledir.nets.runs import RunConfig, TrainConfig  # noqa: E402
+from singledir.nets.training import train_network  # noqa: E402
 
 
 def ten_thousand() -> tuple[torch.Tensor, torch.Tensor, str]:
     """10k real images: Fashion-MNIST's test set when present, else mnist5k plus shifted copies."""
     try:
-        ds = data.load_dataset("fashion_mnist")
+        ds = dataset_mod.load_dataset("fashion_mnist")
         return ds.x_test[:10000], ds.y_test[:10000], "fashion_mnist test set"
-    except data.DataUnavailable:
-        ds = data.load_dataset("mnist5k")
+    except raw.DataUnavailable:
+        ds = dataset_mod.load_dataset("mnist5k")
         x = torch.cat([ds.x_train, ds.x_test])
         y = torch.cat([ds.y_train, ds.y_test])
         return torch.cat([x, x.roll(1, dims=3)]), torch.cat([y, y]), "mnist5k + copies shifted 1 px"
@@ -61,7 +64,7 @@ def main(quick: bool = False) -> None:
     if quick:
         x, y = x[:500], y[:500]
     print(f"# data: {len(y)} examples ({source}); torch threads {torch.get_num_threads()}", flush=True)
-    mlp = train(RunConfig(dataset="mnist5k", n_train=500 if quick else None, model=MLPConfig(widths=(512, 512)),
+    mlp = train_network(RunConfig(dataset="mnist5k", n_train=500 if quick else None, model=MLPConfig(widths=(512, 512)),
                           train=TrainConfig(epochs=10 if not quick else 1))).model
     kw = dict(grid=20 if not quick else 5, repetitions=10 if not quick else 2, seed=0, metrics=("accuracy", "loss"))
     for layer in ("hidden.0", "hidden.1"):
@@ -73,7 +76,7 @@ def main(quick: bool = False) -> None:
          lambda: perturb.unit_importance(mlp, (x[:n_imp], y[:n_imp]), ["hidden.0", "hidden.1"], method="naive"),
          lambda: perturb.unit_importance(mlp, (x[:n_imp], y[:n_imp]), ["hidden.0", "hidden.1"], method="engine"),
          lambda a, b: float((a[["loss", "accuracy"]] - b[["loss", "accuracy"]]).abs().to_numpy().max()))
-    conv = train(RunConfig(dataset="mnist5k", n_train=200 if quick else None, model=ConvNetConfig(width=0.25),
+    conv = train_network(RunConfig(dataset="mnist5k", n_train=200 if quick else None, model=ConvNetConfig(width=0.25),
                            train=TrainConfig(epochs=2 if not quick else 1))).model
     n_conv = 2000 if not quick else 100
     ckw = dict(grid=11 if not quick else 3, repetitions=3 if not quick else 1, seed=0, metrics=("accuracy", "loss"))

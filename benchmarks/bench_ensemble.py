@@ -1,8 +1,8 @@
 """Networks trained together against the same networks trained one after another.
 
 Each case trains G networks that differ only in their seed (so in initialization and data order),
-first one after another with the plain PyTorch loop (``singledir.train._fit``: ``nn.Module`` and
-``torch.optim.Adam``), then as one group (``singledir.ensemble.train_group``), in the same process
+first one after another with the plain PyTorch loop (``singledir.nets.solo.fit``: ``nn.Module`` and
+``torch.optim.Adam``), then as one group (``singledir.nets.groups.train_group``), in the same process
 on the same data, and prints
 
     ensemble CASE xG: sequential X s, together Y s, ratio Rx, max diff D
@@ -28,9 +28,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singledir import ensemble, sweep  # noqa: E402
-from singledir.models import ConvNetConfig, MLPConfig  # noqa: E402
-from singledir.train import RunConfig, TrainConfig, _fit, load_run_dataset  # noqa: E402
+from singledir.experiments import sweep  # noqa: E402
+from singledir.nets import groups as groups_mod  # noqa: E402
+from singledir.nets.models import ConvNetConfig, MLPConfig  # noqa: E402
+from singledir.nets.runs import RunConfig, TrainConfig, load_run_dataset  # noqa: E402
+from singledir.nets.solo import fit  # noqa: E402
 
 CPU = torch.device("cpu")
 MLP128 = RunConfig(dataset="mnist5k", model=MLPConfig(widths=(128, 128)),
@@ -42,14 +44,14 @@ CONV8 = RunConfig(dataset="mnist5k", n_train=1000, model=ConvNetConfig(width=0.1
 def sequential(cfgs):
     ds = [load_run_dataset(c) for c in cfgs]
     t0 = time.perf_counter()
-    states = [_fit(c, d, CPU, False)[0].state_dict() for c, d in zip(cfgs, ds)]
+    states = [fit(c, d, CPU, False)[0].state_dict() for c, d in zip(cfgs, ds)]
     return time.perf_counter() - t0, states
 
 
 def together(cfgs):
     ds = [load_run_dataset(c) for c in cfgs]
     t0 = time.perf_counter()
-    runs = ensemble.train_group(cfgs, datasets=ds, use_cache=False, progress=False)
+    runs = groups_mod.train_group(cfgs, datasets=ds, use_cache=False, progress=False)
     return time.perf_counter() - t0, [r.model.state_dict() for r in runs]
 
 
@@ -81,7 +83,7 @@ def precision(name: str, base: RunConfig, seeds: int, epochs: int) -> None:
         cfgs = sweep.expand(base.with_(train=replace(base.train, epochs=epochs, eval_every=epochs, precision=prec)),
                             seed=list(range(seeds)))
         t0 = time.perf_counter()
-        runs = ensemble.train_group(cfgs, use_cache=False, progress=False)
+        runs = groups_mod.train_group(cfgs, use_cache=False, progress=False)
         accs[prec] = (sum(r.final["test_acc"] for r in runs) / seeds, time.perf_counter() - t0)
     d = accs["bf16"][0] - accs["fp32"][0]
     print(f"precision {name} ({seeds} seeds, {epochs} epoch{'s' * (epochs != 1)}): "

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singledir.models import ConvNetConfig, MLPConfig, build_model  # noqa: E402
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model  # noqa: E402
 
 MNIST, CIFAR = ((1, 28, 28), 60000), ((3, 32, 32), 50000)
 
@@ -83,19 +83,19 @@ def step_seconds(model_cfg, shape, device: str, batch: int, steps: int, warmup: 
 
 def group_step_seconds(model_cfg, shape, device: str, batch: int, steps: int, G: int, warmup: int = 2,
                        precision: str = "fp32") -> float:
-    """Seconds per training step of G networks trained as one group (singledir.ensemble), each on
+    """Seconds per training step of G networks trained as one group (singledir.nets.groups), each on
     its own random batch: the grouped path the sweeps use."""
-    from singledir import ensemble
-    from singledir.train import TrainConfig, autocast
+    from singledir.nets import stacked
+    from singledir.nets.runs import TrainConfig, autocast
 
     members = []
     for s in range(G):
         torch.manual_seed(s)
         m = build_model(model_cfg, shape, 10)
         members.append(m.to(memory_format=torch.channels_last) if isinstance(model_cfg, ConvNetConfig) else m)
-    net = ensemble.stack(members).to(device)
+    net = stacked.stack(members).to(device)
     tcfg = TrainConfig(lr=1e-3, batch_size=batch, precision=precision)
-    opt = ensemble.StackedOptimizer(list(net.parameters()), G, [tcfg] * G)
+    opt = stacked.StackedOptimizer(list(net.parameters()), G, [tcfg] * G)
     conv = isinstance(model_cfg, ConvNetConfig)
     n = 4 * batch
     x = torch.randn(n, *shape[1:], shape[0], device=device) if conv else torch.randn(n, *shape, device=device)
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.quick:
         a.steps, a.cpu_steps, a.groups = 1, 1, "2,2,2"
-    from singledir.book import read_params_file
+    from singledir.book.params import read_params_file
 
     params = read_params_file(Path(a.params))
     steps = a.steps or (5 if a.device == "cpu" else 50)

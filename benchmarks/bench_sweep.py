@@ -1,7 +1,7 @@
 """Sweep throughput in-process against a two-worker Dask LocalCluster, on the same configs.
 
-Each case runs one chapter-like sweep (:class:`singledir.sweep.Setup` and
-:class:`singledir.sweep.Measurements`: train, then the ablation curve of every network) twice,
+Each case runs one chapter-like sweep (:class:`singledir.experiments.chapter.Setup` and
+:class:`singledir.experiments.sweep.Measurements`: train, then the ablation curve of every network) twice,
 in this process (torch's default threads) and on a LocalCluster of two single-thread workers,
 with the networks in two groups (one per worker), each from an empty cache, and prints
 
@@ -26,14 +26,15 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singledir import sweep  # noqa: E402
+from singledir.experiments import sweep as sweep_mod  # noqa: E402
+from singledir.experiments.chapter import Setup  # noqa: E402
 
 
-def timed_sweep(setup: sweep.Setup, cfgs, measurements: sweep.Measurements) -> tuple[pd.DataFrame, float]:
+def timed_sweep(setup: Setup, cfgs, measurements: sweep_mod.Measurements) -> tuple[pd.DataFrame, float]:
     with tempfile.TemporaryDirectory() as d:
         os.environ["SINGLEDIR_CACHE"] = d
         if setup.executor == "dask":
-            sweep.local_client(2)  # cluster start-up is timed separately below
+            sweep_mod.local_client(2)  # cluster start-up is timed separately below
         t0 = time.perf_counter()
         r = setup.sweep(cfgs, measurements)
         return r.runs, time.perf_counter() - t0
@@ -51,16 +52,16 @@ def cases(quick: bool) -> list[tuple[str, dict, dict, int | None]]:
 
 def main(quick: bool) -> None:
     t0 = time.perf_counter()
-    sweep.local_client(2)
+    sweep_mod.local_client(2)
     print(f"# LocalCluster start-up {time.perf_counter() - t0:.1f} s", flush=True)
     n = 4 if quick else 8
-    measurements = sweep.Measurements(n_curve=100 if quick else 500, grid=11 if quick else 21,
+    measurements = sweep_mod.Measurements(n_curve=100 if quick else 500, grid=11 if quick else 21,
                                       repetitions=1 if quick else 5)
     for name, model, train, n_train in cases(quick):
         # two groups of n / 2 networks: one per worker on the cluster, one after the other in-process
-        local = sweep.Setup(dataset="mnist5k", group_size=n // 2)
-        dask = sweep.Setup(dataset="mnist5k", group_size=n // 2, executor="dask")
-        cfgs = sweep.expand(local.run(model, train, n_train=n_train), seed=list(range(n)))
+        local = Setup(dataset="mnist5k", group_size=n // 2)
+        dask = Setup(dataset="mnist5k", group_size=n // 2, executor="dask")
+        cfgs = sweep_mod.expand(local.run(model, train, n_train=n_train), seed=list(range(n)))
         runs_local, t_local = timed_sweep(local, cfgs, measurements)
         runs_dask, t_dask = timed_sweep(dask, cfgs, measurements)
         same = bool((runs_local.auc_zero - runs_dask.auc_zero).abs().max() < 1e-6)

@@ -7,7 +7,7 @@ three forward passes (forward, and backward for inputs and weights), so
 
 Also compared, each as ``CASE: baseline X s, variant Y s, ratio Rx``: the conv net in
 ``channels_last`` against the default memory format, the in-memory index batches used by
-``singledir.train`` against a torch ``DataLoader``, and 2 threads against 1.
+``singledir.nets.solo`` against a torch ``DataLoader``, and 2 threads against 1.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singledir import data  # noqa: E402
-from singledir.models import ConvNetConfig, MLPConfig, build_model  # noqa: E402
+from singledir.data import dataset  # noqa: E402
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model  # noqa: E402
 
 
 def matmul_peak(n: int = 2048, reps: int = 10) -> float:
@@ -64,7 +64,7 @@ def forward_flops(model: nn.Module, x: torch.Tensor) -> float:
 
 
 def train_epoch(model, x, y, batch_size: int, loader: bool = False, seconds: float = 0.0) -> float:
-    """Seconds for one epoch of Adam steps (the same loop as singledir.train)."""
+    """Seconds for one epoch of Adam steps (the same loop as singledir.nets.solo)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     g = torch.Generator().manual_seed(0)
@@ -72,7 +72,7 @@ def train_epoch(model, x, y, batch_size: int, loader: bool = False, seconds: flo
         it = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size,
                                          shuffle=True, generator=g)
     else:
-        it = ((x[i], y[i]) for i in data.batches(len(y), batch_size, g))
+        it = ((x[i], y[i]) for i in dataset.batches(len(y), batch_size, g))
     t0 = time.perf_counter()
     for xb, yb in it:
         loss = F.cross_entropy(model(xb), yb)
@@ -84,7 +84,7 @@ def train_epoch(model, x, y, batch_size: int, loader: bool = False, seconds: flo
 
 def main(quick: bool) -> None:
     torch.set_num_threads(2)
-    ds = data.load_dataset("mnist5k")
+    ds = dataset.load_dataset("mnist5k")
     x, y = ds.x_train, ds.y_train
     if quick:
         x, y = x[:256], y[:256]

@@ -22,7 +22,7 @@ def export(dataset: str, out: Path, split_seed: int = 0) -> Path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from PIL import Image
 
-    from singledir.data import DATASETS
+    from singledir.data.raw import DATASETS
 
     if dataset not in DATASETS:
         raise SystemExit(f"unknown dataset {dataset!r}; registered: {', '.join(DATASETS)}")

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from singledir.data import load_dataset
+    from singledir.data.dataset import load_dataset
 
     torch.manual_seed(a.seed)
     ds = load_dataset(a.dataset)  # the same standardized tensors the book's chapters use

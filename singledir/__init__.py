@@ -1,17 +1,24 @@
 """singledir: the package behind the executable reproduction of Morcos et al. (ICLR 2018),
 *On the importance of single directions for generalization*.
 
-Modules follow the data flow, each floor importing only the floors below it:
+A house with floors, each subpackage importing only the floors below it (``tests/test_architecture.py``
+checks this and that no two modules import each other in a circle):
 
-* data: ``datasets`` (loaders) -> ``data`` (registry, label corruption, subsets);
-* networks: ``models`` -> ``stacked`` (many networks as one) and ``regularize`` (the selectivity
-  regularizer) -> ``train`` and ``ensemble`` (seeded, cached training, alone or in groups), with
-  ``cache`` and ``progress`` beneath; ``heldout`` (a run's held-out set in validation and test);
-* measures: ``record`` (hooks) -> ``engine`` (how a perturbation is evaluated fast) -> ``perturb``
-  (ablation, noise, importance), ``selectivity``, ``information``, ``analysis`` (per-unit tables);
-* experiments: ``sweep`` (many runs, resumable), ``stats`` (intervals, power), ``claims`` (the
-  paper's claims and their rules), ``scorecard`` (findings), ``early_stopping``, ``plots``;
-* the book: ``params`` (parameter files), ``runner`` (executing a chapter), ``results`` (the
-  findings files a run wrote), ``staging`` (rendering), ``book`` (the command line).
+* ``base``: ``cache`` (the result cache, code versions, source hashes), ``progress`` (timing, notes);
+* ``data``: ``raw`` (the loader registry, the stratified sampler) -> ``loaders`` (the built-in
+  datasets, each registering itself) -> ``dataset`` (tensors, label corruption, subsets);
+* ``nets``: ``models`` -> ``runs`` (run configs, the network key, the run cache) and ``heldout``
+  (a run's held-out set as validation and test) -> ``regularize`` (the selectivity regularizer),
+  ``stacked``, ``solo`` (one network alone) and ``groups`` (many as one) -> ``training``
+  (``train_network``);
+* ``measure``: ``record`` (hooks) -> ``engine`` (how a perturbation is evaluated fast) -> ``perturb``
+  (ablation, noise, importance), ``ablations`` (per-class damage, ordered ablation, optimal
+  constants), ``selectivity``, ``information``, ``units`` (per-unit tables);
+* ``experiments``: ``sweep`` (many runs, resumable), ``stats`` (intervals, power), ``claims`` (the
+  claims and their rules), ``scorecard`` (findings), ``chapter`` (what chapters share),
+  ``early_stopping``, ``plots``, ``followups`` and ``followup_plots`` (chapter 8's measures and
+  figures);
+* ``book``: ``params`` (parameter files), ``runner`` (executing a chapter), ``results`` (the
+  findings files a run wrote), ``staging`` (rendering), ``cli`` (``python -m singledir.book``).
 """
 __version__ = "0.2.0"

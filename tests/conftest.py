@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import pytest
 
-from singledir import data
+from singledir.data import dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,25 +22,25 @@ def _private_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def fresh_raw():
     """Clear the raw-dataset memo before and after a test that changes where data is looked for."""
-    data._raw.cache_clear()
+    dataset._raw.cache_clear()
     yield
-    data._raw.cache_clear()
+    dataset._raw.cache_clear()
 
 
 @pytest.fixture(scope="session")
 def digits():
     """sklearn's digits, 300 train / 100 test: the suite's small real dataset."""
-    return data.load_dataset("digits", n_train=300, n_test=100)
+    return dataset.load_dataset("digits", n_train=300, n_test=100)
 
 
 @pytest.fixture(scope="session")
 def digits_full():
-    return data.load_dataset("digits")
+    return dataset.load_dataset("digits")
 
 
 @pytest.fixture(scope="session")
 def mnist5k():
-    return data.load_dataset("mnist5k")
+    return dataset.load_dataset("mnist5k")
 
 
 
@@ -55,7 +55,8 @@ class SmokeBuild(NamedTuple):
 def smoke_build(tmp_path_factory):
     """Every chapter executed once with params/smoke.yml (no HTML), in a cache of its own that
     also holds the example network of chapter 7, trained for one epoch."""
-    from singledir import book
+    from singledir.book import cli
+    from singledir.book import params as params_mod
 
     root = tmp_path_factory.mktemp("smoke")
     build_dir, cache = root / "_build", root / "cache"
@@ -64,5 +65,5 @@ def smoke_build(tmp_path_factory):
                    check=True, capture_output=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SINGLEDIR_CACHE", str(cache))
-        times = book.build(ROOT / "params" / "smoke.yml", build_dir=build_dir, html=False, progress=False)
-    return SmokeBuild(build_dir, times, book.chapter_paths(), cache)
+        times = cli.build(ROOT / "params" / "smoke.yml", build_dir=build_dir, html=False, progress=False)
+    return SmokeBuild(build_dir, times, params_mod.chapter_paths(), cache)

@@ -21,3 +21,18 @@ def glued(nb, name: str) -> str:
     if name not in values:
         raise KeyError(f"nothing glued as {name!r}; glued: {', '.join(sorted(values))}")
     return values[name]
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+def mlp_and_data(n: int = 40):
+    """A small MLP (3 classes, inputs [1, 2, 2]) in eval mode and ``n`` seeded examples for it."""
+    import torch
+
+    from singledir.nets.models import MLPConfig, build_model
+
+    torch.manual_seed(0)
+    net = build_model(MLPConfig(widths=(8, 8)), (1, 2, 2), 3).eval()
+    g = torch.Generator().manual_seed(1)
+    return net, torch.randn(n, 1, 2, 2, generator=g), torch.arange(n) % 3

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from singledir import ablations, perturb
-from singledir.models import ConvNetConfig, MLPConfig, build_model, get_layer
+from singledir.measure import ablations, perturb
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model, get_layer
 from test_perturb import signal_net
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from singledir import book
+from singledir.book import cli
+from singledir.book import params as params_mod
 
-SMOKE = book.ROOT / "params" / "smoke.yml"
+SMOKE = params_mod.ROOT / "params" / "smoke.yml"
 
 
 def chromium_path() -> str:
@@ -39,11 +40,11 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def served_book(smoke_build):
     """The smoke book's HTML, rendered and served on 127.0.0.1; yields ``(origin, html_dir)``."""
-    if not (book.ROOT / "book_static" / "mathjax" / "tex-svg-full.js").exists():
+    if not (params_mod.ROOT / "book_static" / "mathjax" / "tex-svg-full.js").exists():
         pytest.fail("book_static/mathjax/tex-svg-full.js is missing: `make test` fetches it (npm's mathjax)")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SINGLEDIR_CACHE", str(smoke_build.cache))
-        times = book.build(SMOKE, build_dir=smoke_build.build_dir, html=True, progress=False)
+        times = cli.build(SMOKE, build_dir=smoke_build.build_dir, html=True, progress=False)
     assert all(t is None for t in times.values()), "the smoke chapters should be up to date"
     html = (smoke_build.build_dir / "html").resolve()
     with serve(html) as origin:
@@ -143,7 +144,7 @@ READER_JS = """([minFontPt, dpi]) => {
 
 def reader_faults(r: dict) -> list[str]:
     """What a reader would trip over on a page (see READER_JS), one line each."""
-    from singledir import plots
+    from singledir.experiments import plots
 
     out = [f"image outside a numbered figure: {s}" for s in r["stray"]]
     out += [f"warning or traceback in an output: {w!r}" for w in r["warned"]]
@@ -165,7 +166,7 @@ def visit(origin: str, pages: list[str]) -> tuple[dict[str, dict], list[str]]:
     """Open each page in headless Chromium: ``({page: report}, [blocked requests to other origins])``."""
     from playwright.sync_api import sync_playwright
 
-    from singledir import plots
+    from singledir.experiments import plots
 
     reports, outside = {}, []
     with sync_playwright() as p:
@@ -274,7 +275,7 @@ def test_every_page_reads_as_a_reader_expects(visited):
 def test_the_book_has_its_pages(served_book):
     _, html = served_book
     pages = book_pages(html)
-    chapters = [f"chapters/{n}.html" for n in book.chapter_paths()]
+    chapters = [f"chapters/{n}.html" for n in params_mod.chapter_paths()]
     assert "index.html" in pages
     assert set(chapters) <= set(pages), set(chapters) - set(pages)
 
@@ -293,7 +294,7 @@ def test_every_image_decodes_and_every_chapter_has_figures(visited):
     for name, r in reports.items():
         for img in r["images"]:
             assert img["decoded"] and img["width"] > 0 and img["height"] > 0, (name, img)
-    for chapter in book.chapter_paths():
+    for chapter in params_mod.chapter_paths():
         images = reports[f"chapters/{chapter}.html"]["images"]
         assert any(i["src"].startswith("../_images/") for i in images), (chapter, "has no figure")
 
@@ -303,10 +304,9 @@ def test_each_figures_code_is_in_a_collapsed_cell(visited):
     code cell collapsed by default ("Show code cell source")."""
     import re
 
-    from singledir import book
 
     reports, _ = visited
-    for name, path in book.chapter_paths().items():
+    for name, path in params_mod.chapter_paths().items():
         code = reports[f"chapters/{name}.html"]["code"]
         assert code["cells"] and not any(c["open"] for c in code["cells"]), name
         text = "\n".join(c["code"] for c in code["cells"])
@@ -318,9 +318,8 @@ def test_each_figures_code_is_in_a_collapsed_cell(visited):
 
 
 def test_no_chapter_hides_its_code_entirely():
-    from singledir import book
 
-    for name, path in book.chapter_paths().items():
+    for name, path in params_mod.chapter_paths().items():
         assert "remove-cell" not in path.read_text() and "remove-input" not in path.read_text(), name
 
 

@@ -1,4 +1,4 @@
-"""singledir.cache and the cached path of singledir.train: hits, damaged and partial entries,
+"""singledir.base.cache and the cached path of singledir.nets.training: hits, damaged and partial entries,
 concurrent writers, checkpoints in the payload."""
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from singledir import cache as cache_mod
-from singledir.cache import Cache, config_key
-from singledir.models import MLPConfig
-from singledir.train import RunConfig, TrainConfig, train
+from singledir.base import cache
+from singledir.base.cache import Cache, config_key
+from singledir.nets.models import MLPConfig
+from singledir.nets.runs import TRAINING_MODULE, RunConfig, TrainConfig
+from singledir.nets.training import train_network
 
 CFG = RunConfig(dataset="digits", n_train=300, n_test=100, model=MLPConfig(widths=(16,)),
                 train=TrainConfig(epochs=2, batch_size=64, lr=3e-3), seed=0)
@@ -48,7 +49,7 @@ def leftovers(root: Path) -> list[Path]:
 # Cache
 # ---------------------------------------------------------------------------------------------
 def test_cache_dir_follows_the_environment(cache_root):
-    assert cache_mod.cache_dir() == cache_root
+    assert cache.cache_dir() == cache_root
     assert Cache("ns").dir == cache_root / "ns"
 
 
@@ -61,7 +62,7 @@ def test_put_get_round_trip(tmp_path):
     assert pt == tmp_path / "ns" / "k.pt" and js == tmp_path / "ns" / "k.json"
     meta = c.meta("k")
     assert meta["config"] == {"a": 1}
-    assert meta["sha256"] == cache_mod._sha256(pt)
+    assert meta["sha256"] == cache._sha256(pt)
     assert leftovers(tmp_path) == []
     c.remove("k")
     assert not pt.exists() and not js.exists() and c.get("k") is None
@@ -126,7 +127,7 @@ def test_payload_bytes_are_deterministic(tmp_path):
 def test_writer_midway_does_not_damage_a_committed_entry(tmp_path, monkeypatch):
     c = Cache("ns", root=tmp_path)
     c.put("k", PAYLOAD)  # writer A commits
-    real = cache_mod.atomic_write
+    real = cache.atomic_write
 
     def dies_before_manifest(path: Path, write) -> None:
         if path.suffix == ".json":
@@ -134,10 +135,10 @@ def test_writer_midway_does_not_damage_a_committed_entry(tmp_path, monkeypatch):
         real(path, write)
 
     # writer B, same key and payload, stops between its payload rename and its manifest
-    monkeypatch.setattr(cache_mod, "atomic_write", dies_before_manifest)
+    monkeypatch.setattr(cache, "atomic_write", dies_before_manifest)
     with pytest.raises(OSError, match="writer killed"):
         c.put("k", PAYLOAD)
-    monkeypatch.setattr(cache_mod, "atomic_write", real)
+    monkeypatch.setattr(cache, "atomic_write", real)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         got = c.get("k")
@@ -152,7 +153,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        cache_mod.atomic_write(target, fail)
+        cache.atomic_write(target, fail)
     assert not target.exists() and list((tmp_path / "d").iterdir()) == []
 
 
@@ -176,7 +177,7 @@ def test_concurrent_writers_of_one_key(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0, 0]
     assert leftovers(tmp_path) == []
     c = Cache("ns", root=tmp_path)
-    bad = [k for k in keys if c.meta(k)["sha256"] != cache_mod._sha256(c.paths(k)[0])]
+    bad = [k for k in keys if c.meta(k)["sha256"] != cache._sha256(c.paths(k)[0])]
     assert bad == [], f"manifest hash differs from its payload for {bad}"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -187,11 +188,11 @@ def test_concurrent_writers_of_one_key(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# train() through the cache
+# train_network() through the cache
 # ---------------------------------------------------------------------------------------------
 def test_second_train_is_a_cache_hit(cache_root):
-    a = train(CFG, device="cpu")
-    b = train(CFG, device="cpu")
+    a = train_network(CFG, device="cpu")
+    b = train_network(CFG, device="cpu")
     assert not a.from_cache and b.from_cache
     assert state_equal(a.model.state_dict(), b.model.state_dict())
     assert a.history == b.history and b.seconds == a.seconds
@@ -199,59 +200,59 @@ def test_second_train_is_a_cache_hit(cache_root):
     pt, js = run_files(cache_root)
     meta = json.loads(js.read_text())
     assert meta["config"] == CFG.to_dict() and meta["device"] == "cpu"
-    assert meta["code_version"] == __import__("singledir.train").train.code_version()
+    assert meta["code_version"] == cache.code_version(TRAINING_MODULE)
     # a different config is a different entry
-    c = train(CFG.with_(seed=1), device="cpu")
+    c = train_network(CFG.with_(seed=1), device="cpu")
     assert not c.from_cache and len(list((cache_root / "runs").glob("*.pt"))) == 2
 
 
 def test_use_cache_false_neither_reads_nor_writes(cache_root):
-    train(CFG, use_cache=False, device="cpu")
+    train_network(CFG, use_cache=False, device="cpu")
     assert not (cache_root / "runs").exists()
-    train(CFG, device="cpu")
-    assert not train(CFG, use_cache=False, device="cpu").from_cache
+    train_network(CFG, device="cpu")
+    assert not train_network(CFG, use_cache=False, device="cpu").from_cache
 
 
 def test_damaged_run_is_recomputed(cache_root):
-    a = train(CFG, device="cpu")
+    a = train_network(CFG, device="cpu")
     pt, js = run_files(cache_root)
     raw = bytearray(pt.read_bytes())
     for i in range(100, 110):
         raw[-i] ^= 0x5A
     pt.write_bytes(bytes(raw))
     with pytest.warns(UserWarning, match="damaged"):
-        b = train(CFG, device="cpu")
+        b = train_network(CFG, device="cpu")
     assert not b.from_cache
     assert state_equal(a.model.state_dict(), b.model.state_dict()) and a.history == b.history
-    c = train(CFG, device="cpu")  # the recomputed entry is valid again
+    c = train_network(CFG, device="cpu")  # the recomputed entry is valid again
     assert c.from_cache and state_equal(a.model.state_dict(), c.model.state_dict())
 
 
 def test_truncated_run_is_recomputed(cache_root):
-    a = train(CFG, device="cpu")
+    a = train_network(CFG, device="cpu")
     pt, _ = run_files(cache_root)
     pt.write_bytes(pt.read_bytes()[: pt.stat().st_size // 2])
     with pytest.warns(UserWarning, match="damaged"):
-        b = train(CFG, device="cpu")
+        b = train_network(CFG, device="cpu")
     assert not b.from_cache and state_equal(a.model.state_dict(), b.model.state_dict())
-    assert train(CFG, device="cpu").from_cache
+    assert train_network(CFG, device="cpu").from_cache
 
 
 def test_run_without_manifest_is_recomputed(cache_root):
-    a = train(CFG, device="cpu")
+    a = train_network(CFG, device="cpu")
     pt, js = run_files(cache_root)
     js.unlink()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        b = train(CFG, device="cpu")
+        b = train_network(CFG, device="cpu")
     assert not b.from_cache and state_equal(a.model.state_dict(), b.model.state_dict())
-    assert js.exists() and train(CFG, device="cpu").from_cache
+    assert js.exists() and train_network(CFG, device="cpu").from_cache
 
 
 def test_cached_checkpoints(cache_root):
     cfg = CFG.with_(train=TrainConfig(epochs=2, batch_size=64, lr=3e-3, checkpoints=(0, 1, 2)))
-    a = train(cfg, device="cpu")
-    b = train(cfg, device="cpu")
+    a = train_network(cfg, device="cpu")
+    b = train_network(cfg, device="cpu")
     assert b.from_cache and sorted(b.checkpoints) == [0, 1, 2]
     for e in (0, 1, 2):
         assert state_equal(a.checkpoints[e], b.checkpoints[e])
@@ -269,17 +270,17 @@ def test_cached_checkpoints(cache_root):
 
 def test_diverged_run_is_cached_as_such(cache_root):
     cfg = CFG.with_(train=TrainConfig(epochs=2, batch_size=64, optimizer="sgd", lr=1e20))
-    a = train(cfg, device="cpu")
-    b = train(cfg, device="cpu")
+    a = train_network(cfg, device="cpu")
+    b = train_network(cfg, device="cpu")
     assert a.diverged and b.diverged and b.from_cache and len(b.history) == 1
 
 
 def test_cached_convnet_run(cache_root):
-    from singledir.models import ConvNetConfig
+    from singledir.nets.models import ConvNetConfig
 
     cfg = CFG.with_(model=ConvNetConfig(width=0.0625), train=TrainConfig(epochs=1, batch_size=64))
-    a = train(cfg, device="cpu")
-    b = train(cfg, device="cpu")
+    a = train_network(cfg, device="cpu")
+    b = train_network(cfg, device="cpu")
     assert b.from_cache and state_equal(a.model.state_dict(), b.model.state_dict())
     x = torch.randn(4, 1, 8, 8)
     with torch.no_grad():

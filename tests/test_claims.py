@@ -1,9 +1,8 @@
-"""singledir.claims and singledir.scorecard: every rule fed synthetic intervals, p-values that agree
+"""singledir.experiments.claims and singledir.experiments.scorecard: every rule fed synthetic intervals, p-values that agree
 with the 95% verdicts, the combination of parts, Holm's correction of the headline verdicts, the
 design hash, every claim wired to the chapter that reports it, findings written and tabulated."""
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -16,10 +15,15 @@ import pytest
 import yaml
 from scipy import stats as st
 
-from singledir import book, claims, scorecard, stats
+from singledir.book import params as params_mod
+from singledir.book.keys import design_hash
+from singledir.experiments import claims as claims_mod
+from singledir.experiments import verdicts
+from singledir.experiments import scorecard as scorecard_mod
+from singledir.experiments import stats
 
 
-def inside(rule: claims.Rule) -> tuple[float, float]:
+def inside(rule: claims_mod.Rule) -> tuple[float, float]:
     """An interval wholly inside the rule's range."""
     lo = rule.low if math.isfinite(rule.low) else (rule.high - 1.0)
     hi = rule.high if math.isfinite(rule.high) else (rule.low + 1.0)
@@ -27,7 +31,7 @@ def inside(rule: claims.Rule) -> tuple[float, float]:
     return lo + 0.25 * w, lo + 0.75 * w
 
 
-def outside(rule: claims.Rule) -> list[tuple[float, float]]:
+def outside(rule: claims_mod.Rule) -> list[tuple[float, float]]:
     """Intervals wholly outside it: beyond each finite boundary."""
     out = []
     if math.isfinite(rule.high):
@@ -37,7 +41,7 @@ def outside(rule: claims.Rule) -> list[tuple[float, float]]:
     return out
 
 
-def straddling(rule: claims.Rule) -> list[tuple[float, float]]:
+def straddling(rule: claims_mod.Rule) -> list[tuple[float, float]]:
     return [(b - 0.01, b + 0.01) for b in (rule.low, rule.high) if math.isfinite(b)]
 
 
@@ -58,7 +62,7 @@ def fisher_interval(lo: float, hi: float, n: int = 30) -> dict:
     return stats.pivot_result(math.tanh(c), c, s, math.inf, "fisher", n)
 
 
-PARTS = [(c.id, p) for c in claims.CLAIMS.values() for p in c.parts]
+PARTS = [(c.id, p) for c in claims_mod.CLAIMS.values() for p in c.parts]
 
 
 @pytest.mark.parametrize("cid, part", PARTS, ids=[f"{c}-{p.name}" for c, p in PARTS])
@@ -77,7 +81,7 @@ def test_every_rule_on_synthetic_intervals(cid, part):
 
 def test_the_rules_say_what_the_paper_says():
     """Signs and bands, checked by hand against the paper's claims."""
-    c = {cid: {p.name: p.rule for p in claim.parts} for cid, claim in claims.CLAIMS.items()}
+    c = {cid: {p.name: p.rule for p in claim.parts} for cid, claim in claims_mod.CLAIMS.items()}
     assert c["E1"]["MLP"].verdict(-0.9, -0.5) == "reproduced"  # more corruption, lower AUC
     assert c["E3"]["conv net"].verdict(0.1, 0.5) == "contradicted"  # better generalizers less robust
     assert c["E5"]["settings that fit"].verdict(0.5, 0.95) == "reproduced"
@@ -102,13 +106,13 @@ def test_the_rules_say_what_the_paper_says():
         assert c["E13"][name].verdict(-0.6, -0.4) == "contradicted"
         assert c["E13"][name].verdict(-0.25, 0.25) == "reproduced"
     assert c["E10"]["conv net with BN"].verdict(0.01, 0.05) == "reproduced"  # zero gentler than the mean
-    assert {p.rule for _, p in PARTS if "no relation" in p.paper or p.rule.low == -0.3} == {claims.NO_RELATION}
-    assert (claims.NO_RELATION.low, claims.NO_RELATION.high) == (-claims.NO_RELATION_BAND, claims.NO_RELATION_BAND)
+    assert {p.rule for _, p in PARTS if "no relation" in p.paper or p.rule.low == -0.3} == {claims_mod.NO_RELATION}
+    assert (claims_mod.NO_RELATION.low, claims_mod.NO_RELATION.high) == (-claims_mod.NO_RELATION_BAND, claims_mod.NO_RELATION_BAND)
 
 
 def test_the_after_the_paper_rules_say_what_the_publications_say():
     """F1-F5, checked by hand against each publication's claim."""
-    c = {cid: {p.name: p.rule for p in claim.parts} for cid, claim in claims.CLAIMS.items()}
+    c = {cid: {p.name: p.rule for p in claim.parts} for cid, claim in claims_mod.CLAIMS.items()}
     assert c["F1"]["conv net"].verdict(0.1, 0.4) == "reproduced"  # selective units damage single classes more
     assert c["F1"]["conv net"].verdict(-0.4, -0.1) == "contradicted"
     assert c["F1"]["preferred class"].verdict(0.05, 0.3) == "reproduced"  # above chance
@@ -123,19 +127,19 @@ def test_the_after_the_paper_rules_say_what_the_publications_say():
     assert c["F5"]["epoch, MLP"].verdict(-0.005, 0.02) == "reproduced"  # at most one point worse
     assert c["F5"]["epoch, MLP"].verdict(-0.05, -0.02) == "contradicted"
     assert c["F5"]["setting"].verdict(-0.02, 0.01) == "inconclusive"
-    assert claims.ACCURACY_ALIKE.low == -claims.ACCURACY_MARGIN == claims.NOT_WORSE.low
+    assert claims_mod.ACCURACY_ALIKE.low == -claims_mod.ACCURACY_MARGIN == claims_mod.NOT_WORSE.low
 
 
 def test_each_claim_has_exactly_one_primary_part():
-    assert list(claims.CLAIMS) == [f"E{i}" for i in range(1, 14)] + [f"F{i}" for i in range(1, 6)]
-    for cid, c in claims.CLAIMS.items():
+    assert list(claims_mod.CLAIMS) == [f"E{i}" for i in range(1, 14)] + [f"F{i}" for i in range(1, 6)]
+    for cid, c in claims_mod.CLAIMS.items():
         primaries = [p.name for p in c.parts if p.primary]
         assert len(primaries) == 1, (cid, primaries)
         assert c.primary.name == primaries[0]
 
 
 def test_claim_verdicts_combine_parts():
-    v = claims.claim_verdict
+    v = verdicts.claim_verdict
     assert v(["reproduced"]) == v(["reproduced", "reproduced", "reproduced"]) == "reproduced"
     assert v(["inconclusive", "inconclusive"]) == "inconclusive"
     assert v(["reproduced", "inconclusive"]) == "partly"
@@ -146,11 +150,11 @@ def test_claim_verdicts_combine_parts():
         v([])
 
 
-RULES = {"negative": claims.NEGATIVE, "positive": claims.POSITIVE, "no relation": claims.NO_RELATION,
-         "alike": claims.ALIKE, "same point": claims.SAME_POINT}
+RULES = {"negative": claims_mod.NEGATIVE, "positive": claims_mod.POSITIVE, "no relation": claims_mod.NO_RELATION,
+         "alike": claims_mod.ALIKE, "same point": claims_mod.SAME_POINT}
 
 
-def _check_p(rule: claims.Rule, r: dict) -> str:
+def _check_p(rule: claims_mod.Rule, r: dict) -> str:
     verdict = rule.verdict(r["ci_low"], r["ci_high"])
     p, side = rule.p_value(r)
     assert (p < 0.05) == (verdict != "inconclusive"), (r, verdict, p)
@@ -190,22 +194,22 @@ def test_a_strong_negative_correlation_contradicts_no_relation():
     """Two-sided band: rho = -0.8 over 100 pairs is a good predictor, so "a poor predictor" is
     contradicted (not reproduced, as the old one-sided "below +0.3" would have it)."""
     r = fisher_result(-0.8, 100)
-    assert claims.NO_RELATION.verdict(r["ci_low"], r["ci_high"]) == "contradicted"
-    p, side = claims.NO_RELATION.p_value(r)
+    assert claims_mod.NO_RELATION.verdict(r["ci_low"], r["ci_high"]) == "contradicted"
+    p, side = claims_mod.NO_RELATION.p_value(r)
     assert side == "contradicted" and p < 1e-6
-    _, (mlp, conv) = claims.decide("E13", {"MLP": r, "conv net": fisher_result(0.0, 400)})
+    _, (mlp, conv) = verdicts.decide("E13", {"MLP": r, "conv net": fisher_result(0.0, 400)})
     assert (mlp.verdict, mlp.sensitivity, conv.verdict) == ("contradicted", "contradicted", "reproduced")
 
 
 def test_holm_on_hand_computed_examples():
     # sorted 0.01 <= 0.05/3 rejected; 0.03 > 0.05/2: stop
-    assert claims.holm({"a": 0.01, "b": 0.04, "c": 0.03}, 0.05) == {"a": True, "b": False, "c": False}
+    assert verdicts.holm({"a": 0.01, "b": 0.04, "c": 0.03}, 0.05) == {"a": True, "b": False, "c": False}
     # 0.001 <= 0.05/3, 0.01 <= 0.05/2, 0.02 <= 0.05/1
-    assert claims.holm({"a": 0.001, "b": 0.01, "c": 0.02}, 0.05) == {"a": True, "b": True, "c": True}
+    assert verdicts.holm({"a": 0.001, "b": 0.01, "c": 0.02}, 0.05) == {"a": True, "b": True, "c": True}
     # step-down stops at the first failure: 0.04 <= 0.05/1 would pass alone, but 0.03 > 0.05/2 came first
-    assert claims.holm({"a": 0.005, "b": 0.03, "c": 0.04}, 0.05) == {"a": True, "b": False, "c": False}
-    assert claims.holm({"a": 0.03}, 0.05) == {"a": True} and claims.holm({}, 0.05) == {}
-    assert claims.holm({"a": 0.03, "b": 0.5}, 0.05) == {"a": False, "b": False}  # 0.03 > 0.05/2
+    assert verdicts.holm({"a": 0.005, "b": 0.03, "c": 0.04}, 0.05) == {"a": True, "b": False, "c": False}
+    assert verdicts.holm({"a": 0.03}, 0.05) == {"a": True} and verdicts.holm({}, 0.05) == {}
+    assert verdicts.holm({"a": 0.03, "b": 0.5}, 0.05) == {"a": False, "b": False}  # 0.03 > 0.05/2
 
 
 def _decided_at(p: float, df: float = 4) -> dict:
@@ -217,10 +221,10 @@ def _findings(primary_results: dict[str, dict]) -> list[dict]:
     """A finding for every claim: its primary part from ``primary_results`` (default: undecided),
     every secondary part decided at p = 1e-6 (which must not count)."""
     out = []
-    for cid, c in claims.CLAIMS.items():
+    for cid, c in claims_mod.CLAIMS.items():
         results = {p.name: primary_results.get(cid, t_result(0.0, scale=1.0)) if p.primary else _decided_at(1e-6)
                    for p in c.parts}
-        verdict, parts = claims.decide(cid, results)
+        verdict, parts = verdicts.decide(cid, results)
         out.append({"id": cid, "verdict": verdict, "parts": [asdict(p) for p in parts]})
     return out
 
@@ -234,33 +238,33 @@ def test_headline_verdicts_correct_the_primary_parts_with_holm():
     prim = {f["id"]: next(p for p in f["parts"] if p["primary"]) for f in findings}
     assert prim["E7"]["verdict"] == "contradicted" and prim["E7"]["p"] == pytest.approx(0.04)
     assert prim["E1"]["side"] == "reproduced" and prim["E3"]["side"] == "reproduced"
-    head = claims.headline_verdicts(findings)
-    assert set(head) == set(claims.CLAIMS)
+    head = verdicts.headline_verdicts(findings)
+    assert set(head) == set(claims_mod.CLAIMS)
     assert head["E7"] == "inconclusive"  # 0.04 > 0.05 / 11 after the two smaller p-values
     assert head["E1"] == "reproduced" and head["E3"] == "reproduced"
-    assert all(head[c] == "inconclusive" for c in claims.CLAIMS if c not in ("E1", "E3", "E7"))
+    assert all(head[c] == "inconclusive" for c in claims_mod.CLAIMS if c not in ("E1", "E3", "E7"))
     # with a single claim, 0.04 is below 0.05 and E7 stands as contradicted
-    assert claims.headline_verdicts([f for f in findings if f["id"] == "E7"]) == {"E7": "contradicted"}
+    assert verdicts.headline_verdicts([f for f in findings if f["id"] == "E7"]) == {"E7": "contradicted"}
 
 
 def test_holm_runs_within_each_family():
     """F1-F5 are corrected among themselves: an F part at p = 0.005 stands (0.005 < 0.05 / 5) although
     it would not among all 18 primary parts, and the E claims' headline verdicts do not depend on
     the F parts at all."""
-    assert claims.family("E9") == "paper" and claims.family("F2") == "after the paper"
+    assert verdicts.family("E9") == "paper" and verdicts.family("F2") == "after the paper"
     findings = _findings({"F2": _decided_at(0.005), "E1": _decided_at(0.003)})
-    head = claims.headline_verdicts(findings)
+    head = verdicts.headline_verdicts(findings)
     assert head["F2"] != "inconclusive"
     assert head["E1"] == "reproduced"  # 0.003 < 0.05 / 13
-    only_e = claims.headline_verdicts([f for f in findings if f["id"].startswith("E")])
+    only_e = verdicts.headline_verdicts([f for f in findings if f["id"].startswith("E")])
     assert only_e == {k: v for k, v in head.items() if k.startswith("E")}
 
 
 def test_decide_takes_stats_results_and_computes_p_and_detectable_effects():
     with pytest.raises(ValueError, match="has parts"):
-        claims.decide("E1", {"MLP": fisher_result(-0.5)})
+        verdicts.decide("E1", {"MLP": fisher_result(-0.5)})
     mlp, conv = fisher_interval(-0.8, -0.2, 18), fisher_interval(-0.4, 0.2, 12)
-    verdict, parts = claims.decide("E1", {"MLP": mlp, "conv net": conv})
+    verdict, parts = verdicts.decide("E1", {"MLP": mlp, "conv net": conv})
     assert verdict == "partly" and [p.verdict for p in parts] == ["reproduced", "inconclusive"]
     assert [p.primary for p in parts] == [True, False] and "below 0" in parts[0].rule
     assert parts[1].mde == pytest.approx(stats.mde(conv, 0.0)) and not parts[1].band
@@ -268,7 +272,7 @@ def test_decide_takes_stats_results_and_computes_p_and_detectable_effects():
     assert parts[0].side == "reproduced" and parts[1].p > 0.05
     assert (parts[0].ci_low, parts[0].ci_high, parts[0].n) == (pytest.approx(-0.8), pytest.approx(-0.2), 18)
     # E8: contradicted + inconclusive is contradicted, not partly
-    verdict, _ = claims.decide("E8", {"selectivity": t_result(0.02, 0.005), "information": t_result(0.0)})
+    verdict, _ = verdicts.decide("E8", {"selectivity": t_result(0.02, 0.005), "information": t_result(0.0)})
     assert verdict == "contradicted"
 
 
@@ -276,23 +280,23 @@ def test_band_parts_state_the_narrowest_band_and_a_sensitivity_verdict():
     """Every "no relation" part also gets its verdict with the band at 0.2; its detectable effect is
     the narrowest band the run certifies."""
     wide, narrow = fisher_interval(-0.25, 0.25, 60), fisher_interval(-0.1, 0.12, 300)
-    verdict, (mlp, conv) = claims.decide("E13", {"MLP": wide, "conv net": narrow})
+    verdict, (mlp, conv) = verdicts.decide("E13", {"MLP": wide, "conv net": narrow})
     assert verdict == "reproduced" and mlp.band and conv.band
     assert (mlp.verdict, mlp.sensitivity) == ("reproduced", "inconclusive")  # inside 0.3, not inside 0.2
     assert (conv.verdict, conv.sensitivity) == ("reproduced", "reproduced")
     assert mlp.mde == pytest.approx(stats.narrowest_band(wide, 0.0))
     for cid, part in PARTS:
-        if part.rule.low == -claims.NO_RELATION_BAND:
-            assert part.rule.is_band and claims.SENSITIVITY_BAND < claims.NO_RELATION_BAND, cid
+        if part.rule.low == -claims_mod.NO_RELATION_BAND:
+            assert part.rule.is_band and claims_mod.SENSITIVITY_BAND < claims_mod.NO_RELATION_BAND, cid
     # the E6 "alike" band is no "no relation" band: no sensitivity line
-    _, e6 = claims.decide("E6", {"plateau": t_result(0.05), "past the plateau": t_result(0.2),
+    _, e6 = verdicts.decide("E6", {"plateau": t_result(0.05), "past the plateau": t_result(0.2),
                                  "true labels alike": t_result(0.0, 0.005)})
     assert [p.sensitivity for p in e6] == ["", "", ""] and e6[2].verdict == "reproduced" and e6[2].band
 
 
 def test_rules_table_lists_every_part():
-    t = claims.rules_table()
-    assert len(t) == len(PARTS) and list(dict.fromkeys(t.id)) == list(claims.CLAIMS)
+    t = verdicts.rules_table()
+    assert len(t) == len(PARTS) and list(dict.fromkeys(t.id)) == list(claims_mod.CLAIMS)
     assert t["reproduced when"].str.contains("interval").all()
     assert (t.role == "primary").sum() == 18 and t[t.role == "primary"].id.is_unique
 
@@ -302,42 +306,42 @@ def test_design_hash_changes_with_any_rule_source_or_value(tmp_path, monkeypatch
     a.write_text("# chapter a\nseeds = 5\n")
     b.write_text("# chapter b\n")
     params = {"01_a": {"seeds": [0, 1, 2], "epochs": 40}, "02_b": {}}
-    h = claims.design_hash([a, b], params)
+    h = design_hash([a, b], params)
     assert re.fullmatch(r"[0-9a-f]{12}", h)
-    assert claims.design_hash([b, a], json.loads(json.dumps(params))) == h  # order and identity do not matter
-    assert claims.design_hash([a, b], {**params, "01_a": {"seeds": [0, 1, 2], "epochs": 41}}) != h
-    assert claims.design_hash([a, b], {**params, "01_a": {"seeds": [0, 1], "epochs": 40}}) != h
-    assert claims.design_hash([a], params) != h
+    assert design_hash([b, a], json.loads(json.dumps(params))) == h  # order and identity do not matter
+    assert design_hash([a, b], {**params, "01_a": {"seeds": [0, 1, 2], "epochs": 41}}) != h
+    assert design_hash([a, b], {**params, "01_a": {"seeds": [0, 1], "epochs": 40}}) != h
+    assert design_hash([a], params) != h
     b.write_text("# chapter b, changed\n")
-    assert claims.design_hash([a, b], params) != h
+    assert design_hash([a, b], params) != h
     b.write_text("# chapter b\n")
-    assert claims.design_hash([a, b], params) == h
+    assert design_hash([a, b], params) == h
     # the rules: a copy of claims.py hashes the same; a copy with another band does not
-    source = Path(claims.__file__).read_text()
+    source = Path(claims_mod.__file__).read_text()
     same, changed = tmp_path / "same.py", tmp_path / "changed.py"
     same.write_text(source)
     assert "NO_RELATION_BAND = 0.3\n" in source
     changed.write_text(source.replace("NO_RELATION_BAND = 0.3\n", "NO_RELATION_BAND = 0.25\n"))
-    monkeypatch.setattr(claims, "__file__", str(same))
-    assert claims.design_hash([a, b], params) == h
-    monkeypatch.setattr(claims, "__file__", str(changed))
-    assert claims.design_hash([a, b], params) != h
+    monkeypatch.setattr(claims_mod, "__file__", str(same))
+    assert design_hash([a, b], params) == h
+    monkeypatch.setattr(claims_mod, "__file__", str(changed))
+    assert design_hash([a, b], params) != h
 
 
-SETUP = {k: "x" for k in scorecard.SETUP_KEYS}
+SETUP = {k: "x" for k in scorecard_mod.SETUP_KEYS}
 
 
 def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_RESULTS", str(tmp_path))
     r = fisher_interval(-0.1, 0.5, 20)
-    f = scorecard.report("E3", {"conv net": r}, scale="tiny", setup=SETUP, glue=False)
+    f = scorecard_mod.report("E3", {"conv net": r}, scale="tiny", setup=SETUP, glue=False)
     assert f["verdict"] == "inconclusive" and json.loads((tmp_path / "E3.json").read_text()) == f
-    scorecard.report("E12", {"conv net": fisher_interval(0.05, 0.2, 20)}, scale="tiny", setup=SETUP, glue=False)
-    got = scorecard.collect(tmp_path)
+    scorecard_mod.report("E12", {"conv net": fisher_interval(0.05, 0.2, 20)}, scale="tiny", setup=SETUP, glue=False)
+    got = [json.loads((tmp_path / f"{i}.json").read_text()) for i in ("E3", "E12")]
     assert [g["id"] for g in got] == ["E3", "E12"]
     out = tmp_path / "scorecard.csv"
     got = [{**g, "chapter": "03_generalization"} for g in got]
-    scorecard.write_csv(got, out, metas={"03_generalization": {"preset": "p.yml", "machine": {"cpu": "test"}}},
+    scorecard_mod.write_csv(got, out, metas={"03_generalization": {"preset": "p.yml", "machine": {"cpu": "test"}}},
                         design="abc123")
     lines = out.read_text().splitlines()
     assert lines[0].split(",")[:3] == ["id", "part", "role"] and lines[0].endswith(",torch,device,chapter_current")
@@ -350,8 +354,8 @@ def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
     assert (e12.part_verdict, e12.verdict, e12.cpu) == ("contradicted", "contradicted", "test")  # E12: negative
     assert math.isnan(e12.mde)  # a decided part has no MDE
     with pytest.raises(ValueError, match="lacks"):
-        scorecard.report("E3", {"conv net": r}, scale="", setup={"data": "x"}, glue=False)
-    md = scorecard.scorecard_markdown(got)
+        scorecard_mod.report("E3", {"conv net": r}, scale="", setup={"data": "x"}, glue=False)
+    md = scorecard_mod.scorecard_markdown(got)
     assert md.count("\n") == 2 + 2 and "{numref}`fig-e3`" in md
     assert "::E3_p0_est_text:s`" in md and "::E3_p0_ci_text:s`" in md
 
@@ -359,50 +363,50 @@ def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
 def test_a_part_without_a_number_reads_n_a_not_nan():
     """E5 on data where 1 setting fits its training set has no correlation: the table says so."""
     one = stats.spearman([0.5], [0.9])
-    _, (p, _) = claims.decide("E5", {"settings that fit": one, "every setting, given training accuracy": one})
+    _, (p, _) = verdicts.decide("E5", {"settings that fit": one, "every setting, given training accuracy": one})
     assert p.verdict == "inconclusive" and math.isnan(p.mde)
-    assert (scorecard.estimate_text(p), scorecard.interval_text(p)) == ("n/a", "n/a: 1 settings")
-    assert scorecard.mde_text(p) == ("Inconclusive part (settings that fit): too few samples to estimate what "
+    assert (scorecard_mod.estimate_text(p), scorecard_mod.interval_text(p)) == ("n/a", "n/a: 1 settings")
+    assert scorecard_mod.mde_text(p) == ("Inconclusive part (settings that fit): too few samples to estimate what "
                                      "this run could detect.")
     fit = fisher_interval(0.71, 0.99, 11)
-    _, (q, _) = claims.decide("E5", {"settings that fit": fit, "every setting, given training accuracy": one})
-    assert (scorecard.estimate_text(q), scorecard.interval_text(q)) == (f"{fit['estimate']:.3f}", "0.710 to 0.990")
-    assert scorecard.mde_text(q) == ""  # decided
+    _, (q, _) = verdicts.decide("E5", {"settings that fit": fit, "every setting, given training accuracy": one})
+    assert (scorecard_mod.estimate_text(q), scorecard_mod.interval_text(q)) == (f"{fit['estimate']:.3f}", "0.710 to 0.990")
+    assert scorecard_mod.mde_text(q) == ""  # decided
     e3 = fisher_interval(-0.34, 0.44, 28)
-    _, (r,) = claims.decide("E3", {"conv net": e3})
-    assert scorecard.mde_text(r) == (f"Inconclusive part (conv net): with 80% power this run detects an effect of "
+    _, (r,) = verdicts.decide("E3", {"conv net": e3})
+    assert scorecard_mod.mde_text(r) == (f"Inconclusive part (conv net): with 80% power this run detects an effect of "
                                      f"{stats.mde(e3):.3f} beyond the rule's boundary.")
 
 
 def _reported_ids(chapter_text: str) -> set[str]:
-    return set(re.findall(r'scorecard\.report\(\s*"([EF]\d+)"', chapter_text))
+    return set(re.findall(r'(?<![\w.])report\(\s*"([EF]\d+)"', chapter_text))
 
 
 def test_every_claim_is_reported_by_its_chapter_and_the_chapter_is_in_the_book():
-    toc = yaml.safe_load((book.ROOT / "_toc.yml").read_text())
+    toc = yaml.safe_load((params_mod.ROOT / "_toc.yml").read_text())
     in_toc = {c["file"].split("/")[-1] for c in toc["chapters"]}
-    chapters = book.chapter_paths()
+    chapters = params_mod.chapter_paths()
     reported = {name: _reported_ids(p.read_text()) for name, p in chapters.items()}
-    for c in claims.CLAIMS.values():
+    for c in claims_mod.CLAIMS.values():
         assert c.chapter in chapters and c.chapter in in_toc, c.id
         assert c.id in reported[c.chapter], (c.id, c.chapter)
-        assert set(c.paper_setup) == set(scorecard.SETUP_KEYS), c.id
+        assert set(c.paper_setup) == set(scorecard_mod.SETUP_KEYS), c.id
         text = chapters[c.chapter].read_text()
         assert f":name: {c.figure}" in text, (c.id, c.figure)
-    assert set().union(*reported.values()) == set(claims.CLAIMS)
+    assert set().union(*reported.values()) == set(claims_mod.CLAIMS)
 
 
 
 
 def test_no_chapter_prints_a_finding_as_a_raw_dict():
-    """``scorecard.report`` returns the finding (for code that uses it); a chapter cell that ends with
+    """``scorecard_mod.report`` returns the finding (for code that uses it); a chapter cell that ends with
     the call would print the whole dict into the book under the figure. The prose and the first
     page show the finding; the cell ends with ``;``."""
     import ast
 
-    for name, path in book.chapter_paths().items():
-        for c in book.read_chapter(path).cells:
-            if c.cell_type != "code" or "scorecard.report" not in c.source:
+    for name, path in params_mod.chapter_paths().items():
+        for c in params_mod.read_chapter(path).cells:
+            if c.cell_type != "code" or "scorecard_mod.report" not in c.source:
                 continue
             last = ast.parse(c.source).body[-1]
             shown = isinstance(last, ast.Expr) and not c.source.rstrip().endswith(";")
@@ -413,8 +417,8 @@ def test_every_part_says_in_its_chapter_what_it_could_detect_when_inconclusive()
     """Each part's ``_mde_text`` (empty when decided) appears in its chapter's prose, so an
     inconclusive verdict is never shown without what the run could have detected. E3 states its
     detectable |rho| in its own sentence whatever the verdict."""
-    for cid, claim in claims.CLAIMS.items():
-        text = (book.ROOT / "chapters" / f"{claim.chapter}.md").read_text()
+    for cid, claim in claims_mod.CLAIMS.items():
+        text = (params_mod.ROOT / "chapters" / f"{claim.chapter}.md").read_text()
         if cid == "E3":
             assert "e3_mde" in text
             continue
@@ -423,25 +427,25 @@ def test_every_part_says_in_its_chapter_what_it_could_detect_when_inconclusive()
 
 
 def test_every_part_has_an_effect_of_interest_and_the_power_table_says_what_a_run_can_decide():
-    for cid, c in claims.CLAIMS.items():
+    for cid, c in claims_mod.CLAIMS.items():
         for p in c.parts:
-            effect, why = claims.effect_of_interest(cid, p)
+            effect, why = verdicts.effect_of_interest(cid, p)
             assert effect > 0 and why, (cid, p.name)
-    e5 = claims.CLAIMS["E5"].primary
-    assert claims.effect_of_interest("E5", e5) == (0.914, "the paper's rho (Fig. 4c)")
-    alike = next(p for p in claims.CLAIMS["E6"].parts if p.name == "true labels alike")
-    assert claims.effect_of_interest("E6", alike)[0] == pytest.approx(claims.ALIKE_BAND)
+    e5 = claims_mod.CLAIMS["E5"].primary
+    assert verdicts.effect_of_interest("E5", e5) == (0.914, "the paper's rho (Fig. 4c)")
+    alike = next(p for p in claims_mod.CLAIMS["E6"].parts if p.name == "true labels alike")
+    assert verdicts.effect_of_interest("E6", alike)[0] == pytest.approx(claims_mod.ALIKE_BAND)
     # five seeds with a spread of 0.05: a difference of 0.05 is not detectable (MDE ~0.083), 0.5 would be
     rng = np.random.default_rng(1)
     r = stats.mean_ci(0.01 + 0.05 * rng.standard_normal(5))
-    _, (part,) = claims.decide("E7", {"conv net": r})
+    _, (part,) = verdicts.decide("E7", {"conv net": r})
     assert part.effect == 0.05 and not part.can_decide and part.n_needed > 5
     assert stats.mde(stats.with_n(r, int(part.n_needed))) <= 0.05
     finding = {"id": "E7", "parts": [asdict(part)]}
-    table = scorecard.power_markdown([finding])
+    table = scorecard_mod.power_markdown([finding])
     assert "| E7 | conv net (primary) | 5 networks |" in table and "**no**" in table
     assert f"| {part.n_needed:.0f} |" in table
     # a reason holding "|rho|" is escaped, so the row keeps its seven cells
-    e3 = {"id": "E3", "parts": [asdict(claims.decide("E3", {"conv net": stats.spearman(range(10), range(10))})[1][0])]}
-    row = scorecard.power_markdown([e3]).splitlines()[2]
+    e3 = {"id": "E3", "parts": [asdict(verdicts.decide("E3", {"conv net": stats.spearman(range(10), range(10))})[1][0])]}
+    row = scorecard_mod.power_markdown([e3]).splitlines()[2]
     assert "default \\|rho\\|" in row and len(re.findall(r"(?<!\\)\|", row)) == 8

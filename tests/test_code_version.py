@@ -6,9 +6,10 @@ import shutil
 
 import pytest
 
-from singledir import book, cache
+from singledir.base import cache
+from singledir.book import params as params_mod
 
-ROOT = book.ROOT
+ROOT = params_mod.ROOT
 
 
 def test_import_closure_follows_every_import_form(tmp_path):
@@ -37,18 +38,22 @@ def test_import_closure_follows_every_import_form(tmp_path):
     assert cache.source_version("pkg.a", tmp_path) != v
 
 @pytest.mark.parametrize("module, outside", [
-    ("singledir.train", {"book", "plots", "scorecard", "sweep", "perturb", "early_stopping"}),
-    ("singledir.sweep", {"book", "plots", "scorecard", "early_stopping"}),
+    ("singledir.nets.training", {"book.cli", "experiments.plots", "experiments.scorecard", "experiments.sweep",
+                                 "measure.perturb", "experiments.early_stopping"}),
+    ("singledir.experiments.sweep", {"book.cli", "experiments.plots", "experiments.scorecard",
+                                     "experiments.early_stopping"}),
 ])
 def test_code_version_changes_with_every_module_a_run_imports_and_no_other(tmp_path, module, outside):
     shutil.copytree(ROOT / "singledir", tmp_path / "singledir", ignore=shutil.ignore_patterns("__pycache__"))
     inside = cache.import_closure(module, tmp_path)
-    assert {"singledir.cache", "singledir.data", "singledir.models", "singledir.train"} <= set(inside)
+    assert {"singledir.base.cache", "singledir.data.dataset", "singledir.nets.models", "singledir.nets.runs",
+            "singledir.nets.solo", "singledir.nets.groups", "singledir.nets.training"} <= set(inside)
     assert not {f"singledir.{m}" for m in outside} & set(inside)
     base = cache.source_version(module, tmp_path)
-    assert base == cache.code_version_of(module)  # the copy has the same sources
-    for path in sorted((tmp_path / "singledir").glob("*.py")):
-        name = "singledir" if path.stem == "__init__" else f"singledir.{path.stem}"
+    assert base == cache.code_version(module)  # the copy has the same sources
+    for path in sorted((tmp_path / "singledir").rglob("*.py")):
+        parts = path.relative_to(tmp_path).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         original = path.read_bytes()
         path.write_bytes(original + b"\n# an edit\n")
         changed = cache.source_version(module, tmp_path) != base
@@ -57,9 +62,9 @@ def test_code_version_changes_with_every_module_a_run_imports_and_no_other(tmp_p
     for m in outside:
         assert f"singledir.{m}" not in inside
 
-def test_run_and_sweep_keys_use_the_import_closure():
-    from singledir import sweep, train
 
-    assert train.code_version() == cache.code_version_of("singledir.train")
-    assert sweep.code_version() == cache.code_version_of("singledir.sweep")
-    assert train.code_version() != sweep.code_version()
+def test_network_and_sweep_keys_use_the_import_closure():
+    from singledir.nets.runs import TRAINING_MODULE
+
+    assert TRAINING_MODULE == "singledir.nets.training"
+    assert cache.code_version(TRAINING_MODULE) != cache.code_version("singledir.experiments.sweep")

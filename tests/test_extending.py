@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from singledir import analysis, data, sweep, train
-from singledir.models import MLPConfig, build_model
-from singledir.train import RunConfig, TrainConfig
+from singledir.data import dataset as dataset_mod
+from singledir.data import raw
+from singledir.experiments import sweep as sweep_mod
+from singledir.measure import units as units_mod
+from singledir.nets import runs
+from singledir.nets import training
+from singledir.nets.models import MLPConfig, build_model
+from singledir.nets.runs import RunConfig, TrainConfig
 
 
 def _blobs(split_seed: int = 0, **_):
@@ -23,31 +28,31 @@ def _blobs(split_seed: int = 0, **_):
 
 @pytest.fixture
 def blobs():
-    data.register_dataset("test_blobs", _blobs)
+    dataset_mod.register_dataset("test_blobs", _blobs)
     yield "test_blobs"
-    data.DATASETS.pop("test_blobs", None)
-    data._raw.cache_clear()
+    raw.DATASETS.pop("test_blobs", None)
+    dataset_mod._raw.cache_clear()
 
 
 def test_a_registered_dataset_trains_and_keys_its_loader(blobs, monkeypatch, tmp_path):
-    ds = data.load_dataset(blobs, n_train=100)
+    ds = dataset_mod.load_dataset(blobs, n_train=100)
     assert ds.classes == ("top", "bottom") and ds.x_train.shape == (100, 1, 4, 4) and len(ds.y_test) == 50
     cfg = RunConfig(dataset=blobs, model=MLPConfig(widths=(8,)), train=TrainConfig(epochs=5, batch_size=32, lr=0.01))
-    run = train.train(cfg, device="cpu")
+    run = training.train_network(cfg, device="cpu")
     assert run.final["test_acc"] > 0.9
-    key = train.run_key(cfg, torch.device("cpu"))
+    key = runs.network_key(cfg, torch.device("cpu"))
 
     def _blobs_v2(split_seed: int = 0, **_):  # another loader under the same name: another key
         return _blobs(split_seed + 1)
 
-    data.register_dataset(blobs, _blobs_v2, replace=True)
-    assert train.run_key(cfg, torch.device("cpu")) != key
+    dataset_mod.register_dataset(blobs, _blobs_v2, replace=True)
+    assert runs.network_key(cfg, torch.device("cpu")) != key
     with pytest.raises(ValueError, match="already registered"):
-        data.register_dataset(blobs, _blobs)
+        dataset_mod.register_dataset(blobs, _blobs)
     with pytest.raises(ValueError, match="already registered; choose another name$"):
-        data.register_dataset("mnist5k", _blobs, replace=True)
+        dataset_mod.register_dataset("mnist5k", _blobs, replace=True)
     with pytest.raises(ValueError, match="without ':'"):
-        data.register_dataset("folder:x", _blobs)
+        dataset_mod.register_dataset("folder:x", _blobs)
 
 
 def test_a_folder_dataset_is_keyed_by_its_files(tmp_path):
@@ -59,36 +64,36 @@ def test_a_folder_dataset_is_keyed_by_its_files(tmp_path):
             for i in range(3):
                 Image.fromarray(np.full((4, 4), 40 * i, dtype=np.uint8)).save(tmp_path / split / c / f"{i}.png")
     name = f"folder:{tmp_path}"
-    before = data.fingerprint(name)
-    assert before and data.fingerprint("mnist5k") == ""
+    before = dataset_mod.fingerprint(name)
+    assert before and dataset_mod.fingerprint("mnist5k") == ""
     Image.fromarray(np.full((4, 4), 255, dtype=np.uint8)).save(tmp_path / "train" / "a" / "new.png")
-    assert data.fingerprint(name) != before
+    assert dataset_mod.fingerprint(name) != before
 
 
 def test_a_registered_unit_measure_is_a_column_and_part_of_the_sweep_key(monkeypatch, tmp_path):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
-    monkeypatch.setattr(analysis, "UNIT_MEASURES", {})
+    monkeypatch.setattr(units_mod, "UNIT_MEASURES", dict(units_mod.UNIT_MEASURES))  # registrations end with the test
     torch.manual_seed(0)
     net = build_model(MLPConfig(widths=(6, 5)), (1, 2, 2), 3).eval()
     x, y = torch.randn(60, 1, 2, 2), torch.arange(60) % 3
-    analysis.register_unit_measure("sparsity", lambda a, labels: (a > 0).float().mean(0))
-    t = analysis.unit_table(net, (x, y), ["hidden.0", "hidden.1"], importance=False)
+    units_mod.register_unit_measure("sparsity", lambda a, labels: (a > 0).float().mean(0))
+    t = units_mod.unit_table(net, (x, y), ["hidden.0", "hidden.1"], importance=False)
     assert "sparsity" in t and t.sparsity.between(0, 1).all() and len(t) == 11
-    fp = analysis.measures_fingerprint()
+    fp = units_mod.measures_fingerprint()
     assert fp
-    analysis.register_unit_measure("sparsity", lambda a, labels: (a > 0.5).float().mean(0))
-    assert analysis.measures_fingerprint() != fp  # an edited measure is recomputed
+    units_mod.register_unit_measure("sparsity", lambda a, labels: (a > 0.5).float().mean(0))
+    assert units_mod.measures_fingerprint() != fp  # an edited measure is recomputed
     # a sweep's cached units table follows the registered measures
     cfg = RunConfig(dataset="digits", n_train=100, n_test=60, model=MLPConfig(widths=(8,)),
                     train=TrainConfig(epochs=1, batch_size=50))
-    m = sweep.Measurements(grid=3, repetitions=1, units=True, n_unit_data=60)
-    r1 = sweep.run_sweep([cfg], m)
+    m = sweep_mod.Measurements(grid=3, repetitions=1, units=True, n_unit_data=60)
+    r1 = sweep_mod.run_sweep([cfg], m)
     assert "sparsity" in r1.units
-    analysis.register_unit_measure("firing", lambda a, labels: a.mean(0))
-    r2 = sweep.run_sweep([cfg], m)
+    units_mod.register_unit_measure("firing", lambda a, labels: a.mean(0))
+    r2 = sweep_mod.run_sweep([cfg], m)
     assert r2.runs.attrs["computed"] == 1 and "firing" in r2.units
     with pytest.raises(ValueError, match="must be an identifier and not one of"):
-        analysis.register_unit_measure("selectivity", lambda a, labels: a.mean(0))
-    analysis.register_unit_measure("bad", lambda a, labels: a.mean())
+        units_mod.register_unit_measure("selectivity", lambda a, labels: a.mean(0))
+    units_mod.register_unit_measure("bad", lambda a, labels: a.mean())
     with pytest.raises(ValueError, match="one per unit"):
-        analysis.unit_table(net, (x, y), ["hidden.0"], importance=False)
+        units_mod.unit_table(net, (x, y), ["hidden.0"], importance=False)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from singledir import followups
+from singledir.experiments import followups
 
 
 def test_epoch_picks_compares_the_aucs_early_stopping_with_the_validation_minimum():

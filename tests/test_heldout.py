@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from singledir.heldout import heldout_parts
-from singledir.train import RunConfig, load_run_dataset
+from singledir.nets.heldout import heldout_parts
+from singledir.nets.runs import RunConfig, load_run_dataset
 
 
 def rows(x: torch.Tensor) -> list[bytes]:

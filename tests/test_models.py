@@ -1,12 +1,12 @@
-"""singledir.models: the paper's MLP and 11-layer conv net as chains of named stages."""
+"""singledir.nets.models: the paper's MLP and 11-layer conv net as chains of named stages."""
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
 
-from singledir import models
-from singledir.models import (PAPER_CHANNELS, PAPER_STRIDES, ConvNetConfig, MLPConfig, build_model,
+from singledir.nets import models
+from singledir.nets.models import (PAPER_CHANNELS, PAPER_STRIDES, ConvNetConfig, MLPConfig, build_model,
                               get_layer, model_config_from_dict, model_config_to_dict, model_stages,
                               unit_layer_names)
 

@@ -11,13 +11,14 @@ import torch
 from torch import nn
 
 from helpers import glued
-from singledir import book
-from singledir import params as params_mod
-from singledir.analysis import analyze
-from singledir.data import load_dataset, stratified_subset
-from singledir.models import load_network, unit_layer_names
+from singledir.book import params as params_mod
+from singledir.book.keys import chapter_key
+from singledir.measure.units import analyze
+from singledir.data.dataset import load_dataset, stratified_subset
+from singledir.nets.loading import load_network
+from singledir.nets.models import unit_layer_names
 
-ROOT = book.ROOT
+ROOT = params_mod.ROOT
 LENET = "examples/lenet.py:LeNet"
 TINY = f"{ROOT / 'tests' / 'test_own_model.py'}:Tiny"
 
@@ -84,7 +85,7 @@ def test_weights_are_loaded_exactly_and_bad_files_are_named(tmp_path):
 
 
 def test_a_pickled_module_is_named_without_terminal_colour_codes(tmp_path):
-    from singledir.models import read_state_dict
+    from singledir.nets.loading import read_state_dict
 
     torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")
     with pytest.raises(ValueError) as e:
@@ -112,17 +113,17 @@ def test_example_script_writes_a_state_dict_atomically(tmp_path):
     assert acc > 0.5  # one epoch of LeNet on 4000 digits: far above chance (0.1)
 
 
-def test_run_key_follows_the_files_a_parameter_names(tmp_path, monkeypatch):
+def test_chapter_key_follows_the_files_a_parameter_names(tmp_path, monkeypatch):
     src = ROOT / "chapters" / "07_your_model.md"
     w = tmp_path / "w.pt"
     w.write_bytes(b"one")
     monkeypatch.setenv("MYW", str(tmp_path))
     params = {"weights": "$MYW/w.pt", "model": LENET}
-    k1 = book.run_key(src, params)
+    k1 = chapter_key(src, params)
     w.write_bytes(b"two")
-    k2 = book.run_key(src, params)
+    k2 = chapter_key(src, params)
     assert k1 != k2
-    assert book.run_key(src, params) == k2
+    assert chapter_key(src, params) == k2
     assert (ROOT / "examples" / "lenet.py") in params_mod._named_files(params)  # the model's source file too
     assert params_mod._named_files({"data": "folder:/tmp", "n": 3}) == []
 
@@ -130,7 +131,7 @@ def test_run_key_follows_the_files_a_parameter_names(tmp_path, monkeypatch):
 def test_chapter_numbers_are_the_package_numbers(smoke_build):
     """The smoke chapter's AUC is what analyze() gives here on the same network and data."""
     nb = nbformat.read(smoke_build.build_dir / "exec" / "07_your_model.ipynb", as_version=4)
-    params = book.load_params(ROOT / "params" / "smoke.yml", book.chapter_paths())["07_your_model"]
+    params = params_mod.load_params(ROOT / "params" / "smoke.yml", params_mod.chapter_paths())["07_your_model"]
     net = load_network(LENET, smoke_build.cache / "examples" / "lenet-mnist5k.pt")
     ds = load_dataset(params["data"])
     report = analyze(net, train_data=(ds.x_train, ds.y_train),

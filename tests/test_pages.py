@@ -12,9 +12,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from singledir import book, claims, plots  # noqa: E402
+from singledir.book import params as params_mod  # noqa: E402
+from singledir.experiments import claims as claims_mod  # noqa: E402
+from singledir.experiments import plots  # noqa: E402
 
-INDEX = book.ROOT / "index.md"
+INDEX = params_mod.ROOT / "index.md"
 
 # Words that state a finding. In a chapter's opening and closing, chapter 7's guide and the first
 # page's introduction they may appear only in a sentence that holds a glued result of a claim
@@ -54,7 +56,7 @@ def guide(source: str) -> str:
 
 def summaries() -> dict[str, str]:
     out = {"index.md (introduction)": opening(INDEX.read_text())}
-    for name, path in book.chapter_paths().items():
+    for name, path in params_mod.chapter_paths().items():
         src = path.read_text()
         out[f"{name} (opening)"] = opening(src)
         out[f"{name} (closing)"] = closing(src)
@@ -79,7 +81,7 @@ def test_summaries_state_no_finding_that_is_not_glued():
 
 
 def test_each_chapter_names_its_parameters_box():
-    for name, path in book.chapter_paths().items():
+    for name, path in params_mod.chapter_paths().items():
         cell = re.search(r"```\{code-cell\}[^\n]*\n:tags: \[parameters[^\n]*\n(:[^\n]*\n)*", path.read_text())
         assert cell and 'code_prompt_show: "Parameters of this chapter"' in cell.group(0), (
             f"{name}: its parameters cell should carry "
@@ -88,9 +90,9 @@ def test_each_chapter_names_its_parameters_box():
 
 def test_each_chapter_ends_with_how_to_rerun_it():
     by_chapter: dict[str, list[str]] = {}
-    for c in claims.CLAIMS.values():
+    for c in claims_mod.CLAIMS.values():
         by_chapter.setdefault(c.chapter, []).append(c.id)
-    for name, path in book.chapter_paths().items():
+    for name, path in params_mod.chapter_paths().items():
         box = RERUN_BOX.search(path.read_text())
         assert box, f"{name}: should end with the ':::{{admonition}} Re-running this chapter' box"
         text = " ".join(box.group(1).split())
@@ -100,7 +102,7 @@ def test_each_chapter_ends_with_how_to_rerun_it():
 
 
 def test_figures_are_glued_through_the_helper_that_closes_them():
-    for name, path in book.chapter_paths().items():
+    for name, path in params_mod.chapter_paths().items():
         direct = re.findall(r"\bglue\(\s*[\"']fig_\w+", path.read_text())
         assert not direct, (f"{name}: {direct} glues a figure with myst_nb.glue, which leaves it open to be drawn "
                             "again as the cell's output; use plots.glue_figure(name, fig)")

@@ -3,12 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from singledir import book
-from singledir.data import DATASETS
-from singledir.models import model_config_from_dict
-from singledir.train import TrainConfig
+from singledir.book import cli
+from singledir.book import params as params_mod
+from singledir.data.raw import DATASETS
+from singledir.nets.models import model_config_from_dict
+from singledir.nets.runs import TrainConfig
 
-PRESETS = sorted((book.ROOT / "params").glob("*.yml"))
+PRESETS = sorted((params_mod.ROOT / "params").glob("*.yml"))
 
 
 def check_value(name: str, value):
@@ -33,8 +34,8 @@ def _code_cells(nb) -> list:
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
 def test_preset_is_valid(path: Path):
-    params = book.load_params(path, book.chapter_paths())
-    assert set(params) == set(book.chapter_paths())
+    params = params_mod.load_params(path, params_mod.chapter_paths())
+    assert set(params) == set(params_mod.chapter_paths())
     for chapter, values in params.items():
         for name, value in values.items():
             check_value(name, value)
@@ -61,7 +62,6 @@ def test_check_value_catches_bad_values():
 def test_extends_overrides_defaults_and_chapter_keys_one_by_one(tmp_path):
     import yaml
 
-    from singledir import book
 
     base = tmp_path / "base.yml"
     base.write_text(yaml.safe_dump({"description": "base", "defaults": {"dataset": "mnist5k", "grid": 21},
@@ -70,20 +70,19 @@ def test_extends_overrides_defaults_and_chapter_keys_one_by_one(tmp_path):
     child.parent.mkdir()
     child.write_text(yaml.safe_dump({"extends": "../base.yml", "defaults": {"dataset": "digits"},
                                      "chapters": {"01_approach": {"seed": 3}, "02_memorization": {"repetitions": 2}}}))
-    doc = book.read_params_file(child)
+    doc = params_mod.read_params_file(child)
     assert doc["description"] == "base"
     assert doc["defaults"] == {"dataset": "digits", "grid": 21}
     assert doc["chapters"] == {"01_approach": {"seed": 3, "corruption": 0.4}, "02_memorization": {"repetitions": 2}}
-    params = book.load_params(child, book.chapter_paths())
+    params = params_mod.load_params(child, params_mod.chapter_paths())
     assert params["01_approach"]["dataset"] == "digits" and params["01_approach"]["seed"] == 3
 
 
 def test_the_fashion_preset_is_the_default_book_on_other_data():
-    from singledir import book
 
-    chapters = book.chapter_paths()
-    default = book.load_params(book.ROOT / "params" / "default.yml", chapters)
-    fashion = book.load_params(book.ROOT / "params" / "fashion_mnist.yml", chapters)
+    chapters = params_mod.chapter_paths()
+    default = params_mod.load_params(params_mod.ROOT / "params" / "default.yml", chapters)
+    fashion = params_mod.load_params(params_mod.ROOT / "params" / "fashion_mnist.yml", chapters)
     for name in chapters:
         diff = {k for k in set(default[name]) | set(fashion[name]) if default[name].get(k) != fashion[name].get(k)}
         assert diff <= {"dataset", "n_train", "n_test"}, (name, diff)
@@ -100,12 +99,11 @@ def test_the_fashion_preset_is_the_default_book_on_other_data():
 def test_bad_extends(tmp_path, files, words):
     import yaml
 
-    from singledir import book
 
     for name, doc in files.items():
         (tmp_path / name).write_text(yaml.safe_dump(doc))
-    with pytest.raises(book.BookError, match=words):
-        book.read_params_file(tmp_path / "a.yml")
+    with pytest.raises(params_mod.BookError, match=words):
+        params_mod.read_params_file(tmp_path / "a.yml")
 
 
 def test_paper_preset_epoch_counts_behind_the_gpu_estimate():
@@ -117,10 +115,10 @@ def test_paper_preset_epoch_counts_behind_the_gpu_estimate():
     one schedule)."""
     import sys
 
-    sys.path.insert(0, str(book.ROOT / "benchmarks"))
+    sys.path.insert(0, str(params_mod.ROOT / "benchmarks"))
     from bench_paper_scale import epoch_counts
 
-    counts = epoch_counts(book.read_params_file(book.ROOT / "params" / "paper.yml"))
+    counts = epoch_counts(params_mod.read_params_file(params_mod.ROOT / "params" / "paper.yml"))
     assert counts == {"mlp 512-512 (MNIST)": 1280 + 30 * 640,
                       "conv net x1 (CIFAR-10)": 3000 + 20000 + 500 + 19200 + 2000 + 4500,
                       "mlp 2048-2048 (MNIST)": 3200 + 3 * 7 * 5000}
@@ -138,17 +136,17 @@ SHARED = ("dataset", "n_train", "n_test", "image_size", "conv_dataset", "conv", 
 
 
 def test_default_preset_reproduces_the_parameters_cells():
-    chapters = book.chapter_paths()
-    params = book.load_params(book.ROOT / "params" / "default.yml", chapters)
+    chapters = params_mod.chapter_paths()
+    params = params_mod.load_params(params_mod.ROOT / "params" / "default.yml", chapters)
     for name, path in chapters.items():
-        assert params[name] == {k: v for k, v in book.declared_parameters(book.read_chapter(path)).items()
+        assert params[name] == {k: v for k, v in params_mod.declared_parameters(params_mod.read_chapter(path)).items()
                                 if k in params[name]}, name
-        declared = book.declared_parameters(book.read_chapter(path))
+        declared = params_mod.declared_parameters(params_mod.read_chapter(path))
         assert all(params[name].get(k, v) == v for k, v in declared.items()), name
 
 
 def test_shared_parameters_agree_across_the_chapters_that_declare_them():
-    cells = {n: book.declared_parameters(book.read_chapter(p)) for n, p in book.chapter_paths().items()
+    cells = {n: params_mod.declared_parameters(params_mod.read_chapter(p)) for n, p in params_mod.chapter_paths().items()
              if n != "07_your_model"}  # chapter 7 measures a network of your own
     for key in SHARED:
         values = {n: d[key] for n, d in cells.items() if key in d}
@@ -158,13 +156,13 @@ def test_shared_parameters_agree_across_the_chapters_that_declare_them():
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
 def test_compared_conv_nets_train_on_one_schedule(path: Path):
     """E7, E8 and E10 compare conv nets with and without batch norm: both kinds get one schedule."""
-    from singledir import sweep
-    from singledir.train import RunConfig
+    from singledir.experiments import sweep
+    from singledir.nets.runs import RunConfig
 
-    chapters = book.chapter_paths()
-    params = book.load_params(path, chapters)
+    chapters = params_mod.chapter_paths()
+    params = params_mod.load_params(path, chapters)
     for chapter in ("04_dropout_batchnorm", "05_selectivity", "06_ablation_value"):
-        p = {**book.declared_parameters(book.read_chapter(chapters[chapter])), **params[chapter]}
+        p = {**params_mod.declared_parameters(params_mod.read_chapter(chapters[chapter])), **params[chapter]}
         base = RunConfig.from_dict({"dataset": "digits", "model": p["conv"], "train": p["bn_train"]})
         cfgs = sweep.with_and_without_bn(base, p["bn_seeds"])
         assert {c.train for c in cfgs} == {base.train}
@@ -176,30 +174,39 @@ def test_every_seed_is_a_parameter_and_the_other_seeds_preset_replaces_them_all(
     (the seed-stability check) gives every one of them another value."""
     import re
 
-    chapters = book.chapter_paths()
-    other = book.load_params(book.ROOT / "params" / "other_seeds.yml", chapters)
+    chapters = params_mod.chapter_paths()
+    other = params_mod.load_params(params_mod.ROOT / "params" / "other_seeds.yml", chapters)
     for name, path in chapters.items():
-        declared = book.declared_parameters(book.read_chapter(path))
+        declared = params_mod.declared_parameters(params_mod.read_chapter(path))
         for key, value in declared.items():
             if "seed" in key:
                 assert key in other[name] and other[name][key] != value, (name, key)
-        code = "\n".join(c.source for c in _code_cells(book.read_chapter(path)))
+        code = "\n".join(c.source for c in _code_cells(params_mod.read_chapter(path)))
         assert not re.search(r"seed=\d|range\(\d+, *\d+ *\+", code), name  # no literal network seeds
 
 
 def test_every_parameter_a_chapter_declares_is_used_by_its_code():
     """A parameter the code never reads is a setting a reader changes to no effect (chapter 3 once
     declared ``n_train`` and drew its networks' images from the whole training split). Read means
-    a name loaded in a code cell (``f(n_train=conv_n_train)`` reads ``conv_n_train`` only)."""
+    a name loaded in a code cell (``f(n_train=conv_n_train)`` reads ``conv_n_train`` only), or a field
+    of the chapter's ``Setup.from_params(globals())`` or a shared measurement parameter of its
+    ``measurements(globals(), ...)``."""
     import ast
+    import dataclasses
 
-    for name, path in book.chapter_paths().items():
-        nb = book.read_chapter(path)
+    from singledir.experiments.chapter import MEASUREMENT_PARAMETERS, Setup
+
+    for name, path in params_mod.chapter_paths().items():
+        nb = params_mod.read_chapter(path)
         read = set()
         for c in _code_cells(nb):
             source = "\n".join(l for l in c.source.splitlines() if not l.lstrip().startswith(("%", "!")))
             read |= {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        unused = [k for k in book.declared_parameters(nb) if k not in read]
+            if "Setup.from_params(globals())" in source:
+                read |= {f.name for f in dataclasses.fields(Setup)}
+            if "measurements(globals()" in source:
+                read |= set(MEASUREMENT_PARAMETERS)
+        unused = [k for k in params_mod.declared_parameters(nb) if k not in read]
         assert not unused, f"{name} declares parameters its code never reads: {unused}"
 
 
@@ -217,11 +224,11 @@ def test_every_chapters_values_are_checked_before_the_first_chapter_runs(tmp_pat
     import yaml
 
     ran = []
-    monkeypatch.setattr(book, "execute_chapter", lambda name, *a, **k: ran.append(name) or 1.0)
+    monkeypatch.setattr(cli, "execute_chapter", lambda name, *a, **k: ran.append(name) or 1.0)
     path = tmp_path / "mine.yml"
-    path.write_text(yaml.safe_dump({"extends": str(book.ROOT / "params" / "smoke.yml"),
+    path.write_text(yaml.safe_dump({"extends": str(params_mod.ROOT / "params" / "smoke.yml"),
                                     "chapters": {chapter: {key: value}}}))
-    with pytest.raises(book.BookError) as e:
-        book.build(path, build_dir=tmp_path / "_build", html=False, progress=False)
+    with pytest.raises(params_mod.BookError) as e:
+        cli.build(path, build_dir=tmp_path / "_build", html=False, progress=False)
     assert words in str(e.value) and str(path) in str(e.value)
     assert ran == [] and not (tmp_path / "_build").exists()

@@ -8,8 +8,9 @@ import torch
 import torchvision
 from torch import nn
 
-from singledir import perturb
-from singledir.models import ConvNetConfig, MLPConfig, build_model
+from helpers import mlp_and_data
+from singledir.measure import perturb
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model
 
 
 def hooks_left(model: nn.Module) -> int:
@@ -340,3 +341,22 @@ def test_curve_over_chosen_units_refuses_units_that_do_not_exist():
         perturb.ablation_curve(net, (x, y), "hidden.0", units={"hidden.0": [1, 7]})
     with pytest.raises(ValueError, match="not among the ablated layers"):
         perturb.ablation_curve(net, (x, y), "hidden.0", units={"out": [0]})
+
+
+def test_a_network_with_nan_outputs_gives_no_curve():
+    torch.manual_seed(0)
+    net = build_model(MLPConfig(widths=(4, 3)), (1, 2, 2), 3).eval()
+    with torch.no_grad():
+        net.out.weight[0, 0] = float("nan")
+    x, y = torch.rand(30, 1, 2, 2), torch.arange(30) % 3
+    for method in ("engine", "naive"):
+        with pytest.raises(ValueError, match="outputs hold NaN or infinite values"):
+            perturb.ablation_curve(net, (x, y), ["hidden.0", "hidden.1"], grid=3, repetitions=1, method=method)
+
+
+@pytest.mark.parametrize("label", [3, -1])
+def test_a_label_outside_the_networks_classes_is_named(label):
+    net, x, y = mlp_and_data()
+    y[5] = label
+    with pytest.raises(ValueError, match=rf"the data hold label {label}, outside the network's 3 classes \(0 to 2\)"):
+        perturb.ablation_curve(net, (x, y), "hidden.0", grid=3, repetitions=1)

@@ -1,4 +1,4 @@
-"""singledir.progress: one line per update in $SINGLEDIR_PROGRESS_LOG (what the book runner prints
+"""singledir.base.progress: one line per update in $SINGLEDIR_PROGRESS_LOG (what the book runner prints
 while a chapter runs), from sweeps and from the cache's damaged-entry message."""
 from __future__ import annotations
 
@@ -9,39 +9,40 @@ import warnings
 import pytest
 import torch
 
-from singledir import cache, progress
+from singledir.base import cache as cache_mod
+from singledir.base import progress as progress_mod
 
 
 def test_progress_appends_one_line_per_update(tmp_path, monkeypatch):
     log = tmp_path / "progress.log"
-    monkeypatch.setenv(progress.ENV, str(log))
-    with progress.Progress(4, "sweep runs", initial=1, bar=False) as bar:
+    monkeypatch.setenv(progress_mod.ENV, str(log))
+    with progress_mod.Progress(4, "sweep runs", initial=1, bar=False) as bar:
         bar.update(note="seed 3 done")
         assert log.read_text().splitlines()[-1].startswith("sweep runs: 2/4, ")  # flushed at once
         bar.update(2)
-    progress.note("cache entry x is damaged")
+    progress_mod.note("cache entry x is damaged")
     lines = log.read_text().splitlines()
     assert lines[0] == "sweep runs: 1/4, started (1 already done)"
     assert re.fullmatch(r"sweep runs: 2/4, \d+s elapsed, ~\d+s left, seed 3 done", lines[1])
     assert re.fullmatch(r"sweep runs: 4/4, \d+s elapsed, done", lines[2])
     assert lines[3] == "cache entry x is damaged"
-    assert progress.duration(5) == "5s" and progress.duration(125) == "2:05" and progress.duration(3725) == "1:02:05"
+    assert progress_mod.duration(5) == "5s" and progress_mod.duration(125) == "2:05" and progress_mod.duration(3725) == "1:02:05"
 
 def test_progress_without_a_log_writes_nothing(tmp_path, monkeypatch):
-    monkeypatch.delenv(progress.ENV, raising=False)
+    monkeypatch.delenv(progress_mod.ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    with progress.Progress(2, "x", bar=False) as bar:
+    with progress_mod.Progress(2, "x", bar=False) as bar:
         bar.update(note="n")
-    progress.note("nothing")
+    progress_mod.note("nothing")
     assert list(tmp_path.iterdir()) == []
 
 def test_sweep_and_damaged_cache_entries_report_to_the_log(tmp_path, monkeypatch):
-    from singledir import sweep
-    from singledir.models import MLPConfig
-    from singledir.train import RunConfig, TrainConfig
+    from singledir.experiments import sweep
+    from singledir.nets.models import MLPConfig
+    from singledir.nets.runs import RunConfig, TrainConfig
 
     log = tmp_path / "progress.log"
-    monkeypatch.setenv(progress.ENV, str(log))
+    monkeypatch.setenv(progress_mod.ENV, str(log))
     base = RunConfig(dataset="digits", n_train=100, n_test=50, model=MLPConfig(widths=(8,)),
                      train=TrainConfig(epochs=1, batch_size=64))
     sweep.run_sweep(sweep.expand(base, seed=[0, 1]), sweep.Measurements(grid=3, repetitions=1), name="t", progress=False)
@@ -51,7 +52,7 @@ def test_sweep_and_damaged_cache_entries_report_to_the_log(tmp_path, monkeypatch
     assert lines[1].startswith("sweep t: training 2 network(s) together: epoch 1/1")
     assert lines[2].startswith("sweep t: 1/2, ") and "left" in lines[2] and "seed 0" in lines[2]
     assert lines[3].startswith("sweep t: 2/2, ") and "done" in lines[3]
-    c = cache.Cache("ns", root=tmp_path)
+    c = cache_mod.Cache("ns", root=tmp_path)
     c.put("k", {"x": torch.zeros(2)})
     c.paths("k")[1].write_text("{not json")
     with warnings.catch_warnings():
@@ -63,27 +64,27 @@ def test_sweep_and_damaged_cache_entries_report_to_the_log(tmp_path, monkeypatch
 def test_phases_are_timed_into_the_chapters_results_once(tmp_path, monkeypatch):
     """A timed block appends its seconds to the run's phases file; a block inside another timed
     block counts as the outer one's kind (not twice); outside a book chapter nothing is written."""
-    from singledir import progress
+    from singledir.base import progress as progress_mod
 
     monkeypatch.delenv("SINGLEDIR_RESULTS", raising=False)
-    with progress.phase("training"):
+    with progress_mod.phase("training"):
         pass
-    assert not (tmp_path / progress.PHASES_FILE).exists()
+    assert not (tmp_path / progress_mod.PHASES_FILE).exists()
     monkeypatch.setenv("SINGLEDIR_RESULTS", str(tmp_path))
 
-    @progress.timed("curves")
+    @progress_mod.timed("curves")
     def curve():
         time.sleep(0.02)
 
-    with progress.phase("units"):
+    with progress_mod.phase("units"):
         curve()  # inside a unit measure: counted as units
     curve()
-    (tmp_path / progress.PHASES_FILE).open("a").write('{"phase": "training", "sec')  # a line cut short
-    got = progress.phase_seconds(tmp_path)
+    (tmp_path / progress_mod.PHASES_FILE).open("a").write('{"phase": "training", "sec')  # a line cut short
+    got = progress_mod.phase_seconds(tmp_path)
     assert set(got) == {"training", "curves", "units"} and got["training"] == 0.0
     assert 0.02 <= got["curves"] < 0.5 and 0.02 <= got["units"] < 0.5
-    lines = (tmp_path / progress.PHASES_FILE).read_text().splitlines()
+    lines = (tmp_path / progress_mod.PHASES_FILE).read_text().splitlines()
     assert len(lines) == 3  # units, curves, the damaged line
     with pytest.raises(ValueError, match="phase 'plotting'"):
-        with progress.phase("plotting"):
+        with progress_mod.phase("plotting"):
             pass

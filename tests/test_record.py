@@ -1,12 +1,12 @@
-"""singledir.record: forward hooks that capture detached activations and never outlive the block."""
+"""singledir.measure.record: forward hooks that capture detached activations and never outlive the block."""
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
 
-from singledir.models import ConvNetConfig, MLPConfig, build_model
-from singledir.record import activations, capture, latest
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model
+from singledir.measure.record import activations, capture, latest
 
 
 def hand_mlp():

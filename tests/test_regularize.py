@@ -2,7 +2,7 @@
 (Leavitt & Morcos 2021).
 
 * its value on a hand-built batch is the hand computation, and on a batch the book's own index
-  (singledir.selectivity) gives the same number;
+  (singledir.measure.selectivity) gives the same number;
 * a run with alpha 0 keeps the cache key it had before the option existed;
 * grouped training with alpha != 0 equals the solo torch loop to float tolerance, in fp32 and bf16;
 * alpha > 0 makes the hidden units more selective on test images, alpha < 0 less.
@@ -15,11 +15,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-import singledir.data
-from singledir import cache, ensemble, regularize, train
-from singledir.models import ConvNetConfig, MLPConfig
-from singledir.selectivity import selectivity_index
-from singledir.train import RunConfig, TrainConfig, _fit, load_run_dataset
+from singledir.base import cache
+from singledir.measure.selectivity import selectivity_index
+from singledir.nets import groups, regularize, runs, training
+from singledir.nets.models import ConvNetConfig, MLPConfig
+from singledir.nets.runs import RunConfig, TrainConfig, load_run_dataset
+from singledir.nets.solo import fit
 
 CPU = torch.device("cpu")
 MLP = RunConfig(dataset="digits", n_train=300, n_test=100, model=MLPConfig(widths=(32, 16)),
@@ -78,8 +79,8 @@ def test_parameter_files_give_alpha_and_alpha_zero_keeps_the_old_cache_keys(monk
     cfg = RunConfig.from_dict({"train": {"epochs": 30, "lr": 0.001, "selectivity_alpha": 0.5}})
     assert cfg.train.selectivity_alpha == 0.5 and cfg.to_dict()["train"]["selectivity_alpha"] == 0.5
     assert RunConfig.from_dict(cfg.to_dict()) == cfg
-    monkeypatch.setattr(train, "code_version", lambda: "fixed")
-    monkeypatch.setattr(singledir.data, "fingerprint", lambda name: None)
+    monkeypatch.setattr(runs, "code_version", lambda module: "fixed")
+    monkeypatch.setattr(runs, "fingerprint", lambda name: None)
     old = {
         "81583428dceeb8910c8e334c": RunConfig(),
         "21be7bd02dc5c8fd16b2fb30": RunConfig(dataset="digits", n_train=300, model=MLPConfig(widths=(32, 16)),
@@ -90,9 +91,9 @@ def test_parameter_files_give_alpha_and_alpha_zero_keeps_the_old_cache_keys(monk
     }
     gpu = torch.device("cuda")  # no thread count in the key
     for key, c in old.items():
-        assert train.run_key(c, gpu) == key
-        assert train.run_key(c.with_(train=replace(c.train, selectivity_alpha=0.0)), gpu) == key
-        assert train.run_key(c.with_(train=replace(c.train, selectivity_alpha=0.5)), gpu) != key
+        assert runs.network_key(c, gpu) == key
+        assert runs.network_key(c.with_(train=replace(c.train, selectivity_alpha=0.0)), gpu) == key
+        assert runs.network_key(c.with_(train=replace(c.train, selectivity_alpha=0.5)), gpu) != key
     assert "selectivity_alpha" not in RunConfig().to_dict()["train"]
     assert cache.config_key({"run": RunConfig().to_dict()}) == "01f3982583c06237f804a299"
 
@@ -112,13 +113,13 @@ def members(base: RunConfig) -> list[RunConfig]:
                          ids=["mlp", "conv-bn", "conv-bf16", "mlp-bf16", "mlp-negative"])
 def test_grouped_training_with_alpha_equals_the_solo_torch_loop(base, tol):
     cfgs = members(base)
-    together = ensemble.train_group(cfgs, use_cache=False, progress=False)
+    together = groups.train_group(cfgs, use_cache=False, progress=False)
     for cfg, run in zip(cfgs, together):
-        model, history, _, diverged = _fit(cfg, load_run_dataset(cfg), CPU, False)
+        model, history, _, diverged = fit(cfg, load_run_dataset(cfg), CPU, False)
         assert not run.diverged and not diverged and math.isfinite(run.final["train_loss"])
         assert max_diff(run.model.state_dict(), model.state_dict()) <= tol, cfg
         assert run.final["test_loss"] == pytest.approx(history[-1]["test_loss"], rel=1e-3)
-    plain = ensemble.train_group([cfgs[0].with_(train=replace(base.train, selectivity_alpha=0.0))],
+    plain = groups.train_group([cfgs[0].with_(train=replace(base.train, selectivity_alpha=0.0))],
                                  use_cache=False, progress=False)[0]
     assert max_diff(plain.model.state_dict(), together[0].model.state_dict()) > 1e-3  # the term acts
 
@@ -126,7 +127,7 @@ def test_grouped_training_with_alpha_equals_the_solo_torch_loop(base, tol):
 # ---------------------------------------------------------------------------------------------
 # Alpha moves selectivity
 # ---------------------------------------------------------------------------------------------
-def mean_test_si(run: train.TrainedRun, ds) -> float:
+def mean_test_si(run: runs.TrainedRun, ds) -> float:
     _, acts = regularize.forward_with_units(run.model.eval(), ds.x_test)
     with torch.no_grad():
         si = torch.cat([selectivity_index(a, ds.y_test, ds.n_classes) for a in acts])
@@ -138,7 +139,7 @@ def test_alpha_moves_the_selectivity_of_the_hidden_units():
     base = RunConfig(dataset="mnist5k", n_train=1000, model=MLPConfig(widths=(64, 64)),
                      train=TrainConfig(epochs=5, batch_size=64))
     ds = load_run_dataset(base)
-    si = {a: mean_test_si(train.train(base.with_(train=replace(base.train, selectivity_alpha=a)),
+    si = {a: mean_test_si(training.train_network(base.with_(train=replace(base.train, selectivity_alpha=a)),
                                       use_cache=False, device=CPU, dataset=ds), ds) for a in (-1.0, 0.0, 1.0)}
     assert si[-1.0] < si[0.0] < si[1.0], si
 

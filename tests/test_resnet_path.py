@@ -11,8 +11,10 @@ import yaml
 from PIL import Image
 
 from helpers import glued_values
-from singledir import book
-from singledir.models import ResNetConfig, build_model
+from singledir.book import cli
+from singledir.book import params as params_mod
+from singledir.book import results
+from singledir.nets.models import ResNetConfig, build_model
 
 N_CLASSES = 150  # many classes, two images each per split
 
@@ -51,7 +53,7 @@ def test_weights_file_loads_into_the_model(weights):
 
 def test_chapter_5_runs_the_imagenet_path_on_a_folder(image_folder, weights, tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "cache"))
-    doc = yaml.safe_load((book.ROOT / "params" / "smoke.yml").read_text())
+    doc = yaml.safe_load((params_mod.ROOT / "params" / "smoke.yml").read_text())
     doc["chapters"]["05_selectivity"].update({
         "resnet": {"kind": "resnet", "arch": "resnet18", "weights": str(weights)},
         "resnet_dataset": f"folder:{image_folder}",
@@ -64,7 +66,7 @@ def test_chapter_5_runs_the_imagenet_path_on_a_folder(image_folder, weights, tmp
     params = tmp_path / "folder.yml"
     params.write_text(yaml.safe_dump(doc))
     build_dir = tmp_path / "_build"
-    book.build(params, build_dir=build_dir, only=["05_selectivity"], html=False, progress=False)
+    cli.build(params, build_dir=build_dir, only=["05_selectivity"], html=False, progress=False)
     nb = nbformat.read(build_dir / "exec" / "05_selectivity.ipynb", as_version=4)
     glued = glued_values(nb)
     # resnet18: stem 64 + 2x64 + 2x128 + 2x256 + 2x512 channels
@@ -80,4 +82,4 @@ def test_chapter_5_runs_the_imagenet_path_on_a_folder(image_folder, weights, tmp
     assert "top5" in curves and curves.top5.between(0, 1).all()
     assert set(curves.layers) == {"layer3.1+layer4.0+layer4.1"}  # the paper's rule: the last three blocks
     assert len(units) == 64 + 128 + 256 + 512 + 1024 and units.selectivity.notna().any()
-    assert "E9" in [f["id"] for f in book.chapter_findings(build_dir, ["05_selectivity"])]
+    assert "E9" in [f["id"] for f in results.chapter_findings(build_dir, ["05_selectivity"])]

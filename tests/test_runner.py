@@ -19,10 +19,15 @@ import pytest
 import torch
 import yaml
 
-from singledir import book
-from singledir.book import BookError
+from singledir.book import cli
+from singledir.book.keys import chapter_key, executed_key, executed_meta
+from singledir.book import params as params_mod
+from singledir.book import results
+from singledir.book import runner
+from singledir.book import staging
+from singledir.book.params import BookError
 
-ROOT = book.ROOT
+ROOT = params_mod.ROOT
 SMOKE = ROOT / "params" / "smoke.yml"
 
 # A chapter that records one finding (with scorecard.report: a JSON file and glued numbers),
@@ -52,16 +57,18 @@ ready = ""
 ```{{code-cell}} ipython3
 import time
 from pathlib import Path
-from singledir import claims, progress, scorecard
+from singledir.base import progress as progress_mod
+from singledir.experiments import claims as claims_mod
+from singledir.experiments import scorecard
 scorecard.report("{finding}", {{p.name: {{"estimate": value, "ci_low": value, "ci_high": value, "n": 3}}
-                               for p in claims.CLAIMS["{finding}"].parts}},
+                               for p in claims_mod.CLAIMS["{finding}"].parts}},
                  scale="tiny", setup={{k: "x" for k in scorecard.SETUP_KEYS}})
 from myst_nb import glue
 glue("the_figure", "a figure", display=False)
-with progress.Progress(3, "steps") as bar:
+with progress_mod.Progress(3, "steps") as bar:
     for i in range(3):
         bar.update(note=f"step {{i}}")
-progress.note("a one-off note")
+progress_mod.note("a one-off note")
 if ready:
     Path(ready).touch()
 time.sleep(pause)
@@ -79,10 +86,11 @@ The figure the scorecard links to.
 # Runs the book's command line on the chapters of another folder (argv[1]).
 DRIVER = '''import sys
 from pathlib import Path
-from singledir import book
+from singledir.book import cli
+from singledir.book.params import ROOT
 chapters = {p.stem: p for p in sorted(Path(sys.argv[1]).glob("[0-9][0-9]_*.md"))}
-book.chapter_paths = lambda root=book.ROOT: chapters
-sys.exit(book.main(sys.argv[2:]))
+cli.chapter_paths = lambda root=ROOT: chapters
+sys.exit(cli.main(sys.argv[2:]))
 '''
 
 
@@ -104,7 +112,7 @@ def fake_book(tmp_path, monkeypatch):
     them) in place of the book's chapters, for builds in this process."""
     chapters = make_chapters(tmp_path / "chapters")
     paths = {p.stem: p for p in sorted(chapters.glob("*.md"))}
-    monkeypatch.setattr(book, "chapter_paths", lambda root=ROOT: paths)
+    monkeypatch.setattr(cli, "chapter_paths", lambda root=ROOT: paths)
     return tmp_path
 
 
@@ -124,11 +132,11 @@ def run_book(tmp_path: Path, *args, cwd=ROOT) -> subprocess.CompletedProcess:
 
 
 def meta(build_dir: Path, name: str) -> dict:
-    return book.executed_meta(build_dir / "exec" / f"{name}.ipynb")
+    return executed_meta(build_dir / "exec" / f"{name}.ipynb")
 
 
 def ours(build_dir: Path) -> dict[str, float]:
-    return {f["id"]: f["parts"][0]["estimate"] for f in book.chapter_findings(build_dir, list(book.chapter_paths()))}
+    return {f["id"]: f["parts"][0]["estimate"] for f in results.chapter_findings(build_dir, list(params_mod.chapter_paths()))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +168,7 @@ def test_a_finished_chapters_kernel_is_shut_down_without_a_sigint():
     import asyncio
 
     async def run() -> list:
-        from singledir import runner
+        from singledir.book import runner
 
         km = runner._kernel_manager_class()(kernel_name="python3")
         sent = []
@@ -184,7 +192,7 @@ def test_a_finished_chapters_kernel_is_shut_down_without_a_sigint():
 # Where the numbers came from
 # ---------------------------------------------------------------------------------------------
 def test_machine_info():
-    m = book.machine_info()
+    m = runner.machine_info()
     assert m["torch"] == torch.__version__ and m["torch_threads"] == torch.get_num_threads()
     assert m["cpu"] and m["instruction_set"] and m["device"].startswith(("cpu", "cuda"))
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
@@ -194,9 +202,9 @@ def test_machine_info():
 def test_scorecard_csv_says_where_each_number_came_from(fake_book):
     params = write_params(fake_book / "p.yml", {"01_approach": {"value": 1.5}, "02_memorization": {"value": 2.5}})
     build_dir = fake_book / "_build"
-    book.build(params, build_dir=build_dir, html=False, progress=False)
+    cli.build(params, build_dir=build_dir, html=False, progress=False)
     table = pd.read_csv(build_dir / "scorecard.csv")
-    from singledir import scorecard
+    from singledir.experiments import scorecard
 
     assert list(table.columns) == [*scorecard.CSV_COLUMNS, *scorecard.CSV_META_COLUMNS]
     assert list(table.id) == ["E1", "E1", "E2", "E2"] and list(table.ours) == [1.5, 1.5, 2.5, 2.5]  # two parts each
@@ -205,14 +213,14 @@ def test_scorecard_csv_says_where_each_number_came_from(fake_book):
         assert row.preset == str(params) and row.executed == m["executed"]
         assert pd.Timestamp(row.executed).year >= 2024
         assert row.chapter_seconds == m["seconds"] > 0
-        assert row.cpu == book.machine_info()["cpu"] and row.torch == torch.__version__
+        assert row.cpu == runner.machine_info()["cpu"] and row.torch == torch.__version__
         assert row.torch_threads == torch.get_num_threads() and row.device.startswith(("cpu", "cuda"))
-        assert row.instruction_set == book.machine_info()["instruction_set"]
+        assert row.instruction_set == runner.machine_info()["instruction_set"]
 
 def test_build_info_page():
-    machine = book.machine_info()
+    machine = runner.machine_info()
     metas = {"01_approach": {"executed": "2026-01-02T03:04:05+00:00", "seconds": 12.5, "machine": machine}}
-    text = book.build_info("params/x.yml", "a test preset", ["01_approach", "02_memorization"], metas,
+    text = staging.build_info("params/x.yml", "a test preset", ["01_approach", "02_memorization"], metas,
                            {"01_approach": True}, "python -m singledir.book --params params/x.yml --only 02_memorization")
     assert "`params/x.yml`" in text and "a test preset" in text
     assert "| {doc}`/chapters/01_approach` | 2026-01-02 03:04:05+00:00 | 12.5 | n/a | n/a | n/a | n/a | current |" in text
@@ -220,7 +228,7 @@ def test_build_info_page():
     assert f"{machine['torch_threads']} torch threads" in text
     assert "Not built yet with this preset: 02_memorization" in text and "--only 02_memorization" in text
     split = {"01_approach": {**metas["01_approach"], "phases": {"training": 7.0, "curves": 3.0, "units": 0.0}}}
-    page = book.build_info("params/x.yml", None, ["01_approach"], split, {"01_approach": True}, None)
+    page = staging.build_info("params/x.yml", None, ["01_approach"], split, {"01_approach": True}, None)
     assert "| 12.5 | 7 | 3 | 0 | 2 | current |" in page  # analysis: the 2.5 s left, rounded
 
 
@@ -228,25 +236,25 @@ def test_build_info_page():
 # --only
 # ---------------------------------------------------------------------------------------------
 def test_only_without_names_is_an_error_naming_the_chapters(tmp_path, capsys):
-    assert book.main(["--params", str(SMOKE), "--only", "--no-html", "--build-dir", str(tmp_path / "b")]) == 1
+    assert cli.main(["--params", str(SMOKE), "--only", "--no-html", "--build-dir", str(tmp_path / "b")]) == 1
     err = capsys.readouterr().err
     assert "--only needs the names" in err and "01_approach" in err and "07_your_model" in err
     assert not (tmp_path / "b").exists()  # nothing was executed
     with pytest.raises(BookError, match="--only needs"):
-        book.build(SMOKE, build_dir=tmp_path / "b", only=[], html=False, progress=False)
+        cli.build(SMOKE, build_dir=tmp_path / "b", only=[], html=False, progress=False)
 
 def test_only_keeps_every_chapter_and_finding_on_the_first_page(smoke_build, tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(smoke_build.cache))
     build_dir = tmp_path / "_build"
     shutil.copytree(smoke_build.build_dir, build_dir)
-    every = book.chapter_findings(build_dir, list(smoke_build.chapters))
+    every = results.chapter_findings(build_dir, list(smoke_build.chapters))
     assert [f["id"] for f in every] == sorted((f["id"] for f in every), key=lambda i: int(i[1:]))  # E1 ... E13
     chapters_with_findings = {f["chapter"] for f in every}
     assert len(chapters_with_findings) >= 4
-    monkeypatch.setattr(book, "execute_chapter", lambda *a, **k: 1.0)  # "re-ran" chapter 4
-    monkeypatch.setattr(book, "render", lambda *a, **k: None)
-    book.build(SMOKE, build_dir=build_dir, only=["04_dropout_batchnorm"], force=True, progress=False)
-    table = (build_dir / "src" / book.SCORECARD_PAGE).read_text()
+    monkeypatch.setattr(cli, "execute_chapter", lambda *a, **k: 1.0)  # "re-ran" chapter 4
+    monkeypatch.setattr(cli, "render", lambda *a, **k: None)
+    cli.build(SMOKE, build_dir=build_dir, only=["04_dropout_batchnorm"], force=True, progress=False)
+    table = (build_dir / "src" / staging.SCORECARD_PAGE).read_text()
     for f in every:
         assert f"/chapters/{f['chapter']}.ipynb::{f['id']}_p0_est" in table
     toc = yaml.safe_load((build_dir / "src" / "_toc.yml").read_text())
@@ -272,7 +280,7 @@ def test_only_on_a_preset_not_built_in_full_renders_what_exists(tmp_path):
         python, "-m", "singledir.book", "--params", params, "--build-dir", build_dir, "--only", "02_memorization"))
     index = " ".join(re.sub(r"<[^>]+>", " ", (html / "index.html").read_text()).split())
     assert "Not built yet with this preset: 02_memorization" in index
-    assert str(params) in index and book.machine_info()["cpu"] in index and torch.__version__ in index
+    assert str(params) in index and runner.machine_info()["cpu"] in index and torch.__version__ in index
     # the printed command, run as printed (with the test's chapters in place of the book's), completes the book
     args = shlex.split(command)
     assert args[1:3] == ["-m", "singledir.book"]
@@ -287,29 +295,28 @@ def test_only_on_a_preset_not_built_in_full_renders_what_exists(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Keys follow the files named by a chapter's own defaults
 # ---------------------------------------------------------------------------------------------
-def test_run_key_follows_files_named_by_the_chapters_defaults(tmp_path, monkeypatch):
+def test_chapter_key_follows_files_named_by_the_chapters_defaults(tmp_path, monkeypatch):
     src = ROOT / "chapters" / "07_your_model.md"
-    defaults = book.declared_parameters(book.read_chapter(src))
+    defaults = params_mod.declared_parameters(params_mod.read_chapter(src))
     assert defaults["weights"].startswith("$SINGLEDIR_CACHE/") and defaults["model"].startswith("examples/")
-    params = book.load_params(SMOKE, book.chapter_paths())["07_your_model"]
+    params = params_mod.load_params(SMOKE, params_mod.chapter_paths())["07_your_model"]
     assert "weights" not in params and "model" not in params  # the smoke preset relies on the defaults
     root = tmp_path / "root"
     model_file = root / defaults["model"].partition(":")[0]
     model_file.parent.mkdir(parents=True)
     shutil.copy(ROOT / defaults["model"].partition(":")[0], model_file)
-    from singledir import params as params_mod
 
     monkeypatch.setattr(params_mod, "ROOT", root)  # relative paths in parameters are read from here
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "cache"))
     weights = Path(os.path.expandvars(defaults["weights"]))
     weights.parent.mkdir(parents=True)
     weights.write_bytes(b"weights one")
-    k1 = book.run_key(src, params)
-    assert k1 == book.run_key(src, params)
+    k1 = chapter_key(src, params)
+    assert k1 == chapter_key(src, params)
     weights.write_bytes(b"weights two")
-    k2 = book.run_key(src, params)
+    k2 = chapter_key(src, params)
     model_file.write_text(model_file.read_text() + "\n# an edit\n")
-    k3 = book.run_key(src, params)
+    k3 = chapter_key(src, params)
     assert len({k1, k2, k3}) == 3
 
 
@@ -319,11 +326,11 @@ def test_run_key_follows_files_named_by_the_chapters_defaults(tmp_path, monkeypa
 def test_a_run_replaces_notebook_and_findings_together(fake_book):
     build_dir = fake_book / "_build"
     p1 = write_params(fake_book / "p1.yml", {"01_approach": {"value": 1.0}, "02_memorization": {"value": 2.0}})
-    book.build(p1, build_dir=build_dir, html=False, progress=False)
+    cli.build(p1, build_dir=build_dir, html=False, progress=False)
     first = meta(build_dir, "01_approach")["run"]
     assert ours(build_dir) == {"E1": 1.0, "E2": 2.0}
     p2 = write_params(p1, {"01_approach": {"value": 3.0}, "02_memorization": {"value": 2.0}})  # the file edited
-    times = book.build(p2, build_dir=build_dir, html=False, progress=False)
+    times = cli.build(p2, build_dir=build_dir, html=False, progress=False)
     assert times["02_memorization"] is None and times["01_approach"] > 0
     assert ours(build_dir) == {"E1": 3.0, "E2": 2.0}
     second = meta(build_dir, "01_approach")["run"]
@@ -333,29 +340,29 @@ def test_a_run_replaces_notebook_and_findings_together(fake_book):
 def test_a_failed_forced_run_keeps_the_previous_notebook_and_findings(fake_book):
     build_dir = fake_book / "_build"
     good = write_params(fake_book / "good.yml", {"01_approach": {"value": 1.0}, "02_memorization": {"value": 2.0}})
-    book.build(good, build_dir=build_dir, html=False, progress=False)
+    cli.build(good, build_dir=build_dir, html=False, progress=False)
     before = meta(build_dir, "02_memorization")
     bad = write_params(good, {"01_approach": {"value": 1.0}, "02_memorization": {"value": 7.0, "fail": True}})
     with pytest.raises(BookError, match="chapter 02_memorization failed") as e:
-        book.build(bad, build_dir=build_dir, html=False, progress=False, force=True)
+        cli.build(bad, build_dir=build_dir, html=False, progress=False, force=True)
     assert "previous result" in str(e.value)
     assert meta(build_dir, "02_memorization") == before
     assert ours(build_dir) == {"E1": 1.0, "E2": 2.0}
     assert [p.name for p in (build_dir / "results" / "02_memorization").iterdir()] == [before["run"]]
     # not current for the failing parameters: the next build executes it again
-    key = book.run_key(book.chapter_paths()["02_memorization"], {"value": 7.0, "fail": True})
-    assert book.executed_key(build_dir / "exec" / "02_memorization.ipynb") != key
+    key = chapter_key(params_mod.chapter_paths()["02_memorization"], {"value": 7.0, "fail": True})
+    assert executed_key(build_dir / "exec" / "02_memorization.ipynb") != key
 
 def test_findings_of_a_chapter_without_an_executed_notebook_are_never_listed(fake_book):
     build_dir = fake_book / "_build"
     params = write_params(fake_book / "p.yml", {"01_approach": {"value": 1.0}, "02_memorization": {"value": 2.0}})
-    book.build(params, build_dir=build_dir, html=False, progress=False)
+    cli.build(params, build_dir=build_dir, html=False, progress=False)
     (build_dir / "exec" / "02_memorization.ipynb").unlink()
     stray = build_dir / "results" / "01_approach" / "20990101-000000-deadbeef"  # a run that never finished
     stray.mkdir()
     (stray / "E1.json").write_text(json.dumps({"id": "E1", "ours": 99.0}))
     assert ours(build_dir) == {"E1": 1.0}
-    book.build(params, build_dir=build_dir, only=["01_approach"], html=False, progress=False)
+    cli.build(params, build_dir=build_dir, only=["01_approach"], html=False, progress=False)
     assert list(pd.read_csv(build_dir / "scorecard.csv").id) == ["E1", "E1"]  # its two parts
 
 def test_ctrl_c_keeps_the_previous_result_and_says_so_in_one_line(tmp_path):
@@ -385,7 +392,7 @@ def test_ctrl_c_keeps_the_previous_result_and_says_so_in_one_line(tmp_path):
     assert "[book] 02_memorization: a one-off note" in out  # its progress reached the terminal before
     assert meta(build_dir, "02_memorization") == before["02_memorization"]
     assert meta(build_dir, "01_approach")["run"] != before["01_approach"]["run"]
-    findings = {f["id"]: f["parts"][0]["estimate"] for f in book.chapter_findings(build_dir, ["01_approach", "02_memorization"])}
+    findings = {f["id"]: f["parts"][0]["estimate"] for f in results.chapter_findings(build_dir, ["01_approach", "02_memorization"])}
     assert findings == {"E1": 3.0, "E2": 2.0}
     assert [p.name for p in (build_dir / "results" / "02_memorization").iterdir()] == [before["02_memorization"]["run"]]
     assert not [p for p in build_dir.rglob("*") if ".partial" in p.name]
@@ -404,7 +411,7 @@ def test_a_chapter_section_that_is_not_a_mapping_is_named(tmp_path, value):
     child.write_text(yaml.safe_dump({"extends": str(SMOKE), "chapters": {"01_approach": value}}))
     for p in (path, child):
         with pytest.raises(BookError) as e:
-            book.load_params(p, book.chapter_paths())
+            params_mod.load_params(p, params_mod.chapter_paths())
         msg = str(e.value)
         assert str(p) in msg and "chapter 01_approach" in msg and "mapping" in msg
         assert "01_approach:\n      seed: 1" in msg  # how to write it
@@ -423,9 +430,9 @@ def test_the_command_line_uses_the_cache_make_book_uses(monkeypatch, tmp_path):
     networks `make book` trained (the Makefile exports SINGLEDIR_CACHE=.cache), not retrain them
     under ~/.cache; a cache the user chose is kept."""
     seen = []
-    monkeypatch.setattr(book, "build", lambda *a, **k: seen.append(os.environ["SINGLEDIR_CACHE"]))
+    monkeypatch.setattr(cli, "build", lambda *a, **k: seen.append(os.environ["SINGLEDIR_CACHE"]))
     monkeypatch.delenv("SINGLEDIR_CACHE", raising=False)
-    assert book.main(["--params", str(SMOKE), "--build-dir", str(tmp_path)]) == 0
+    assert cli.main(["--params", str(SMOKE), "--build-dir", str(tmp_path)]) == 0
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "mine"))
-    assert book.main(["--params", str(SMOKE), "--build-dir", str(tmp_path)]) == 0
+    assert cli.main(["--params", str(SMOKE), "--build-dir", str(tmp_path)]) == 0
     assert seen == [str(ROOT / ".cache"), str(tmp_path / "mine")]

@@ -7,9 +7,10 @@ import pytest
 import torch
 from sklearn.metrics import mutual_info_score
 
-from singledir import information, selectivity
-from singledir.analysis import unit_table
-from singledir.models import ConvNetConfig, MLPConfig, build_model
+from singledir.measure import information as information_mod
+from singledir.measure import selectivity as selectivity_mod
+from singledir.measure.units import unit_table
+from singledir.nets.models import ConvNetConfig, MLPConfig, build_model
 
 
 def test_unit_firing_for_one_class_only_has_selectivity_one():
@@ -22,13 +23,13 @@ def test_unit_firing_for_one_class_only_has_selectivity_one():
         [0.0, 1.0, 0.0, 0.0],
         [0.0, 1.0, 0.0, 0.0],
     ])
-    si = selectivity.selectivity_index(acts, labels)
+    si = selectivity_mod.selectivity_index(acts, labels)
     assert si[0] == 1.0  # only class 0 drives unit 0
     assert si[1] == 0.0  # identical for every class
     assert math.isnan(si[2])  # never fires: dead, not 0 or 1
     # unit 3: class means (2, 4, 0): mu_max 4, mu_rest 1 -> 3/5
     assert si[3] == pytest.approx(0.6)
-    assert selectivity.preferred_class(acts, labels).tolist() == [0, 0, -1, 1]
+    assert selectivity_mod.preferred_class(acts, labels).tolist() == [0, 0, -1, 1]
 
 
 def test_conv_maps_are_averaged_over_space_first():
@@ -37,23 +38,23 @@ def test_conv_maps_are_averaged_over_space_first():
     acts[1, 0] = 1.0  # class 0 again: mean 1
     acts[2:, 1] = 2.0  # unit 1 fires for class 1 only
     labels = torch.tensor([0, 0, 1, 1])
-    mu = selectivity.class_means(acts, labels)
+    mu = selectivity_mod.class_means(acts, labels)
     assert torch.allclose(mu, torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64))
-    assert selectivity.selectivity_index(acts, labels).tolist() == [1.0, 1.0]
+    assert selectivity_mod.selectivity_index(acts, labels).tolist() == [1.0, 1.0]
 
 
 def test_selectivity_is_undefined_for_negative_units_and_skips_absent_classes():
     # unit 0 has a negative class mean (tanh-like), unit 1 never fires, unit 2 is fine
     acts = torch.tensor([[-1.0, 0.0, 3.0], [1.0, 0.0, 1.0]])
-    si = selectivity.selectivity_index(acts, torch.tensor([0, 1]))
+    si = selectivity_mod.selectivity_index(acts, torch.tensor([0, 1]))
     assert math.isnan(si[0]) and math.isnan(si[1]) and si[2] == pytest.approx(0.5)
-    assert selectivity.selectivity_status(acts, torch.tensor([0, 1])) == ["negative", "dead", "ok"]
+    assert selectivity_mod.selectivity_status(acts, torch.tensor([0, 1])) == ["negative", "dead", "ok"]
     # class 1 of three has no example: the index uses the two classes present
-    si = selectivity.selectivity_index(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 2]), n_classes=3)
+    si = selectivity_mod.selectivity_index(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 2]), n_classes=3)
     assert si.tolist() == [pytest.approx(0.5)]
-    assert selectivity.preferred_class(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 2]), n_classes=3).tolist() == [2]
+    assert selectivity_mod.preferred_class(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 2]), n_classes=3).tolist() == [2]
     with pytest.raises(ValueError, match="at least 2 classes"):
-        selectivity.selectivity_index(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 0]))
+        selectivity_mod.selectivity_index(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 0]))
 
 
 def test_mutual_information_matches_sklearn_on_the_same_bins():
@@ -63,9 +64,9 @@ def test_mutual_information_matches_sklearn_on_the_same_bins():
     acts[:, 1] += 0.5 * y  # informative unit
     acts[:, 2] = 0.0  # dead unit
     acts[:, 3] = (y == 3).float()  # a binary unit: many ties
-    mi = information.mutual_information(acts, y, n_bins=8)
+    mi = information_mod.mutual_information(acts, y, n_bins=8)
     for u in range(6):
-        codes = information.equal_frequency_bins(acts[:, u].numpy(), 8)
+        codes = information_mod.equal_frequency_bins(acts[:, u].numpy(), 8)
         ref = mutual_info_score(y.numpy(), codes) / math.log(2)
         assert mi[u].item() == pytest.approx(ref, abs=1e-10)
     assert mi[2] == 0.0
@@ -77,14 +78,14 @@ def test_mutual_information_matches_sklearn_on_the_same_bins():
 
 def test_equal_frequency_bins_are_equal_and_ties_share_a_bin():
     v = np.arange(100.0)
-    codes = information.equal_frequency_bins(v, 10)
+    codes = information_mod.equal_frequency_bins(v, 10)
     assert np.bincount(codes).tolist() == [10] * 10
     tied = np.r_[np.zeros(60), np.arange(1.0, 41.0)]
-    codes = information.equal_frequency_bins(tied, 10)
+    codes = information_mod.equal_frequency_bins(tied, 10)
     assert len(set(codes[:60])) == 1  # all zeros in one bin
     assert codes.max() + 1 <= 10
     with pytest.raises(ValueError, match="n_bins"):
-        information.equal_frequency_bins(v, 1)
+        information_mod.equal_frequency_bins(v, 1)
 
 
 def test_filter_l1_norms():
@@ -93,10 +94,10 @@ def test_filter_l1_norms():
         net.conv[1][0].weight.copy_(torch.arange(3 * 2 * 9, dtype=torch.float32).view(3, 2, 3, 3) - 20)
     w = net.conv[1][0].weight.detach()
     expected = [w[i].abs().sum().item() for i in range(3)]
-    assert selectivity.filter_l1_norms(net, "conv.1").tolist() == pytest.approx(expected)
+    assert selectivity_mod.filter_l1_norms(net, "conv.1").tolist() == pytest.approx(expected)
     mlp = build_model(MLPConfig(widths=(3,)), (1, 2, 2), 2)
     with pytest.raises(ValueError, match="no convolution"):
-        selectivity.filter_l1_norms(mlp, "hidden.0")
+        selectivity_mod.filter_l1_norms(mlp, "hidden.0")
 
 
 def test_unit_table_keeps_dead_units():

@@ -8,45 +8,35 @@ import pandas as pd
 import pytest
 import torch
 
-from singledir import early_stopping, sweep
-from singledir.models import MLPConfig, build_model
-from singledir.train import RunConfig, TrainConfig
+from singledir.experiments import early_stopping as early_stopping_mod
+from singledir.experiments import sweep as sweep_mod
+from singledir.nets.models import MLPConfig, build_model
+from singledir.nets.runs import RunConfig, TrainConfig
 
 BASE = RunConfig(dataset="digits", n_train=200, n_test=100, model=MLPConfig(widths=(12, 12)),
                  train=TrainConfig(epochs=2, batch_size=64, lr=3e-3))
-AN = sweep.Measurements(grid=5, repetitions=2, noise_scales=(0.1, 1.0), noise_repetitions=1)
-
-
-def test_setup_runs_on_the_chapters_data_draw_from_its_n_train():
-    """A chapter on 400 training images: its 100-image networks draw from those 400; a run on other
-    data (chapter 5's ResNet on a folder) is not restricted by them."""
-    s = sweep.Setup(dataset="digits", conv_dataset="mnist5k", n_train=400, n_test=100)
-    mlp, conv, train = {"kind": "mlp", "widths": [8]}, {"kind": "convnet", "width": 0.125}, {"epochs": 1}
-    assert (s.run(mlp, train, n_train=100).n_pool, s.run(mlp, train).n_pool) == (400, 400)
-    assert s.run(conv, train, n_train=100).n_pool is None  # the conv nets' own data
-    assert s.run(mlp, train, data="mnist5k").n_pool is None
-    assert sweep.Setup(dataset="digits").run(mlp, train, n_train=100).n_pool is None
+AN = sweep_mod.Measurements(grid=5, repetitions=2, noise_scales=(0.1, 1.0), noise_repetitions=1)
 
 
 def test_expand_builds_the_grid_and_refuses_unknown_axes():
-    cfgs = sweep.expand(BASE, corruption=[0.0, 0.5], seed=[0, 1, 2], train__lr=[1e-3, 1e-2])
+    cfgs = sweep_mod.expand(BASE, corruption=[0.0, 0.5], seed=[0, 1, 2], train__lr=[1e-3, 1e-2])
     assert len(cfgs) == 12
     assert {(c.corruption, c.seed, c.train.lr) for c in cfgs} == {
         (p, s, lr) for p in (0.0, 0.5) for s in (0, 1, 2) for lr in (1e-3, 1e-2)}
-    assert {c.model.dropout for c in sweep.expand(BASE, model__dropout=[0.1, 0.2])} == {0.1, 0.2}
+    assert {c.model.dropout for c in sweep_mod.expand(BASE, model__dropout=[0.1, 0.2])} == {0.1, 0.2}
     with pytest.raises(ValueError, match="unknown parameter 'lrr'"):
-        sweep.expand(BASE, train__lrr=[1])
+        sweep_mod.expand(BASE, train__lrr=[1])
     # a train field the config dict leaves out at its default is still an axis
-    assert [c.train.selectivity_alpha for c in sweep.expand(BASE, train__selectivity_alpha=[-1.0, 0.0, 1.0])] == [
+    assert [c.train.selectivity_alpha for c in sweep_mod.expand(BASE, train__selectivity_alpha=[-1.0, 0.0, 1.0])] == [
         -1.0, 0.0, 1.0]
     with pytest.raises(ValueError, match="corruption 1.5 is outside"):
-        sweep.expand(BASE, corruption=[1.5])
+        sweep_mod.expand(BASE, corruption=[1.5])
 
 
 def test_local_sweep_tables_and_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
-    cfgs = sweep.expand(BASE, corruption=[0.0, 1.0], seed=[0, 1])
-    r = sweep.run_sweep(cfgs, AN, name="t")
+    cfgs = sweep_mod.expand(BASE, corruption=[0.0, 1.0], seed=[0, 1])
+    r = sweep_mod.run_sweep(cfgs, AN, name="t")
     assert len(r.runs) == 4 and list(r.runs.run) == [0, 1, 2, 3]
     assert list(r.runs.corruption) == [0.0, 0.0, 1.0, 1.0] and list(r.runs.seed) == [0, 1, 0, 1]
     assert r.runs.attrs["computed"] == 4
@@ -54,12 +44,12 @@ def test_local_sweep_tables_and_cache(tmp_path, monkeypatch):
     assert len(r.curves) == 4 * 2 * 5 and len(r.noise) == 4 * 1 * 2
     # the AUC in the run table is the AUC of that run's curve
     for run, g in r.curves.groupby("run"):
-        from singledir.perturb import auc
+        from singledir.measure.perturb import auc
         assert r.runs.set_index("run").loc[run, "auc_zero"] == pytest.approx(auc(g))
     tables = Path(r.runs.attrs["tables"])
     assert tables.parent == tmp_path / "sweeps" and tables.name.startswith("t-")
     assert pd.read_parquet(tables / "runs.parquet").equals(r.runs)
-    again = sweep.run_sweep(cfgs, AN)
+    again = sweep_mod.run_sweep(cfgs, AN)
     assert again.runs.attrs["computed"] == 0 and again.runs.attrs["cached"] == 4
     pd.testing.assert_frame_equal(again.curves, r.curves)
 
@@ -69,11 +59,11 @@ def test_live_unit_curve_and_normalized_noise(tmp_path, monkeypatch):
     intact accuracy, beside the curve over every unit; the noise robustness divided by the intact
     accuracy of the curve."""
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
-    r = sweep.run_sweep(sweep.expand(BASE, seed=[0]), sweep.Measurements(grid=5, repetitions=2, live_units=True,
+    r = sweep_mod.run_sweep(sweep_mod.expand(BASE, seed=[0]), sweep_mod.Measurements(grid=5, repetitions=2, live_units=True,
                                                                           noise_scales=(0.1, 1.0)), name="live")
     row = r.runs.iloc[0]
     live = r.curves[r.curves.units == "live"]
-    from singledir.perturb import auc, normalized_auc
+    from singledir.measure.perturb import auc, normalized_auc
     assert row.auc_live_norm_zero == pytest.approx(normalized_auc(live))
     assert live.n_ablated.max() == row.units_total - row.dead_units  # only the live units are ablated
     paper = r.curves[r.curves.units == "paper"]
@@ -86,16 +76,16 @@ def test_sweep_tables_of_different_sweeps_under_one_name_do_not_replace_each_oth
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
     base = RunConfig(dataset="digits", n_train=100, n_test=50, model=MLPConfig(widths=(8,)),
                      train=TrainConfig(epochs=1, batch_size=64))
-    an = sweep.Measurements(grid=3, repetitions=1)
-    small = sweep.run_sweep(sweep.expand(base, seed=[0]), an, name="e1-mlp", progress=False)
-    big = sweep.run_sweep(sweep.expand(base, seed=[0, 1]), an, name="e1-mlp", progress=False)
-    other = sweep.run_sweep(sweep.expand(base, seed=[0]), sweep.Measurements(grid=4, repetitions=1), name="e1-mlp",
+    an = sweep_mod.Measurements(grid=3, repetitions=1)
+    small = sweep_mod.run_sweep(sweep_mod.expand(base, seed=[0]), an, name="e1-mlp", progress=False)
+    big = sweep_mod.run_sweep(sweep_mod.expand(base, seed=[0, 1]), an, name="e1-mlp", progress=False)
+    other = sweep_mod.run_sweep(sweep_mod.expand(base, seed=[0]), sweep_mod.Measurements(grid=4, repetitions=1), name="e1-mlp",
                             progress=False)
     folders = {Path(r.runs.attrs["tables"]) for r in (small, big, other)}
     assert len(folders) == 3 and all(f.parent == tmp_path / "sweeps" and f.name.startswith("e1-mlp-") for f in folders)
     assert len(pd.read_parquet(Path(small.runs.attrs["tables"]) / "runs.parquet")) == 1
     assert len(pd.read_parquet(Path(big.runs.attrs["tables"]) / "runs.parquet")) == 2
-    again = sweep.run_sweep(sweep.expand(base, seed=[0]), an, name="e1-mlp", progress=False)
+    again = sweep_mod.run_sweep(sweep_mod.expand(base, seed=[0]), an, name="e1-mlp", progress=False)
     assert again.runs.attrs["tables"] == small.runs.attrs["tables"]
 
 
@@ -104,9 +94,9 @@ def _interrupted_sweep(cache: str, cfgs, stop_after: int):
     import os
 
     os.environ["SINGLEDIR_CACHE"] = cache
-    from singledir import sweep as sw
+    from singledir.experiments import sweep as sweep_mod
 
-    real = sw.analyze_run
+    real = sweep_mod.analyze_run
     count = {"n": 0}
 
     def counting(*a, **k):
@@ -115,26 +105,26 @@ def _interrupted_sweep(cache: str, cfgs, stop_after: int):
         count["n"] += 1
         return real(*a, **k)
 
-    sw.analyze_run = counting
-    sw.run_sweep(cfgs, AN)
+    sweep_mod.analyze_run = counting
+    sweep_mod.run_sweep(cfgs, AN)
 
 
 def test_interrupted_sweep_resumes_and_loses_no_finished_run(tmp_path, monkeypatch):
-    cfgs = sweep.expand(BASE, seed=[0, 1, 2])
+    cfgs = sweep_mod.expand(BASE, seed=[0, 1, 2])
     p = mp.get_context("spawn").Process(target=_interrupted_sweep, args=(str(tmp_path), cfgs, 2))
     p.start()
     p.join(300)
     assert p.exitcode == 3
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
-    r = sweep.run_sweep(cfgs, AN)
+    r = sweep_mod.run_sweep(cfgs, AN)
     assert r.runs.attrs["cached"] == 2 and r.runs.attrs["computed"] == 1
     assert not list(tmp_path.rglob("*.partial"))
 
 
 def test_ctrl_c_keeps_finished_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
-    cfgs = sweep.expand(BASE, seed=[5, 6, 7])
-    real = sweep.analyze_run
+    cfgs = sweep_mod.expand(BASE, seed=[5, 6, 7])
+    real = sweep_mod.analyze_run
     calls = []
 
     def interrupt_second(*a, **k):
@@ -143,11 +133,11 @@ def test_ctrl_c_keeps_finished_runs(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(sweep, "analyze_run", interrupt_second)
+    monkeypatch.setattr(sweep_mod, "analyze_run", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
-        sweep.run_sweep(cfgs, AN)
-    monkeypatch.setattr(sweep, "analyze_run", real)
-    r = sweep.run_sweep(cfgs, AN)
+        sweep_mod.run_sweep(cfgs, AN)
+    monkeypatch.setattr(sweep_mod, "analyze_run", real)
+    r = sweep_mod.run_sweep(cfgs, AN)
     assert r.runs.attrs["cached"] == 1 and r.runs.attrs["computed"] == 2
 
 
@@ -155,7 +145,7 @@ def test_diverged_run_is_recorded_not_raised(tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
     bad = BASE.with_(train=TrainConfig(epochs=3, lr=1e8, optimizer="sgd"), seed=0)
     good = BASE.with_(seed=1)
-    r = sweep.run_sweep([bad, good], AN)
+    r = sweep_mod.run_sweep([bad, good], AN)
     runs = r.runs.set_index("run")
     assert bool(runs.loc[0, "diverged"]) and math.isnan(runs.loc[0, "auc_zero"])
     assert not bool(runs.loc[1, "diverged"]) and runs.loc[1, "auc_zero"] > 0
@@ -165,50 +155,50 @@ def test_diverged_run_is_recorded_not_raised(tmp_path, monkeypatch):
 
 def test_dask_local_cluster_gives_the_same_table(tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "local"))
-    cfgs = sweep.expand(BASE, corruption=[0.0, 1.0], seed=[0, 1])
-    local = sweep.run_sweep(cfgs, AN)
+    cfgs = sweep_mod.expand(BASE, corruption=[0.0, 1.0], seed=[0, 1])
+    local = sweep_mod.run_sweep(cfgs, AN)
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "dask"))
-    dask = sweep.run_sweep(cfgs, AN, executor="dask", n_workers=2)
+    dask = sweep_mod.run_sweep(cfgs, AN, executor="dask", n_workers=2)
     assert dask.runs.attrs["computed"] == 4
     cols = ["run", "corruption", "seed", "train_acc", "test_acc", "auc_zero", "noise_auc"]
     pd.testing.assert_frame_equal(local.runs[cols], dask.runs[cols])
     pd.testing.assert_frame_equal(local.curves, dask.curves)
     # the results came back to this process and are cached here
-    assert sweep.run_sweep(cfgs, AN, executor="dask").runs.attrs["computed"] == 0
+    assert sweep_mod.run_sweep(cfgs, AN, executor="dask").runs.attrs["computed"] == 0
 
 
 def test_unknown_executor():
     with pytest.raises(ValueError, match="unknown executor 'ray'"):
-        sweep.run_sweep([BASE], AN, executor="ray")
+        sweep_mod.run_sweep([BASE], AN, executor="ray")
 
 
 def test_analysis_validates():
     with pytest.raises(ValueError, match="split"):
-        sweep.Measurements(split="valid")
+        sweep_mod.Measurements(split="valid")
     with pytest.raises(ValueError, match="baselines"):
-        sweep.Measurements(baselines=("median",))
+        sweep_mod.Measurements(baselines=("median",))
 
 
 # ---------------------------------------------------------------------------------------------
 def test_choose_epoch_rule():
     epochs = [2, 4, 6, 8, 10, 12, 14]
     aucs = [0.5, 0.6, 0.7, 0.65, 0.66, 0.64, 0.9]
-    assert early_stopping.choose_epoch(epochs, aucs, patience=3) == (6, 12)
-    assert early_stopping.choose_epoch(epochs, aucs, patience=4) == (14, 14)
-    assert early_stopping.choose_epoch(epochs, aucs, patience=1) == (6, 8)
+    assert early_stopping_mod.choose_epoch(epochs, aucs, patience=3) == (6, 12)
+    assert early_stopping_mod.choose_epoch(epochs, aucs, patience=4) == (14, 14)
+    assert early_stopping_mod.choose_epoch(epochs, aucs, patience=1) == (6, 8)
     with pytest.raises(ValueError, match="patience"):
-        early_stopping.choose_epoch(epochs, aucs, patience=0)
+        early_stopping_mod.choose_epoch(epochs, aucs, patience=0)
 
 
 def test_callback_applies_the_same_rule_as_choose_epoch():
     torch.manual_seed(0)
-    from singledir.data import load_dataset
-    from singledir.perturb import ablation_curve
+    from singledir.data.dataset import load_dataset
+    from singledir.measure.perturb import ablation_curve
 
     ds = load_dataset("digits", n_train=300, n_test=100)
     net = build_model(MLPConfig(widths=(16, 16)), ds.input_shape, 10)
     opt = torch.optim.Adam(net.parameters(), lr=3e-2)  # a high rate: the AUC moves both ways
-    stopper = early_stopping.AUCEarlyStopping((ds.x_train, ds.y_train), every=1, patience=2, grid=5, repetitions=2)
+    stopper = early_stopping_mod.AUCEarlyStopping((ds.x_train, ds.y_train), every=1, patience=2, grid=5, repetitions=2)
     aucs = []
     for epoch in range(1, 16):
         net.train()
@@ -219,7 +209,7 @@ def test_callback_applies_the_same_rule_as_choose_epoch():
         if stopper(epoch, net):
             break
     assert [a for _, a in stopper.history] == pytest.approx(aucs)
-    chosen, stopped = early_stopping.choose_epoch(list(range(1, len(aucs) + 1)), aucs, patience=2)
+    chosen, stopped = early_stopping_mod.choose_epoch(list(range(1, len(aucs) + 1)), aucs, patience=2)
     assert stopper.best_epoch == chosen and epoch == stopped
     assert stopper.best_state is not None and net.training
 
@@ -231,5 +221,5 @@ def test_callback_applies_the_same_rule_as_choose_epoch():
 def test_noise_scales_that_give_no_auc_are_refused_before_any_training(scales):
     with pytest.raises(ValueError, match=r"noise_scales: .* has 1 positive scale\(s\), but the area under a noise "
                                          r"curve needs at least two"):
-        sweep.Measurements(noise_scales=scales)
-    assert sweep.Measurements(noise_scales=()).noise_scales == ()  # no noise curve
+        sweep_mod.Measurements(noise_scales=scales)
+    assert sweep_mod.Measurements(noise_scales=()).noise_scales == ()  # no noise curve

@@ -1,0 +1,112 @@
+"""When a chapter's result is current: its key (its source, its parameters, the package code it
+imports and the files its parameters name) and the metadata an executed notebook holds."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..experiments import claims, verdicts
+from .params import _named_files, effective_parameters, read_chapter
+
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _is_module(name: str) -> bool:
+    """Whether ``singledir.x.y`` names a module or package of this package (not a function)."""
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def chapter_imports(source: Path) -> list[str]:
+    """The ``singledir`` modules a chapter's code cells import (``from singledir.floor import x``
+    names a module when ``x`` is one, else the package)."""
+    import ast
+
+    names = set()
+    for cell in read_chapter(source).cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # a cell with IPython magics: no imports are read from it
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names if a.name.split(".")[0] == "singledir"}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "singledir":
+                names.add(node.module)
+                names |= {f"{node.module}.{a.name}" for a in node.names if _is_module(f"{node.module}.{a.name}")}
+    return sorted(names)
+
+
+def package_version(source: Path) -> str:
+    """Hash of the package code a chapter runs: every module of ``singledir`` its cells import and
+    everything those import (:func:`singledir.base.cache.import_closure`). The runner, which chapters
+    never import, is left out, so a change to it re-executes nothing."""
+    from ..base.cache import import_closure
+
+    files: dict[str, Path] = {}
+    for module in chapter_imports(source) or ["singledir"]:
+        files.update(import_closure(module))
+    h = hashlib.sha256()
+    for name, path in sorted(files.items()):
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _key_name(path: Path) -> str:
+    """A named file as a key holds it besides its contents: its path relative to the repository, or
+    for a file outside it its name, so that moving or copying the project changes no key."""
+    from . import params
+
+    try:
+        return str(Path(path).relative_to(params.ROOT))
+    except ValueError:
+        return Path(path).name
+
+
+def chapter_key(source: Path, params: dict) -> str:
+    """What a chapter's result depends on: its source, its parameters, the package code and the
+    contents of any file a parameter names (weights, a model's source file), whether the parameter
+    file or the chapter's own ``parameters`` cell names it (with its path relative to the repository:
+    no absolute path enters the key)."""
+    h = hashlib.sha256(source.read_bytes())
+    h.update(json.dumps(params, sort_keys=True).encode())
+    h.update(package_version(source).encode())
+    for path in sorted(set(_named_files(effective_parameters(source, params)))):
+        h.update(_key_name(path).encode())
+        with open(path, "rb") as fh:
+            h.update(hashlib.file_digest(fh, "sha256").digest())
+    return h.hexdigest()[:24]
+
+
+def executed_meta(path: Path) -> dict | None:
+    """The runner's metadata of an executed notebook (``key``, ``run``, ``params``, ``seconds``,
+    ``executed``, ``preset``, ``machine``), or None when there is no such notebook."""
+    if not path.exists():
+        return None
+    try:
+        meta = json.loads(path.read_text())["metadata"]["singledir"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def executed_key(path: Path) -> str | None:
+    """The key of the run that wrote ``path``; None for a notebook without a run id (written by an
+    older runner: its findings cannot be found, so it is never taken as current)."""
+    meta = executed_meta(path)
+    return meta.get("key") if meta and meta.get("run") else None
+
+
+def design_hash(chapter_sources: list[Path], params: dict) -> str:
+    """A short hash of a build's design: the rules of :mod:`singledir.experiments.claims` and how they
+    decide (:mod:`singledir.experiments.verdicts`), the chapters' sources and the
+    parameter values the chapters ran with. Changing any rule, band, statistic, seed or epoch
+    count changes it."""
+    h = hashlib.sha256(Path(claims.__file__).read_bytes() + Path(verdicts.__file__).read_bytes())
+    for p in sorted(chapter_sources, key=lambda q: q.name):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:12]

@@ -1,0 +1,199 @@
+"""Parameter files and the chapters' ``parameters`` cells: what each chapter is given.
+
+A parameter file has the sections ``description``, ``extends`` (another file it starts from),
+``defaults`` (given to every chapter that declares the name) and ``chapters`` (one mapping per
+chapter). Every key must be declared in the chapter's ``parameters`` cell, whose literal values are
+the defaults.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class BookError(RuntimeError):
+    """A chapter or parameter file that cannot be run; the message says what to fix."""
+
+
+def chapter_paths(root: Path = ROOT) -> dict[str, Path]:
+    """``{name: path}`` of every chapter source, in book order."""
+    return {p.stem: p for p in sorted((root / "chapters").glob("[0-9][0-9]_*.md"))}
+
+
+def read_chapter(path: Path):
+    import jupytext
+
+    return jupytext.read(path)
+
+
+def declared_parameters(nb) -> dict[str, object]:
+    """Names assigned in the cell tagged ``parameters``, with their literal default values."""
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise BookError(f"a chapter needs exactly one cell tagged 'parameters', found {len(cells)}")
+    out = {}
+    for node in ast.parse(cells[0].source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Name):
+                try:
+                    out[t.id] = ast.literal_eval(node.value)
+                except ValueError:
+                    out[t.id] = None
+    return out
+
+
+SECTIONS = ("description", "extends", "defaults", "chapters")
+
+
+def read_params_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """A parameter file with its ``extends`` chain resolved.
+
+    ``extends: default.yml`` (a path relative to the file) starts from that file: this file's
+    ``defaults`` replace its defaults key by key, and each chapter's mapping replaces that
+    chapter's keys one by one.
+    """
+    path = Path(path).resolve()
+    if path in _seen:
+        raise BookError(f"parameter files extend each other in a loop: {' -> '.join(str(p) for p in (*_seen, path))}")
+    if not path.exists():
+        raise BookError(f"parameter file {path} (extended by {_seen[-1]}) does not exist" if _seen else
+                        f"parameter file {path} does not exist")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise BookError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(doc, dict):
+        raise BookError(f"{path}: a parameter file is a mapping with sections {', '.join(SECTIONS)}")
+    unknown = set(doc) - set(SECTIONS)
+    if unknown:
+        raise BookError(f"{path}: unknown section(s) {sorted(unknown)}; allowed: {', '.join(SECTIONS)}")
+    for section in ("defaults", "chapters"):
+        if not isinstance(doc.get(section) or {}, dict):
+            raise BookError(f"{path}: section {section!r} must be a mapping")
+    for name, values in (doc.get("chapters") or {}).items():
+        if values is not None and not isinstance(values, dict):
+            raise BookError(
+                f"{path}: chapter {name} is given {type(values).__name__} {values!r}, but a chapter's section "
+                f"is a mapping of its parameter names to values; write it as\n  chapters:\n    {name}:\n"
+                f"      seed: 1        # one 'name: value' line per parameter")
+    if not doc.get("extends"):
+        return doc
+    parent = read_params_file(path.parent / str(doc["extends"]), (*_seen, path))
+    chapters = {k: dict(v or {}) for k, v in (parent.get("chapters") or {}).items()}
+    for name, values in (doc.get("chapters") or {}).items():
+        chapters[name] = {**chapters.get(name, {}), **(values or {})}
+    return {"description": doc.get("description", parent.get("description")),
+            "defaults": {**(parent.get("defaults") or {}), **(doc.get("defaults") or {})},
+            "chapters": chapters}
+
+
+def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
+    """Per-chapter parameters from a parameter file, checked against each chapter's declarations."""
+    path = Path(path)
+    if not path.exists():
+        raise BookError(f"parameter file {path} does not exist; presets: "
+                        f"{', '.join(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'params').glob('*.yml')))}")
+    doc = read_params_file(path)
+    defaults = doc.get("defaults") or {}
+    per = doc.get("chapters") or {}
+    bad = set(per) - set(chapters)
+    if bad:
+        raise BookError(f"{path}: unknown chapter(s) {sorted(bad)}; chapters: {', '.join(chapters)}")
+    out, used_defaults = {}, set()
+    for name, src in chapters.items():
+        declared = declared_parameters(read_chapter(src))
+        mine = per.get(name) or {}
+        undeclared = set(mine) - set(declared)
+        if undeclared:
+            raise BookError(f"{path}: chapter {name} has no parameter(s) {sorted(undeclared)}; "
+                            f"it declares: {', '.join(declared)}")
+        shared = {k: v for k, v in defaults.items() if k in declared}
+        used_defaults |= set(shared)
+        out[name] = {**shared, **mine}
+        for key, value in out[name].items():
+            _check_type(path, name, key, value, declared[key])
+    unused = set(defaults) - used_defaults
+    if unused:
+        raise BookError(f"{path}: default(s) {sorted(unused)} are declared by no chapter")
+    return out
+
+
+def _kind(value) -> str:
+    """A value's kind as a parameter file's reader names it, with its article."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a mapping" if isinstance(value, dict) else "text" if isinstance(value, str) else type(value).__name__
+
+
+def _check_value(key: str, value) -> str | None:
+    """What is wrong with a value that has the right kind, for the parameters with a rule of their own."""
+    if key.rpartition(".")[2] == "noise_scales" and value is not None:
+        from ..measure.perturb import noise_scales_problem
+
+        return noise_scales_problem(value, allow_empty=False)  # a chapter that declares it draws the curve
+    return None
+
+
+def _check_type(path: Path, chapter: str, key: str, value, default) -> None:
+    """``value`` must be of the kind of the chapter's default (a number, text, true or false, a list,
+    a mapping, checked key by key), or null; a default of None takes anything."""
+    problem = _check_value(key, value)
+    if problem:
+        raise BookError(f"{path}: chapter {chapter}, parameter {key}: {problem}")
+    if default is None or value is None:
+        return
+    want, got = _kind(default), _kind(value)
+    if want != got:
+        raise BookError(f"{path}: chapter {chapter}, parameter {key}: {value!r} is {got}, but it takes {want}, "
+                        f"like its default {json.dumps(default)}")
+    if isinstance(default, dict):
+        for k, v in value.items():
+            if k in default:
+                _check_type(path, chapter, f"{key}.{k}", v, default[k])
+
+
+def _named_files(value) -> list[Path]:
+    """Files a parameter value names: a path (``$VARS`` and ``~`` expanded, relative to the repo
+    root), or the file of a ``path/to/file.py:Name`` model spec. ``folder:`` datasets are not hashed."""
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _named_files(v)]
+    if isinstance(value, (list, tuple)):
+        return [f for v in value for f in _named_files(v)]
+    if not isinstance(value, str) or value.startswith("folder:") or not value.strip():
+        return []
+    text = os.path.expanduser(os.path.expandvars(value))
+    out = []
+    for cand in (text, text.rpartition(":")[0] if ":" in text else None):
+        if cand:
+            path = ROOT / cand  # an absolute cand replaces ROOT
+            if path.is_file():
+                out.append(path)
+    return out
+
+
+def effective_parameters(source: Path, params: dict) -> dict:
+    """The values a chapter runs with: its ``parameters`` cell's literal defaults, overlaid by
+    ``params`` (what the parameter file gives it)."""
+    return {**declared_parameters(read_chapter(source)), **params}
+
+
+def name_injected_parameters(nb) -> None:
+    """Fold papermill's cell of the values a parameter file gives (tagged ``injected-parameters``)
+    into a box named for what it holds, as the chapter's own parameters cell is."""
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags:
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+            cell.metadata["mystnb"] = {"code_prompt_show": "Values the parameter file gives this chapter",
+                                       "code_prompt_hide": "Hide the values the parameter file gives"}

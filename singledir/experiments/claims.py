@@ -1,0 +1,349 @@
+"""The paper's claims and the rules that decide them, written before any chapter runs.
+
+Every claim (E1 ... E13, the book's ids for the paper's experiments) has one or more *parts*. A
+part names its statistic, the unit of replication its 95% interval is taken over (networks, seeds
+or settings: never the units of a few networks, which are not independent), and a :class:`Rule`:
+a range of values that agrees with the paper. A part's verdict:
+
+* **reproduced**: the interval lies wholly inside the rule's range (the paper's side of a
+  boundary, or inside an equivalence band for a "no relation" claim);
+* **contradicted**: the interval lies wholly outside it;
+* **inconclusive**: neither; the book then states what the run could have detected (the smallest
+  effect beyond the boundary, or for a band the narrowest band it could certify, at 80% power).
+
+Each claim names one *primary* part. The claim's headline verdict is its primary part's verdict
+with Holm's correction over its family's primary parts (:func:`singledir.experiments.verdicts.headline_verdicts`); the other parts are
+secondary and shown with their own 95% verdicts. Over all its parts, a claim is *partly*
+reproduced when at least one part is reproduced and one is not, *contradicted* when no part is
+reproduced and at least one is contradicted, otherwise *inconclusive* (or *reproduced* when every
+part is). Chapters compute the statistics and call :func:`singledir.experiments.verdicts.decide`; nothing in a chapter chooses a
+verdict.
+
+The thresholds a rule uses (stated once here, printed in chapter 1):
+
+* ``NO_RELATION_BAND = 0.3``: |rho| below 0.3 is "no relation" or "a poor predictor" (a weak
+  correlation explains under 9% of the rank variance), two-sided: a strong negative correlation
+  is a good predictor, not a poor one; ``SENSITIVITY_BAND = 0.2`` is shown beside it;
+* ``PLATEAU_KEEPS = 0.9``: a curve is "flat up to the dropout fraction" when, with that fraction of
+  units ablated, it keeps at least 90% of its intact accuracy (shown; the scored plateau compares
+  dropout networks with a dropout-0 control);
+* ``ALIKE_BAND = 0.05``: two normalized AUCs are "alike" when they differ by less than 0.05 (a
+  twentieth of the largest possible area);
+* ``TIMING_FACTOR = 2``: the AUC peaks "at the same point" as the test-loss minimum when the two
+  epochs are within a factor of 2 (|log2 ratio| < 1);
+* ``HIGH_SELECTIVITY = 0.5``: a unit is highly selective when its preferred class drives it at
+  least three times as strongly as the mean of the others (SI = (3 - 1) / (3 + 1));
+* ``FITS_TRAINING_SET = 0.99``: a network has fit its training set at 99% training accuracy;
+* ``ACCURACY_MARGIN = 0.01``: a change of test accuracy is "no cost" inside (-0.01, +0.01), and one
+  choice is "as good as" another when it is at most 0.01 worse (chapter 8).
+
+Claims F1 ... F5 test later publications on the same networks (chapter 8, "after the paper"); they
+are a family of their own: Holm's correction runs over E1-E13's primary parts and, separately,
+over F1-F5's.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import stats
+
+NO_RELATION_BAND = 0.3
+SENSITIVITY_BAND = 0.2
+PLATEAU_KEEPS = 0.9
+ALIKE_BAND = 0.05
+TIMING_FACTOR = 2.0
+HIGH_SELECTIVITY = 0.5
+FITS_TRAINING_SET = 0.99
+ACCURACY_MARGIN = 0.01  # F2, F5: "no cost", "as good as": within one point of test accuracy
+ALPHA = 0.05  # family-wise error rate of the headline verdicts (Holm over the primary parts)
+# The smallest effect that would matter (the power table), written before any run of
+# params/decisive.yml: the paper's own effect where it gives one (EFFECTS), else these defaults.
+CORRELATION_OF_INTEREST = 0.3  # |rho| over networks or settings: 9% of the rank variance
+DIFFERENCE_OF_INTEREST = 0.05  # a (normalized) AUC or accuracy: a twentieth of its range
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The range ``(low, high)`` of a statistic that agrees with the paper."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    text: str = ""  # the rule in words
+
+    @property
+    def is_band(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
+    def verdict(self, ci_low: float, ci_high: float) -> str:
+        if not (math.isfinite(ci_low) and math.isfinite(ci_high)):
+            return "inconclusive"
+        lo, hi = sorted((ci_low, ci_high))
+        if self.low < lo and hi < self.high:
+            return "reproduced"
+        if hi < self.low or lo > self.high:
+            return "contradicted"
+        return "inconclusive"
+
+    def p_value(self, result: dict) -> tuple[float, str]:
+        """The smallest alpha at which the result's (1 - alpha) interval decides the part, and the
+        side it decides (``reproduced`` or ``contradicted``): ``(1.0, "inconclusive")`` without a
+        pivot. Inverting the interval the verdict uses, so a 95% verdict is p < 0.05."""
+        est = result.get("center", math.nan)
+        if not math.isfinite(est):
+            return 1.0, "inconclusive"
+        e = float(result["estimate"])
+        bounds = [b for b in (self.low, self.high) if math.isfinite(b)]
+        if self.low < e < self.high:
+            return max(stats.alpha_excluding(result, b) for b in bounds), "reproduced"
+        nearest = self.low if e <= self.low else self.high
+        return stats.alpha_excluding(result, nearest), "contradicted"
+
+    def detectable(self, result: dict) -> float:
+        """What the run could detect: for a one-sided rule the smallest effect beyond its boundary,
+        for a band the narrowest band around its centre it could certify (80% power)."""
+        if self.is_band:
+            return stats.narrowest_band(result, center=(self.low + self.high) / 2)
+        return stats.mde(result, boundary=self.low if math.isfinite(self.low) else self.high)
+
+    def describe(self) -> str:
+        if self.text:
+            return self.text
+        if math.isinf(self.low):
+            return f"interval wholly below {self.high:g}"
+        if math.isinf(self.high):
+            return f"interval wholly above {self.low:g}"
+        return f"interval wholly inside ({self.low:g}, {self.high:g})"
+
+
+def band(width: float) -> Rule:
+    return Rule(-width, width, text=f"interval wholly inside (-{width:g}, +{width:g})")
+
+
+NEGATIVE = Rule(high=0.0, text="interval wholly below 0")
+POSITIVE = Rule(low=0.0, text="interval wholly above 0")
+NO_RELATION = band(NO_RELATION_BAND)
+ALIKE = band(ALIKE_BAND)
+ACCURACY_ALIKE = band(ACCURACY_MARGIN)
+NOT_WORSE = Rule(low=-ACCURACY_MARGIN, text=f"interval wholly above -{ACCURACY_MARGIN:g}: at most "
+                 f"{100 * ACCURACY_MARGIN:g} point of test accuracy worse")
+SAME_POINT = Rule(-math.log2(TIMING_FACTOR), math.log2(TIMING_FACTOR),
+                  text=f"interval wholly inside (-1, +1): within a factor of {TIMING_FACTOR:g}")
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str  # "MLP", "conv net", ...
+    statistic: str
+    unit: str  # the unit of replication the interval is taken over: networks, seeds, settings
+    rule: Rule
+    paper: str = ""  # the paper's value for this part, where it gives one
+    primary: bool = False  # the part that decides the claim's headline verdict
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    section: str
+    claim: str  # the paper's claim, in this book's words
+    paper: str  # the paper's result as it states it
+    parts: tuple[Part, ...]
+    chapter: str
+    figure: str
+    paper_setup: dict = field(default_factory=dict)  # what the paper ran (the scale table)
+
+    @property
+    def primary(self) -> Part:
+        return next(p for p in self.parts if p.primary)
+
+
+def _setup(data, network, epochs, seeds, layers, statistic="") -> dict:
+    return {"data": data, "network": network, "epochs": epochs, "seeds": seeds, "layers": layers,
+            "statistic": statistic}
+
+
+MLP_PAPER = "MNIST (60000)"
+CIFAR = "CIFAR-10 (50000)"
+CONV_PAPER = "11-layer conv net, 64-512 channels, BN"
+LAST3 = "last three conv layers"
+WITHIN = "mean over layers of the within-layer Spearman"
+
+CLAIMS: dict[str, Claim] = {c.id: c for c in [
+    Claim("E1", "3.1, Fig. 1", "More label corruption: cumulative ablation curves fall faster (lower AUC)",
+          "curves ordered by corruption (not always perfectly)",
+          (Part("MLP", "Spearman(corruption, normalized AUC)", "networks", NEGATIVE, primary=True),
+           Part("conv net", "Spearman(corruption, normalized AUC)", "networks", NEGATIVE)),
+          "02_memorization", "fig-e1",
+          _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 512-512; " + CONV_PAPER, "640; 100", "not stated",
+                 "both hidden layers; " + LAST3, "curves by corruption")),
+    Claim("E2", "3.1, Fig. 2", "More label corruption: more sensitive to noise along random directions",
+          "corrupted-label networks consistently more sensitive",
+          (Part("MLP", "Spearman(corruption, normalized noise robustness)", "networks", NEGATIVE, primary=True),
+           Part("conv net", "Spearman(corruption, normalized noise robustness)", "networks", NEGATIVE)),
+          "02_memorization", "fig-e2",
+          _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 512-512; " + CONV_PAPER, "640; 100", "10 runs (Fig. 2 caption)",
+                 "both hidden layers; " + LAST3, "noise curves by corruption")),
+    Claim("E3", "3.2, Fig. 3", "Among networks differing only in seed, better generalizers rely less on single directions",
+          "5 best more robust than 5 worst; negative relation of AUC with generalization error",
+          (Part("conv net", "Spearman(generalization error, AUC) given training accuracy", "networks", NEGATIVE,
+                primary=True),),
+          "03_generalization", "fig-e3",
+          _setup(CIFAR, CONV_PAPER, "100", "200", LAST3, "AUC vs generalization error")),
+    Claim("E4", "3.2, Fig. 4a-b", "Through training, reliance on single directions grows as the network overfits",
+          "(a) the normalized AUC starts to drop where train and test loss diverge; (b) Spearman(AUC, test loss) = -0.728",
+          (Part("MLP", "normalized AUC at the end minus at the test-loss minimum", "networks", NEGATIVE,
+                "AUC drops after train and test loss diverge"),
+           Part("MLP, timing", "log2(epoch of the normalized-AUC peak / epoch of the test-loss minimum)", "networks",
+                SAME_POINT, "the AUC starts to drop at the point of divergence"),
+           Part("conv net, after fitting",
+                "Spearman(normalized AUC, test loss) over checkpoints from the one at which the network fits its "
+                "training set", "networks", NEGATIVE, "-0.728 (over all checkpoints)", primary=True)),
+          "03_generalization", "fig-e4",
+          _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 2048-2048; " + CONV_PAPER, "640; 100", "1; 1",
+                 "both hidden layers; " + LAST3, "AUC over training")),
+    Claim("E5", "3.2, Fig. 4c", "Across hyperparameter settings, AUC tracks test accuracy and picks good settings",
+          "Spearman(AUC, test accuracy) = 0.914; AUC pick in top 1/5/10: 13%/83%/98%; gap 1 +/- 1.1%",
+          (Part("settings that fit", "Spearman(AUC, test accuracy)", "settings", POSITIVE, "0.914", primary=True),
+           Part("every setting, given training accuracy", "Spearman(AUC, test accuracy) given training accuracy",
+                "settings", POSITIVE)),
+          "03_generalization", "fig-e5",
+          _setup(CIFAR, CONV_PAPER, "100", "96 settings x 2", LAST3, "AUC vs test accuracy")),
+    Claim("E6", "3.3, Fig. 5a", "Dropout keeps curves flat up to about its rate; past it, corrupted-label nets fall much faster",
+          "flat to the dropout fraction, then corrupted nets fall faster; true-label nets alike across rates",
+          (Part("plateau", "corrupted labels: normalized accuracy at the fraction p, dropout p minus dropout 0, "
+                "paired by seed", "seeds", POSITIVE, "minimal loss up to the dropout fraction", primary=True),
+           Part("past the plateau", "normalized area on [p, 1], true minus corrupted labels, paired by rate and seed",
+                "networks", POSITIVE, "corrupted nets much more sensitive"),
+           Part("true labels alike", "true labels: normalized AUC, largest minus smallest dropout rate, paired by seed",
+                "seeds", ALIKE, "true-label nets similarly robust across rates")),
+          "04_dropout_batchnorm", "fig-e6",
+          _setup(MLP_PAPER, "MLP 2048-2048, dropout 0.1-0.3", "5000", "not stated", "both hidden layers",
+                 "curves by dropout and labels")),
+    Claim("E7", "3.3, Fig. 5b", "Batch-normalized conv nets are more robust to cumulative ablation",
+          "BN nets consistently and substantially more robust",
+          (Part("conv net", "normalized AUC over live maps, with BN - without BN, paired by seed", "networks",
+                POSITIVE, primary=True),),
+          "04_dropout_batchnorm", "fig-e7",
+          _setup(CIFAR, "11-layer conv net with and without BN", "100 each", "not stated", LAST3,
+                 "curves with and without BN")),
+    Claim("E8", "3.4, Fig. 6", "Batch normalization lowers units' class selectivity and raises their mutual information",
+          "without BN a large fraction of highly selective maps; with BN lower selectivity, higher MI",
+          (Part("selectivity", f"fraction of maps with SI >= {HIGH_SELECTIVITY:g}, BN - no BN, paired by seed",
+                "networks", NEGATIVE, primary=True),
+           Part("information", "MI minus its shuffled-label bias, BN - no BN (bits), paired by seed", "networks",
+                POSITIVE)),
+          "05_selectivity", "fig-e8",
+          _setup(CIFAR, "11-layer conv net with and without BN", "100 each", "not stated", "every conv layer",
+                 "distributions of SI and MI")),
+    Claim("E9", "3.4, Fig. 7", "Class selectivity is a poor predictor of importance; early-layer ablations hurt more",
+          "Spearman(SI, importance): MNIST MLP 0.095, CIFAR conv net -0.428 (driven by early layers); later layers no relation",
+          (Part("MLP", f"{WITHIN}(SI, importance)", "networks", NO_RELATION, "0.095 (pooled units)", primary=True),
+           Part("conv net, early layers", f"{WITHIN}(SI, importance), first half of the layers", "networks",
+                NEGATIVE, "-0.428 (pooled units), driven by the early layers"),
+           Part("conv net, later layers", f"{WITHIN}(SI, importance), later half of the layers", "networks",
+                NO_RELATION, "no relation"),
+           Part("depth", "Spearman(depth, importance) within each conv net", "networks", NEGATIVE,
+                "early ablations hurt more")),
+          "05_selectivity", "fig-e9",
+          _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 128-128; " + CONV_PAPER, "640; 100", "not stated",
+                 "every unit alone", "SI vs test-loss increase")),
+    Claim("E10", "A.1, Fig. A1", "Ablating to the training mean is more damaging than ablating to zero",
+          "mean more damaging than zero",
+          (Part("conv net with BN", "AUC(zero) - AUC(mean), paired by network", "networks", POSITIVE, primary=True),),
+          "06_ablation_value", "fig-e10",
+          _setup(CIFAR, CONV_PAPER, "100", "not stated", LAST3, "curves to zero and to the mean")),
+    Claim("E11", "A.3, Fig. A2", "Class selectivity rises with depth",
+          "selectivity increases with depth",
+          (Part("conv net", "Spearman(depth, SI) within each network", "networks", POSITIVE, primary=True),),
+          "05_selectivity", "fig-e11",
+          _setup(f"{CIFAR}; ImageNet", CONV_PAPER + "; ResNet-50", "100", "not stated", "every layer",
+                 "SI by depth")),
+    Claim("E12", "A.4, Fig. A3", "Selectivity is unrelated, or negatively related, to the filter's L1 norm",
+          "no correlation (ImageNet), negative (CIFAR-10)",
+          (Part("conv net", f"{WITHIN}(L1 norm, SI)", "networks", NEGATIVE, "negative (CIFAR-10)", primary=True),),
+          "05_selectivity", "fig-e11",
+          _setup(f"{CIFAR}; ImageNet", CONV_PAPER + "; ResNet-50", "100", "not stated", "every conv layer",
+                 "SI vs filter L1 norm")),
+    Claim("E13", "A.5, Fig. A4", "Mutual information is also a poor predictor of importance",
+          "qualitatively the same as selectivity",
+          (Part("MLP", f"{WITHIN}(MI, importance)", "networks", NO_RELATION, primary=True),
+           Part("conv net", f"{WITHIN}(MI, importance)", "networks", NO_RELATION)),
+          "05_selectivity", "fig-e13",
+          _setup(f"{MLP_PAPER}; {CIFAR}", "MLP 128-128; " + CONV_PAPER, "640; 100", "not stated",
+                 "every unit alone", "MI vs test-loss increase")),
+    # After the paper: later publications' claims, tested on this book's networks (chapter 8)
+    Claim("F1", "Zhou et al. 2018", "One unit's ablation barely moves overall accuracy but can cut single classes; "
+          "selectivity predicts that per-class damage",
+          "class selectivity a poor predictor of overall damage, a good predictor of a unit's damage to single classes",
+          (Part("conv net", f"{WITHIN}(SI, largest per-class accuracy drop)", "networks", POSITIVE,
+                "a good predictor (AlexNet, VGG-16; no single number)", primary=True),
+           Part("MLP", f"{WITHIN}(SI, largest per-class accuracy drop)", "networks", POSITIVE),
+           Part("preferred class", "conv net: fraction of units whose largest drop falls on their preferred class, "
+                "minus chance (1 / classes)", "networks", POSITIVE, "units specialized for a subset of classes")),
+          "08_after_the_paper", "fig-f1",
+          _setup("ImageNet; Places365", "AlexNet; VGG-16; ResNet-152", "not stated", "1 each", "every conv layer",
+                 "per-class accuracy drop vs unit attributes")),
+    Claim("F2", "Leavitt & Morcos 2021", "Regularizing selectivity down costs no test accuracy; regularizing it up costs some",
+          "ResNet20 / CIFAR-10: selectivity cut 2.5x at no cost in test accuracy; raising selectivity lowered "
+          "test accuracy in every model tested",
+          (Part("MLP, lowering", "test accuracy, mean over the lowering alphas minus alpha 0, paired by seed", "seeds",
+                ACCURACY_ALIKE, "no cost (selectivity cut 2.5x)", primary=True),
+           Part("MLP, raising", "slope of test accuracy on alpha over alpha >= 0, per seed", "seeds", NEGATIVE,
+                "accuracy falls"),
+           Part("MLP, selectivity moved", "Spearman(alpha, mean SI of the hidden units) within each seed", "seeds",
+                POSITIVE, "alpha moves selectivity"),
+           Part("conv net, lowering", "test accuracy, mean over the lowering alphas minus alpha 0, paired by seed",
+                "seeds", ACCURACY_ALIKE, "no cost"),
+           Part("conv net, raising", "slope of test accuracy on alpha over alpha >= 0, per seed", "seeds", NEGATIVE,
+                "accuracy falls"),
+           Part("conv net, selectivity moved", "Spearman(alpha, mean SI of the maps) within each seed", "seeds",
+                POSITIVE, "alpha moves selectivity")),
+          "08_after_the_paper", "fig-f2",
+          _setup("CIFAR-10; Tiny ImageNet", "ResNet18, ResNet20, ResNet50", "not stated", "5 per alpha",
+                 "every hidden layer", "test accuracy vs alpha")),
+    Claim("F3", "Li & Janson 2024", "Zero and mean ablation overstate importance: the loss-minimizing constant costs less",
+          "optimal ablation's loss gap is below zero, mean and resample ablation's",
+          (Part("conv net with BN", "relative change of the mean test-loss increase per unit: optimal constant vs "
+                "the better of zero and mean", "networks", NEGATIVE, "lower than zero and mean", primary=True),
+           Part("MLP", "relative change of the mean test-loss increase per unit: optimal constant vs the better of "
+                "zero and mean", "networks", NEGATIVE, "lower than zero and mean")),
+          "08_after_the_paper", "fig-f3",
+          _setup("language and vision tasks", "GPT-2, vision transformers, others", "pretrained", "not stated",
+                 "components one at a time", "loss gap under ablation")),
+    Claim("F4", "Amjad et al. 2022", "Within a layer, ablating the most selective or informative units first hurts more "
+          "than a random order",
+          "within a layer, MI and selectivity relate positively to importance in ReLU networks; across layers they mislead",
+          (Part("MLP, selectivity", "layer's ablation AUC, descending SI minus random orders, mean over layers",
+                "networks", NEGATIVE, "most selective first hurts more", primary=True),
+           Part("MLP, information", "layer's ablation AUC, descending MI minus random orders, mean over layers",
+                "networks", NEGATIVE, "most informative first hurts more"),
+           Part("conv net, selectivity", "layer's ablation AUC, descending SI minus random orders, mean over layers",
+                "networks", NEGATIVE)),
+          "08_after_the_paper", "fig-f4",
+          _setup("MNIST; Fashion-MNIST; CIFAR-10", "fully connected ReLU nets", "not stated", "not stated",
+                 "each hidden layer alone", "cumulative ablation by order")),
+    Claim("F5", "this book", "The AUC's picks of E4 and E5 hold up when a validation split, not the test set, is the yardstick",
+          "the paper locates the test-loss minimum and ranks settings on the test set; no validation split",
+          (Part("epoch, MLP", "test accuracy at the AUC's early-stopping epoch minus at the validation-loss minimum",
+                "networks", NOT_WORSE, "as good as stopping on held-out loss", primary=True),
+           Part("epoch, conv net", "test accuracy at the AUC's early-stopping epoch minus at the validation-loss minimum",
+                "networks", NOT_WORSE),
+           Part("setting", "test accuracy of the setting the AUC ranks first minus the one validation accuracy ranks "
+                "first", "seeds", NOT_WORSE, "AUC pick in the top 5 of 96 settings 83% of the time")),
+          "08_after_the_paper", "fig-f5",
+          _setup(CIFAR, CONV_PAPER, "100", "96 settings x 2", LAST3, "test set used to choose")),
+]}
+
+
+EFFECTS: dict[tuple[str, str], tuple[float, str]] = {
+    ("E4", "conv net, after fitting"): (0.728, "the paper's |rho| (Fig. 4b)"),
+    ("E5", "settings that fit"): (0.914, "the paper's rho (Fig. 4c)"),
+    ("E9", "conv net, early layers"): (0.428, "the paper's pooled |rho| (Fig. 7)"),
+    ("E8", "selectivity"): (0.1, "one map in ten more or less highly selective"),
+    ("E8", "information"): (0.05, "0.05 bits, a tenth of the corrected MI of a typical map"),
+    ("F3", "conv net with BN"): (0.2, "importance a fifth lower"),
+    ("F3", "MLP"): (0.2, "importance a fifth lower"),
+    ("F5", "epoch, MLP"): (0.02, "two points of test accuracy below the margin"),
+    ("F5", "epoch, conv net"): (0.02, "two points of test accuracy below the margin"),
+    ("F5", "setting"): (0.02, "two points of test accuracy below the margin"),
+}

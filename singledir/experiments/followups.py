@@ -1,0 +1,145 @@
+"""Chapter 8's measurements: later publications' analyses, run on one trained network at a time.
+
+* :func:`unit_measures`: per unit, the paper's measures (selectivity, information, importance when
+  ablated to zero) beside three later ones: the accuracy each class loses when the unit alone is
+  ablated (Zhou et al. 2018), its importance when ablated to its training mean and to the constant
+  that minimizes the training loss (Li & Janson 2024), and its preferred class;
+* :func:`ordered_layer_aucs`: each layer ablated in descending, ascending and random orders of a
+  per-unit score (Amjad, Liu & Geiger 2022);
+* :func:`mean_selectivity`: the mean class selectivity of a network's hidden units (Leavitt & Morcos
+  2021 regularize it);
+* :func:`heldout_checkpoints` and :func:`epoch_picks`: the checkpoints of a run evaluated on a
+  validation split carved from its training images and on the test split, and the epochs that the
+  AUC's early stopping and the validation loss pick.
+
+The statistics that decide claims F1-F5 are computed from these tables in the chapter.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..measure import ablations, perturb, selectivity, units
+from ..measure.engine import Data
+from .early_stopping import choose_epoch
+
+
+def unit_measures(model: nn.Module, test: Data, train: Data, layers: Sequence[str], n_classes: int, *,
+                  value_layers: Sequence[str] | None = None, n_bins: int = 10, fit_steps: int = 2,
+                  seed: int = 0) -> pd.DataFrame:
+    """One row per unit of ``layers``: the per-unit table of :func:`singledir.measure.units.unit_table`
+    measured on ``test`` (``selectivity``, ``mutual_info_corrected``, ``delta_loss`` = importance
+    when ablated to zero, ...), plus ``preferred`` (the class with the highest mean activation),
+    ``max_drop``, ``max_drop_class``, ``mean_drop`` and ``overall_drop`` (per-class accuracy lost
+    when the unit alone is ablated to zero, on ``test``), ``imp_mean`` and ``imp_opt`` (test-loss
+    increase when ablated to its mean over ``train`` and to its fitted optimal constant, fitted on
+    ``train``; on ``value_layers`` only, default ``layers``, NaN elsewhere), and ``imp_zero``
+    (= ``delta_loss``).
+    """
+    layers = list(layers)
+    table = units.unit_table(model, test, layers, n_classes=n_classes, n_bins=n_bins, seed=seed)
+    acts, y = _activations(model, test, layers)
+    pref = pd.concat([pd.DataFrame({"layer": l, "unit": range(a.shape[1]),
+                                    "preferred": selectivity.preferred_class(a, y, n_classes).numpy()})
+                      for l, a in acts.items()])
+    damage = ablations.class_damage_summary(ablations.class_damage(model, test, layers))
+    vlayers = list(value_layers or layers)
+    imp_mean = perturb.unit_importance(model, test, vlayers, baseline="mean", baseline_data=train)
+    constants = ablations.fit_ablation_constants(model, train, vlayers, steps=fit_steps)
+    imp_opt = perturb.unit_importance(model, test, vlayers, baseline=constants)
+    out = (table.merge(pref, on=["layer", "unit"])
+           .merge(damage[["layer", "unit", "max_drop", "max_drop_class", "mean_drop", "overall_drop"]],
+                  on=["layer", "unit"])
+           .merge(imp_mean[["layer", "unit", "delta_loss"]].rename(columns={"delta_loss": "imp_mean"}),
+                  on=["layer", "unit"], how="left")
+           .merge(imp_opt[["layer", "unit", "delta_loss"]].rename(columns={"delta_loss": "imp_opt"}),
+                  on=["layer", "unit"], how="left"))
+    return out.assign(imp_zero=out.delta_loss)
+
+
+def _activations(model: nn.Module, data: Data, layers: Sequence[str]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    return units.layer_activations(model, data, layers)  # conv maps averaged over positions
+
+
+def ordered_layer_aucs(model: nn.Module, data: Data, table: pd.DataFrame, layers: Sequence[str],
+                       scores: dict[str, str], *, grid: int = 11, random_repetitions: int = 5,
+                       seed: int = 0) -> pd.DataFrame:
+    """Each of ``layers`` ablated alone in descending, ascending and random orders of each score.
+
+    Args:
+        table: the network's per-unit table (``layer``, ``unit`` and the score columns).
+        scores: ``{label: column}``, e.g. ``{"selectivity": "selectivity"}``.
+
+    Returns:
+        one row per layer x score x order: ``layer, depth, score, order, auc`` (accuracy AUC, mean
+        over the random orders for ``"random"``).
+    """
+    rows = []
+    for depth, layer in enumerate(layers):
+        u = table[table.layer == layer].sort_values("unit")
+        for label, col in scores.items():
+            curves = ablations.ordered_ablation(model, data, layer, u[col].to_numpy(), grid=grid,
+                                                random_repetitions=random_repetitions, seed=seed)
+            rows += [{"layer": layer, "depth": depth, "score": label, "order": order, "auc": auc}
+                     for order, auc in ablations.ordered_aucs(curves).items()]
+    return pd.DataFrame(rows)
+
+
+def mean_selectivity(model: nn.Module, data: Data, layers: Sequence[str], n_classes: int) -> float:
+    """The mean class selectivity index over the live units of ``layers`` (dead units have none)."""
+    acts, y = _activations(model, data, layers)
+    si = torch.cat([selectivity.selectivity_index(a, y, n_classes) for a in acts.values()])
+    return float(np.nanmean(si.numpy())) if torch.isfinite(si).any() else float("nan")
+
+
+def _loss_acc(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    with torch.no_grad():
+        out = torch.cat([model(x[i:i + 1024]) for i in range(0, len(x), 1024)])
+    return (float(nn.functional.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean()))
+
+
+def heldout_checkpoints(run, validation: Data, test: Data) -> pd.DataFrame:
+    """Every kept checkpoint of ``run`` (a :class:`~singledir.train.TrainedRun`) evaluated on the
+    validation and the test data: ``epoch, val_loss, val_acc, test_loss, test_acc``."""
+    rows = []
+    for epoch in sorted(run.checkpoints):
+        net = run.at_epoch(epoch).eval()
+        vl, va = _loss_acc(net, *validation)
+        tl, ta = _loss_acc(net, *test)
+        rows.append({"epoch": epoch, "val_loss": vl, "val_acc": va, "test_loss": tl, "test_acc": ta})
+    return pd.DataFrame(rows)
+
+
+def heldout_accuracy(run, data: Data) -> float:
+    """The accuracy of ``run``'s final network on ``data``."""
+    return _loss_acc(run.model.eval(), *data)[1]
+
+
+def epoch_picks(table: pd.DataFrame, patience: int) -> dict:
+    """One network's checkpoints (``epoch, auc_norm, val_loss, test_acc``; the untrained one left
+    out): the epoch the AUC's early stopping picks (:func:`singledir.early_stopping.choose_epoch`),
+    the epoch of the lowest validation loss, the test accuracy at each, and the mean test accuracy
+    over the checkpoints (a pick at random)."""
+    t = table[table.epoch > 0].sort_values("epoch").set_index("epoch")
+    if t.empty:
+        raise ValueError("epoch_picks needs checkpoints after the untrained one")
+    auc_epoch, _ = choose_epoch(list(t.index), list(t.auc_norm), patience=patience)
+    val_epoch = t.val_loss.idxmin()
+    return {"auc_epoch": auc_epoch, "val_epoch": val_epoch, "test_acc_auc": float(t.test_acc[auc_epoch]),
+            "test_acc_val": float(t.test_acc[val_epoch]), "test_acc_chance": float(t.test_acc.mean()),
+            "test_acc_best": float(t.test_acc.max())}
+
+
+def setting_picks(runs: pd.DataFrame, score: str = "auc_zero", validation: str = "val_acc",
+                  target: str = "test_acc") -> dict:
+    """Among one seed's settings: the test accuracy of the setting ``score`` ranks first, of the one
+    ``validation`` ranks first, the mean (a pick at random) and the best."""
+    if runs.empty:
+        raise ValueError("setting_picks needs at least one setting")
+    return {"test_acc_auc": float(runs.loc[runs[score].idxmax(), target]),
+            "test_acc_val": float(runs.loc[runs[validation].idxmax(), target]),
+            "test_acc_chance": float(runs[target].mean()), "test_acc_best": float(runs[target].max())}

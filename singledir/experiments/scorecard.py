@@ -1,0 +1,260 @@
+"""Findings: each claim's parts, numbers, intervals and verdicts, machine-readable and glued.
+
+A chapter computes the statistics of a claim's parts and calls :func:`report` once per claim
+(E1 ... E13). The verdicts come from the rules of :mod:`singledir.experiments.claims`, fixed before the chapter
+runs. The finding is written as ``E<n>.json`` into ``$SINGLEDIR_RESULTS`` (the book runner sets it
+to the build's results folder) and glued into the chapter, so the book's first page (the
+scorecard) and its scale table can show it without anything typed by hand.
+
+Glued names: ``E1_verdict``, ``E1_scale``, and per part ``i`` (in the claim's order)
+``E1_p0_est``, ``E1_p0_lo``, ``E1_p0_hi``, ``E1_p0_mde``, ``E1_p0_verdict``, and as text for tables
+``E1_p0_est_text``, ``E1_p0_ci_text`` (``"n/a"`` where too few samples gave no number); the run's
+setup as ``E1_setup_data``, ``E1_setup_network``, ... .
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from .claims import CLAIMS, SENSITIVITY_BAND
+from .verdicts import PartResult, claim_order, decide, effect_of_interest, family, headline_verdicts
+from ..base.cache import atomic_write, cache_dir
+
+SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
+CSV_COLUMNS = ("id", "part", "role", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "replicates",
+               "rule", "part_verdict", "p", "mde", "detectable", "effect_of_interest", "can_decide", "n_needed",
+               "verdict", "headline", "scale", "design")
+# where each row's numbers came from: the run of its chapter (the same on every row of a chapter)
+CSV_META_COLUMNS = ("chapter", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
+                    "torch_cpu_capability", "torch_threads", "torch", "device", "chapter_current")
+
+
+def results_dir() -> Path:
+    env = os.environ.get("SINGLEDIR_RESULTS")
+    return Path(env) if env else cache_dir() / "results"
+
+
+def report(claim_id: str, results: dict[str, dict], *, scale: str, setup: dict[str, str],
+           glue: bool = True) -> dict:
+    """Decide ``claim_id`` from its parts' ``results`` (see :func:`singledir.experiments.verdicts.decide`), write the
+    finding to ``results_dir()/ID.json`` atomically and glue its fields into the chapter.
+
+    Args:
+        results: ``{part name: result}``, each a :mod:`singledir.experiments.stats` result (estimate, 95%
+            interval, n and the pivot the verdict's p-value and detectable effect come from).
+        scale: what was run, in a sentence (data, networks, seeds).
+        setup: this build's side of the scale table: ``data``, ``network``, ``epochs``, ``seeds``,
+            ``layers``, ``statistic`` (strings made from the run configs).
+    """
+    claim = CLAIMS[claim_id]
+    missing = set(SETUP_KEYS) - set(setup)
+    if missing:
+        raise ValueError(f"setup of {claim_id} lacks {sorted(missing)}")
+    verdict, parts = decide(claim_id, results)
+    finding = {"id": claim_id, "claim": claim.claim, "paper": claim.paper, "section": claim.section,
+               "verdict": verdict, "scale": scale, "chapter": claim.chapter, "figure": claim.figure,
+               "parts": [asdict(p) for p in parts], "setup": {k: str(setup[k]) for k in SETUP_KEYS},
+               "paper_setup": claim.paper_setup}
+    d = results_dir()
+    atomic_write(d / f"{claim_id}.json", lambda p: p.write_text(json.dumps(finding, indent=1)))
+    if glue:
+        import myst_nb
+
+        myst_nb.glue(f"{claim_id}_verdict", verdict, display=False)
+        myst_nb.glue(f"{claim_id}_scale", scale, display=False)
+        for i, p in enumerate(parts):
+            for k, v in (("est", p.estimate), ("lo", p.ci_low), ("hi", p.ci_high), ("mde", p.mde)):
+                myst_nb.glue(f"{claim_id}_p{i}_{k}", float(v), display=False)
+            myst_nb.glue(f"{claim_id}_p{i}_verdict", p.verdict, display=False)
+            myst_nb.glue(f"{claim_id}_p{i}_est_text", estimate_text(p), display=False)
+            myst_nb.glue(f"{claim_id}_p{i}_ci_text", interval_text(p), display=False)
+            myst_nb.glue(f"{claim_id}_p{i}_mde_text", mde_text(p), display=False)
+        for k in SETUP_KEYS:
+            myst_nb.glue(f"{claim_id}_setup_{k}", str(setup[k]), display=False)
+    return finding
+
+
+def estimate_text(part: PartResult) -> str:
+    """The part's estimate to 3 decimals, or ``n/a`` where too few samples gave none."""
+    return f"{part.estimate:.3f}" if math.isfinite(part.estimate) else "n/a"
+
+
+def interval_text(part: PartResult) -> str:
+    """The part's 95% interval, or why there is none (``n/a: 1 settings``)."""
+    if math.isfinite(part.ci_low) and math.isfinite(part.ci_high):
+        return f"{part.ci_low:.3f} to {part.ci_high:.3f}"
+    return f"n/a: {part.n} {part.unit}"
+
+
+def mde_text(part: PartResult) -> str:
+    """What an inconclusive part could have detected, as a sentence (empty for a decided part), and
+    for a "no relation" band the verdict with the narrower sensitivity band."""
+    sens = (f" With the band at ±{SENSITIVITY_BAND:g} instead: {part.sensitivity}."
+            if part.sensitivity else "")
+    if part.verdict != "inconclusive":
+        return sens.strip()
+    if math.isinf(part.mde):
+        return (f"Inconclusive part ({part.name}): with 80% power this run could detect no effect within the "
+                "statistic's range (too few replicates)." + sens)
+    if not math.isfinite(part.mde):
+        return f"Inconclusive part ({part.name}): too few samples to estimate what this run could detect." + sens
+    if part.band:
+        return (f"Inconclusive part ({part.name}): with 80% power this run certifies no band narrower than "
+                f"±{part.mde:.3f}." + sens)
+    return (f"Inconclusive part ({part.name}): with 80% power this run detects an effect of {part.mde:.3f} "
+            "beyond the rule's boundary." + sens)
+
+
+def _cell(t) -> str:
+    return str(t).replace("|", "\\|").replace("\n", " ")
+
+
+def _id_cell(finding: dict) -> str:
+    return finding["id"] + (" (stale: its chapter is not current)" if finding.get("stale") else "")
+
+
+def scorecard_markdown(findings: list[dict]) -> str:
+    """The scorecard as MyST: one row per part of each claim, every number a glue reference into the
+    chapter that computed it, each claim linked to its figure. The headline verdict is the primary
+    part's after Holm's correction over the claims shown (computed here from the findings); the
+    verdict over all parts and each part's own 95% verdict are glued from the chapter. A finding
+    marked ``stale`` (its chapter is not current) says so beside its id."""
+    if not findings:
+        return "*No findings recorded yet: execute the chapters (`make book`).*\n"
+    headline = headline_verdicts(findings)
+    header = ["| id | the claim | part; the publication's result | this build (95% interval) | part verdict | "
+              "headline (Holm); over all parts | figure |", "|---|---|---|---|---|---|---|"]
+    families = list(dict.fromkeys(family(f["id"]) for f in findings))
+    rows = []
+    for fam in families:
+        if len(families) > 1 or fam != "paper":
+            rows += ["", f"**{'The paper' if fam == 'paper' else 'After the paper'}** "
+                     f"({'Holm over its primary parts' if fam == 'paper' else 'later publications, chapter 8; Holm over their primary parts'})", ""]
+        rows += header + _scorecard_rows([f for f in findings if family(f["id"]) == fam], headline)
+    return "\n".join(rows).lstrip("\n") + "\n"
+
+
+def _scorecard_rows(findings: list[dict], headline: dict[str, str]) -> list[str]:
+    rows = []
+    for f in findings:
+        doc = f"/chapters/{f['chapter']}.ipynb"
+        g = lambda k, fmt: f"{{glue:text}}`{doc}::{f['id']}_{k}:{fmt}`"
+        fig = f"{{numref}}`{f['figure']}`" if f.get("figure") else ""
+        for i, p in enumerate(f["parts"]):
+            first = i == 0
+            role = "primary" if p.get("primary") else "secondary"
+            verdicts = f"**{headline.get(f['id'], '')}**; {g('verdict', 's')}" if first else ""
+            rows.append(
+                f"| {_id_cell(f) if first else ''} | {_cell(f['claim']) if first else ''} | "
+                f"{_cell(p['name'])} ({role}); {_cell(p['paper'] or f['paper'])} | "
+                f"{g(f'p{i}_est_text', 's')} ({g(f'p{i}_ci_text', 's')}) | {g(f'p{i}_verdict', 's')} | "
+                f"{verdicts} | {fig if first else ''} |")
+    return rows
+
+
+def power_markdown(findings: list[dict]) -> str:
+    """The power table: per part, this run's replicates, what it detects with 80% power by the
+    part's own interval method (for a band, the narrowest band it certifies), the smallest effect
+    that would matter, whether the run can decide it, and the replicates it would need at this
+    run's spread."""
+    if not findings:
+        return "*No findings recorded yet.*\n"
+    fmt = lambda v: "n/a" if not isinstance(v, (int, float)) or math.isnan(v) else ("none" if math.isinf(v) else f"{v:.3f}")
+    rows = ["| id | part | replicates (n) | detectable at 80% power | effect of interest | can decide | "
+            "n for 80% power |", "|---|---|---|---|---|---|---|"]
+    for f in findings:
+        claim = CLAIMS.get(f["id"])
+        for p in f["parts"]:
+            part = next((q for q in claim.parts if q.name == p["name"]), None) if claim else None
+            why = effect_of_interest(f["id"], part)[1] if part else ""
+            need = p.get("n_needed", math.nan)
+            need_text = ("n/a" if not isinstance(need, (int, float)) or math.isnan(need)
+                         else "more than 100000" if math.isinf(need) else f"{need:.0f}")
+            band = "band ±" if p.get("band") else ""
+            rows.append(f"| {f['id']} | {_cell(p['name'])}{' (primary)' if p.get('primary') else ''} | {p['n']} "
+                        f"{_cell(p['unit'])} | {band}{fmt(p['mde'])} | {fmt(p.get('effect', math.nan))} ({_cell(why)}) | "
+                        f"{'yes' if p.get('can_decide') else '**no**'} | {need_text} |")
+    return "\n".join(rows) + "\n"
+
+
+def ledger_markdown(ledger: Path, preset: str, design: str) -> str:
+    """Per claim, the headline verdicts of the earlier designs of ``preset`` kept in the ledger
+    folder (``results/PRESET-DATE-DESIGN.csv``), oldest first, beside this build's design."""
+    files = sorted(ledger.glob(f"{preset}-*.csv")) if ledger.is_dir() else []
+    if not files:
+        return f"*The ledger holds no earlier build of `{preset}`.*\n"
+    import pandas as pd
+
+    cols, verdicts = [], {}
+    for path in files:
+        t = pd.read_csv(path)
+        date = path.stem[len(preset) + 1:].rsplit("-", 1)[0]
+        label = f"{date}, design `{t.design.iloc[0]}`" + (" (this design)" if t.design.iloc[0] == design else "")
+        cols.append(label)
+        for _, r in t[t.role == "primary"].iterrows():
+            verdicts.setdefault(r.id, {})[label] = f"{r.headline} ({r.part_verdict} at 95%)"
+    rows = ["| id | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for cid in sorted(verdicts, key=claim_order):
+        rows.append(f"| {cid} | " + " | ".join(verdicts[cid].get(c, "") for c in cols) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def scale_markdown(findings: list[dict]) -> str:
+    """How far each experiment is from the paper's scale: the paper's setup beside this build's,
+    this build's values glued from the chapter that ran it."""
+    if not findings:
+        return "*No findings recorded yet.*\n"
+    rows = ["| id | | data | network | epochs | seeds / networks | units ablated | compared |",
+            "|---|---|---|---|---|---|---|---|"]
+    for f in findings:
+        doc = f"/chapters/{f['chapter']}.ipynb"
+        paper = f.get("paper_setup") or {}
+        rows.append(f"| {f['id']} | paper | " + " | ".join(_cell(paper.get(k, "")) for k in SETUP_KEYS) + " |")
+        rows.append("| | this build | " + " | ".join(f"{{glue:text}}`{doc}::{f['id']}_setup_{k}:s`"
+                                                    for k in SETUP_KEYS) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def csv_rows(findings: list[dict], design: str = "") -> list[list]:
+    headline = headline_verdicts(findings)
+    rows = []
+    for f in findings:
+        for p in f["parts"]:
+            primary = p.get("primary", False)
+            rows.append([f["id"], p["name"], "primary" if primary else "secondary", f["claim"],
+                         p["paper"] or f["paper"], p["statistic"], p["estimate"], p["ci_low"], p["ci_high"], p["n"],
+                         p["unit"], p["rule"], p["verdict"], p.get("p", ""),
+                         p["mde"] if p["verdict"] == "inconclusive" else "", p["mde"], p.get("effect", ""),
+                         p.get("can_decide", ""), p.get("n_needed", ""), f["verdict"],
+                         headline.get(f["id"], "") if primary else "", f["scale"], design])
+    return rows
+
+
+def _meta_row(chapter: str, meta: dict) -> list:
+    m = meta.get("machine") or {}
+    values = {"chapter": chapter, "chapter_current": meta.get("current", ""), "preset": meta.get("preset", ""), "executed": meta.get("executed", ""),
+              "chapter_seconds": meta.get("seconds", ""),
+              **{k: m.get(k, "") for k in ("cpu", "instruction_set", "torch_cpu_capability", "torch_threads",
+                                           "torch", "device")}}
+    return [values[c] for c in CSV_META_COLUMNS]
+
+
+def write_csv(findings: list[dict], path: Path, metas: dict[str, dict] | None = None, design: str = "") -> None:
+    """``scorecard.csv``, atomically: one row per part of each claim (columns :data:`CSV_COLUMNS`),
+    then :data:`CSV_META_COLUMNS` from the executed notebook of the finding's chapter (``metas``:
+    ``{chapter: metadata}``). ``headline`` is the primary part's verdict after Holm's correction
+    over the claims in ``findings``; ``design`` the build's design hash. A plain CSV with one header
+    line (``pandas.read_csv`` reads it)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([*CSV_COLUMNS, *CSV_META_COLUMNS])
+    rows = csv_rows(findings, design)
+    for f in findings:
+        meta = _meta_row(f.get("chapter", ""), (metas or {}).get(f.get("chapter"), {}))
+        w.writerows(row + meta for row in rows if row[0] == f["id"])
+    atomic_write(path, lambda p: p.write_text(buf.getvalue()))

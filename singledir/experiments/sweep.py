@@ -1,0 +1,383 @@
+"""Sweeps: train and analyse many networks, in-process or on Dask, resumable, one tidy table.
+
+A sweep is a list of :class:`~singledir.nets.runs.RunConfig` and one :class:`Measurements` applied to
+each trained network. Every finished run's result is cached on disk as soon as it arrives (keyed
+by the run, the analysis and the code version), so an interrupted sweep (Ctrl-C, a killed process,
+a crashed worker) resumes where it stopped and loses no finished run. A run whose loss diverges is
+recorded with ``diverged=True`` and NaN measurements, and the sweep goes on.
+
+``executor="dask"`` runs the same sweep on Dask distributed: a ``LocalCluster`` on this machine,
+or an existing scheduler given by ``address`` (a SLURM or Kubernetes cluster started with
+dask-jobqueue or dask-kubernetes). Results come back to the calling process, which writes the
+cache, so workers need no shared disk.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+import torch
+
+from ..base.cache import Cache, atomic_write, cache_dir, code_version, config_key
+from ..base.progress import Progress, duration, note
+from ..data.dataset import fingerprint, stratified_subset
+from ..measure import information, perturb
+from ..measure.units import layer_activations, measures_fingerprint, unit_table
+from ..nets.groups import default_group_size, form_groups, groupable, train_group
+from ..nets.models import unit_layer_names
+from ..nets.runs import RunConfig, TrainConfig, TrainedRun, load_run_dataset
+from ..nets.training import train_network
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """What to measure on each trained network of a sweep."""
+
+    # units a curve ablates (and noise perturbs), pooled into one order: "paper" (an MLP's hidden
+    # layers, the last three layers of any other network: the paper's Fig. 1), "all", or layer names
+    curve_layers: str | tuple[str, ...] = "paper"
+    # also the curve over every layer with units, ablated to zero in this many random orders (0: none),
+    # a secondary view: auc_all_zero in the runs table, units == "all" in the curves table
+    all_layers_repetitions: int = 0
+    # also the curve of the same layers over their live units only (units that fire on the curve's
+    # data), normalized: auc_live_norm_zero in the runs table, units == "live" in the curves table
+    live_units: bool = False
+    unit_layers: tuple[str, ...] | None = None  # layers of the per-unit table (None: every layer with units)
+    split: str = "train"  # data of the curves: "train" (the labels trained on) or "test"
+    n_curve: int | None = None  # examples of that split used for curves (None: all)
+    grid: int = 21  # ablated counts from none to all
+    repetitions: int = 10  # random ablation orders
+    baselines: tuple[str, ...] = ("zero",)  # "zero" and/or "mean" (per-unit training mean)
+    metrics: tuple[str, ...] = ("accuracy", "loss")  # add "top5" for ImageNet-style top-5 accuracy
+    noise_scales: tuple[float, ...] = ()  # noise curve scales (empty: no noise curve)
+    noise_repetitions: int = 3
+    checkpoints: bool = False  # also measure the curve at every kept checkpoint
+    units: bool = False  # per-unit table on the test set (selectivity, MI, importance, L1)
+    n_unit_data: int | None = None  # test examples for the per-unit table (seeded subset; None: all)
+    n_bins: int = information.N_BINS  # equal-frequency bins of the mutual-information estimator
+    seed: int = 0  # seed of ablation orders and noise
+
+    def __post_init__(self):
+        for name in ("unit_layers", "baselines", "noise_scales", "metrics"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, tuple(v))
+        if not isinstance(self.curve_layers, str):
+            object.__setattr__(self, "curve_layers", tuple(self.curve_layers))
+        elif self.curve_layers not in ("paper", "all"):
+            raise ValueError(f"curve_layers {self.curve_layers!r}: allowed 'paper', 'all' or a list of layer names")
+        if self.split not in ("train", "test"):
+            raise ValueError(f"analysis split {self.split!r}: allowed 'train' or 'test'")
+        bad = set(self.baselines) - {"zero", "mean"}
+        if bad or not self.baselines:
+            raise ValueError(f"baselines {self.baselines}: allowed 'zero' and 'mean'")
+        problem = perturb.noise_scales_problem(self.noise_scales)
+        if problem:
+            raise ValueError(f"noise_scales: {problem}")
+
+
+@dataclass
+class SweepResult:
+    """Tidy tables: ``runs`` one row per run; ``curves`` one row per run x checkpoint x baseline x
+    order x ablated count; ``noise`` one row per run x order x scale; ``units`` one row per run x unit."""
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    noise: pd.DataFrame
+    units: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def save(self, folder: Path) -> None:
+        for name in ("runs", "curves", "noise", "units"):
+            atomic_write(folder / f"{name}.parquet", lambda p, _t=getattr(self, name): _t.to_parquet(p, index=False))
+
+
+def expand(base: RunConfig, **axes: Sequence) -> list[RunConfig]:
+    """The grid of configs varying ``base`` along ``axes``; nested fields with ``__``.
+
+    >>> expand(RunConfig(), corruption=[0, 0.5], seed=[0, 1], train__lr=[1e-3, 1e-2])  # 8 configs
+    """
+    names = list(axes)
+    out = []
+    for values in itertools.product(*(axes[n] for n in names)):
+        d = base.to_dict()
+        for n, v in zip(names, values):
+            *path, last = n.split("__")
+            target = d
+            for p in path:
+                if p not in target or not isinstance(target[p], dict):
+                    raise ValueError(f"sweep axis {n!r}: {p!r} is not a section of a run config "
+                                     f"(sections: model, train)")
+                target = target[p]
+            allowed = set(target) | (set(TrainConfig.__dataclass_fields__) if path == ["train"] else set())
+            if last not in allowed:  # a train field left out of the dict at its default (selectivity_alpha) counts
+                raise ValueError(f"sweep axis {n!r}: unknown parameter {last!r}; allowed: {sorted(allowed)}")
+            target[last] = v
+        out.append(RunConfig.from_dict(d))
+    return out
+
+
+def with_and_without_bn(base: RunConfig, seeds: Sequence[int]) -> list[RunConfig]:
+    """Conv nets with batch normalization and without it, per seed, on one schedule (``base``'s):
+    networks that are compared are trained alike (the paper trained every conv net 100 epochs)."""
+    with_bn = expand(base.with_(model=replace(base.model, batch_norm=True)), seed=seeds)
+    return with_bn + expand(base.with_(model=replace(base.model, batch_norm=False)), seed=seeds)
+
+
+def _flat(config: RunConfig) -> dict:
+    d = config.to_dict()
+    row = {k: v for k, v in d.items() if k not in ("model", "train")}
+    for section in ("model", "train"):
+        for k, v in d[section].items():
+            row[f"{section}.{k}"] = str(v) if isinstance(v, list) else v
+    return row
+
+
+def _columns(rows: list[dict]) -> dict[str, list]:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return {k: [r.get(k) for r in rows] for k in keys}
+
+
+def curve_layer_names(model: torch.nn.Module, spec: str | Sequence[str] = "paper") -> list[str]:
+    """The layers whose units a curve ablates: ``"paper"``: every hidden layer of an MLP, the last
+    three layers with units of any other network (the paper's conv nets and ResNet, Fig. 1);
+    ``"all"``: every layer with units; or the names given."""
+    names = list(unit_layer_names(model))
+    if spec == "all":
+        return names
+    if spec == "paper":
+        from ..nets.models import MLP
+
+        return names if isinstance(model, MLP) else names[-3:]
+    return list(spec)
+
+
+def analyze_run(config: RunConfig, measurements: Measurements, progress: bool | None = False,
+                run: TrainedRun | None = None, ds=None) -> dict:
+    """Train (or load) one network and measure it; returns the payload of tables (column lists)."""
+    ds = ds or load_run_dataset(config)
+    run = run or train_network(config, dataset=ds, progress=progress)
+    final = run.final
+    row = {**_flat(config), "diverged": run.diverged, "train_seconds": run.seconds,
+           **{k: final.get(k, float("nan")) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}}
+    curves, noise, units = [], [], []
+    if run.diverged:
+        row.update({f"auc_{b}": float("nan") for b in measurements.baselines})
+        return {"runs": _columns([row]), "curves": {}, "noise": {}, "units": {}}
+    model = run.model
+    layers = curve_layer_names(model, measurements.curve_layers)
+    row["curve_layers"] = "+".join(layers)
+    sets = [("paper", layers)] + ([("all", curve_layer_names(model, "all"))] if measurements.all_layers_repetitions else [])
+    sets += [("live", layers)] if measurements.live_units else []
+    x, y = (ds.x_train, ds.y_train) if measurements.split == "train" else (ds.x_test, ds.y_test)
+    x, y = stratified_subset(x, y, measurements.n_curve, measurements.seed)
+    if _is_conv(model):
+        x = x.contiguous(memory_format=torch.channels_last)
+    acts, _ = layer_activations(model, (x, y), layers)
+    row["units_total"] = int(sum(a.shape[1] for a in acts.values()))
+    live = {l: torch.nonzero(a.amax(0) > 0).flatten().tolist() for l, a in acts.items()}  # active on these data
+    row["dead_units"] = row["units_total"] - sum(map(len, live.values()))
+    train_data = (ds.x_train, ds.y_train)
+    epochs = sorted(run.checkpoints) if measurements.checkpoints else []
+    if not epochs or epochs[-1] != config.train.epochs:
+        epochs.append(None)  # None: the final network
+    for epoch in epochs:
+        net = model if epoch is None else run.at_epoch(epoch)
+        ep = config.train.epochs if epoch is None else epoch
+        for set_name, set_layers in sets:
+            if set_name != "paper" and epoch is not None and ep != config.train.epochs:
+                continue  # the secondary curve only for the final network
+            for b in measurements.baselines if set_name == "paper" else ("zero",):
+                reps = measurements.all_layers_repetitions if set_name == "all" else measurements.repetitions
+                if set_name == "live" and row["dead_units"] == row["units_total"]:
+                    continue  # no unit fires: no live curve
+                c = perturb.ablation_curve(net, (x, y), set_layers, grid=measurements.grid,
+                                           repetitions=reps, seed=measurements.seed, baseline=b,
+                                           baseline_data=train_data, metrics=measurements.metrics,
+                                           units=live if set_name == "live" else None)
+                t = c.table.assign(epoch=ep, baseline=b, units=set_name)
+                curves += t.to_dict("records")
+                if epoch is None or ep == config.train.epochs:
+                    prefix = "auc" if set_name == "paper" else f"auc_{set_name}"
+                    row[f"{prefix}_{b}"] = c.auc
+                    row[f"{prefix}_norm_{b}"] = c.normalized_auc
+                    if set_name == "paper" and b == measurements.baselines[0]:
+                        row["intact_acc"] = float(c.table[c.table.fraction == 0]["accuracy"].mean())
+    if measurements.noise_scales:
+        nz = perturb.noise_curve(model, (x, y), layers, scales=measurements.noise_scales,
+                                 repetitions=measurements.noise_repetitions, seed=measurements.seed, sd_data=train_data,
+                                 metrics=measurements.metrics)
+        noise = nz.to_dict("records")
+        if sum(sc > 0 for sc in measurements.noise_scales) >= 2:
+            row["noise_auc"] = perturb.noise_auc(nz[nz.scale > 0])
+            intact = row.get("intact_acc", float("nan"))
+            row["noise_auc_norm"] = row["noise_auc"] / intact if intact > 0 else float("nan")
+    if measurements.units:
+        xt, yt = stratified_subset(ds.x_test, ds.y_test, measurements.n_unit_data, measurements.seed)
+        ulayers = list(measurements.unit_layers or unit_layer_names(model))
+        units = unit_table(model, (xt, yt), ulayers, n_classes=ds.n_classes,
+                                     n_bins=measurements.n_bins).to_dict("records")
+    return {"runs": _columns([row]), "curves": _columns(curves), "noise": _columns(noise), "units": _columns(units)}
+
+
+def _is_conv(model) -> bool:
+    return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
+def _analyze_group(configs: list[RunConfig], measurements: "Measurements", done, label: str = "") -> None:
+    """Train ``configs`` together (one group) and measure each member; ``done(j, payload)`` per member.
+    While the group trains, a progress line every 20 s or so says which epoch it has reached."""
+    dss = [load_run_dataset(c) for c in configs]
+    if groupable(configs[0]):
+        t0, last = time.monotonic(), [time.monotonic()]
+
+        def on_epoch(epoch: int) -> None:
+            if time.monotonic() - last[0] >= 20 or epoch == configs[0].train.epochs:
+                last[0] = time.monotonic()
+                note(f"{label}training {len(configs)} network(s) together: epoch {epoch}/"
+                               f"{configs[0].train.epochs}, {duration(time.monotonic() - t0)}")
+
+        runs = train_group(configs, datasets=dss, progress=False, on_epoch=on_epoch)
+    else:
+        runs = [train_network(c, dataset=ds, progress=False) for c, ds in zip(configs, dss)]
+    for j, (c, run, ds) in enumerate(zip(configs, runs, dss)):
+        done(j, analyze_run(c, measurements, run=run, ds=ds))
+
+
+def _worker(config_dicts: list[dict], analysis_dict: dict, cache_root: str, threads: int) -> list[dict]:
+    """Runs on a Dask worker: one group, one thread unless told otherwise, the driver's cache root."""
+    os.environ["SINGLEDIR_CACHE"] = cache_root
+    torch.set_num_threads(threads)
+    out: list[dict] = [{} for _ in config_dicts]
+    _analyze_group([RunConfig.from_dict(d) for d in config_dicts], Measurements(**analysis_dict),
+                   lambda j, p: out.__setitem__(j, p))
+    return out
+
+
+def _to_frame(payloads: list[dict], key: str, run_ids: list[int]) -> pd.DataFrame:
+    frames = []
+    for rid, p in zip(run_ids, payloads):
+        cols = p.get(key) or {}
+        if cols:
+            frames.append(pd.DataFrame(cols).assign(run=rid))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None, *, executor: str = "local",
+              address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1,
+              name: str | None = None, progress: bool | None = None,
+              group_size: int | None = None) -> SweepResult:
+    """Train and analyse every config; finished runs come from the cache.
+
+    Runs that can train together (same architecture, data, batch size and schedule; see
+    :mod:`singledir.nets.groups`) are trained in groups of at most ``group_size``, in-process or as
+    one Dask task per group; each run is still cached, and measured, on its own.
+
+    Args:
+        configs: the runs (see :func:`expand`).
+        measurements: what to measure on each.
+        group_size: most networks trained at once (None: :func:`singledir.nets.groups.default_group_size`,
+            measured per network kind on the CPU, by free memory on a GPU; 1: one at a time).
+        executor: ``"local"`` (in this process) or ``"dask"``.
+        address: a Dask scheduler's address; None starts a ``LocalCluster`` of ``n_workers``
+            processes with ``threads_per_worker`` threads each.
+        name: if given, the tables are also written to ``$SINGLEDIR_CACHE/sweeps/NAME-HASH/*.parquet``,
+            HASH from the configs and the analysis (``runs.attrs["tables"]`` is that folder).
+        progress: a progress bar of runs done / total with the time left (default: on a terminal).
+
+    Returns:
+        a :class:`SweepResult`; ``runs.run`` numbers the configs in the order given.
+    """
+    configs = list(configs)
+    measurements = measurements if measurements is not None else Measurements()
+    if executor not in ("local", "dask"):
+        raise ValueError(f"unknown executor {executor!r}; allowed: local, dask")
+    store = Cache("sweep-runs")
+    version = code_version(__name__)
+    a_dict = asdict(measurements)
+    threads = torch.get_num_threads() if executor == "local" else threads_per_worker  # see train(): part of the key
+    extra = {"measures": fp} if measurements.units and (fp := measures_fingerprint()) else {}
+    keys = [config_key({"run": c.to_dict(), "analysis": a_dict, "code": version, "threads": threads,
+                               **extra, **({"data": d} if (d := fingerprint(c.dataset)) else {})})
+            for c in configs]
+    payloads: dict[int, dict] = {}
+    for i, k in enumerate(keys):
+        hit = store.get(k)
+        if hit is not None:
+            payloads[i] = hit
+    todo = [i for i in range(len(configs)) if i not in payloads]
+    bar = Progress(len(configs), f"sweep {name or 'runs'}", initial=len(payloads), unit="run", bar=progress)
+
+    def done(i: int, payload: dict) -> None:
+        store.put(keys[i], payload, meta={"config": configs[i].to_dict(), "analysis": a_dict, "code_version": version})
+        payloads[i] = payload
+        bar.update(1, note=f"run {i} (seed {configs[i].seed}, corruption {configs[i].corruption}) done")
+
+    t0 = time.perf_counter()
+    groups = []  # runs that can train together, at most group_size (or the measured default) at once
+    for key_runs in form_groups([configs[i] for i in todo], 10 ** 9):
+        members = [todo[j] for j in key_runs]
+        limit = group_size or default_group_size(configs[members[0]])
+        groups += [[members[j] for j in g] for g in form_groups([configs[i] for i in members], limit)]
+    groups.sort(key=lambda g: g[0])
+    try:
+        if executor == "local":
+            for grp in groups:
+                _analyze_group([configs[i] for i in grp], measurements, lambda j, p, _g=grp: done(_g[j], p),
+                               label=f"sweep {name or 'runs'}: ")
+        elif groups:
+            _run_dask(configs, groups, a_dict, address, n_workers, threads_per_worker, done)
+    finally:
+        bar.close()
+    order = list(range(len(configs)))
+    ps = [payloads[i] for i in order]
+    result = SweepResult(_to_frame(ps, "runs", order), _to_frame(ps, "curves", order),
+                         _to_frame(ps, "noise", order), _to_frame(ps, "units", order))
+    result.runs.attrs.update({"computed": len(todo), "cached": len(configs) - len(todo),
+                              "seconds": time.perf_counter() - t0, "executor": executor})
+    if name:  # one folder per sweep: a smoke run's tables never replace the full book's
+        tag = config_key({"runs": [c.to_dict() for c in configs], "analysis": a_dict})[:12]
+        result.save(cache_dir() / "sweeps" / f"{name}-{tag}")
+        result.runs.attrs["tables"] = str(cache_dir() / "sweeps" / f"{name}-{tag}")
+    return result
+
+
+_LOCAL_CLUSTERS: dict[int, object] = {}
+
+
+def local_client(n_workers: int = 2):
+    """A Dask client on a ``LocalCluster`` of ``n_workers`` single-threaded processes, started once
+    per process and reused by later sweeps (closed when the process exits)."""
+    from distributed import Client, LocalCluster
+
+    client = _LOCAL_CLUSTERS.get(n_workers)
+    if client is None or client.status != "running":
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=40)
+        client = Client(cluster)
+        _LOCAL_CLUSTERS[n_workers] = client
+        import atexit
+
+        atexit.register(lambda c=client: (c.close(), c.cluster.close()))
+    return client
+
+
+def _run_dask(configs, groups, a_dict, address, n_workers, threads_per_worker, done) -> None:
+    from distributed import Client, as_completed
+
+    client = Client(address) if address is not None else local_client(n_workers)
+    try:
+        root = str(cache_dir())
+        futures = {client.submit(_worker, [configs[i].to_dict() for i in grp], a_dict, root, threads_per_worker,
+                                 key=f"singledir-group-{grp[0]}-{os.getpid()}-{time.time_ns()}", pure=False): grp
+                   for grp in groups}
+        for fut in as_completed(futures):
+            for i, payload in zip(futures[fut], fut.result()):
+                done(i, payload)
+    finally:
+        if address is not None:
+            client.close()

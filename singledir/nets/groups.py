@@ -1,0 +1,400 @@
+"""Many networks trained as one computation: seeds and settings of one architecture, together.
+
+Networks that share their architecture, data, batch size and schedule, and differ only in their
+seed, label corruption, learning rate, weight decay or dropout, are trained as a *group*. Their
+weights are stacked along a member dimension: an MLP's layers become ``[G, out, in]`` tensors
+applied with batched matrix products, a conv net's layers become grouped convolutions over the
+members' concatenated channels (each member keeps its own batch-norm statistics, since batch norm
+is per channel), and one optimizer step updates every member. On two CPU cores this keeps the
+matrix units busy where one small network leaves them idle (``benchmarks/bench_ensemble.py``).
+
+Each member stays the network it would be alone:
+
+* it is initialized by building it from its own seed exactly as a solo run does, and its weights
+  are copied into the stack;
+* it draws its own data order (a generator seeded with its seed, one permutation per epoch) and
+  its own dropout masks (a generator that continues the global random stream right after its
+  initialization, as a solo run's dropout does);
+* its loss is the mean cross-entropy over its own batch, and the group's loss is the sum of the
+  members' losses, so each member's gradient is its own;
+* the optimizer (Adam or SGD with momentum, as in ``torch.optim``) is elementwise, with each
+  member's learning rate and weight decay;
+* it is evaluated, checkpointed and given a history exactly when a solo run would be, and cached
+  as its own run under the same key as :func:`singledir.nets.training.train_network`, so sweeps resume run by run
+  and every analysis loads it like any other run;
+* a member whose loss becomes NaN or infinite is recorded as diverged at that step (its weights
+  as they were before the step, its history ending with a NaN row, as a solo run) and frozen;
+  the others go on.
+
+What is identical. :func:`singledir.nets.training.train_network` trains a groupable network as a group of one,
+which runs the very operations of a network trained alone (``F.linear``, a convolution with one
+group, batch norm, ``torch.optim``'s update), so a solo run equals the plain PyTorch loop of
+:func:`singledir.nets.solo.fit` bit for bit. In a larger group an MLP member computes its products
+member by member in the same orientation and equals its solo run bit for bit (measured on this
+book's AVX2 machines; tested to 1e-6 elsewhere). A conv-net member equals its solo run to float
+tolerance only: oneDNN vectorizes grouped convolutions, batch norm and pooling across all the
+members' channels, which rounds a member's sums differently (measured: 1e-7 after 8 Adam steps).
+So a conv net's last bits depend on the group it was trained in; the cache keeps whichever was
+trained first, and a build with the same configs and group size reproduces itself bit for bit.
+A group interrupted between epochs resumes from its last snapshot and ends bit-identical to an
+uninterrupted run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..base.cache import Cache, config_key
+from ..base.progress import timed
+from ..data.dataset import Dataset, batches
+from . import regularize as _reg
+from .runs import (RunConfig, TrainConfig, TrainedRun, autocast, default_device, epoch_of, inner_checkpoints,
+                   is_eval_epoch, load_cached, load_run_dataset, nan_row, network_key, store_run)
+from .models import ConvNetConfig, MLPConfig, build_model, describe
+from .stacked import StackedConvNet, StackedOptimizer, stack
+
+GROUPABLE = (MLPConfig, ConvNetConfig)
+# what members may differ in: everything else of a run config must be shared
+MEMBER_FIELDS = {"seed", "corruption"}
+MEMBER_TRAIN_FIELDS = {"lr", "weight_decay"}
+MEMBER_MODEL_FIELDS = {"dropout"}
+
+
+def groupable(config: RunConfig) -> bool:
+    """Whether ``config`` can be trained in a group (the project's MLPs and conv nets)."""
+    return isinstance(config.model, GROUPABLE)
+
+
+def group_key(config: RunConfig) -> str | None:
+    """What a run shares with the other members of its group (None: it trains alone)."""
+    if not groupable(config):
+        return None
+    d = config.to_dict()
+    for k in MEMBER_FIELDS:
+        d.pop(k)
+    for k in MEMBER_TRAIN_FIELDS:
+        d["train"].pop(k)
+    for k in MEMBER_MODEL_FIELDS:
+        d["model"].pop(k, None)
+    return json.dumps(d, sort_keys=True)
+
+
+def form_groups(configs: Sequence[RunConfig], max_size: int) -> list[list[int]]:
+    """Indices of ``configs`` in groups of at most ``max_size`` that can train together, in order
+    of first appearance (deterministic): as few groups as the limit allows, of nearly equal size
+    (18 runs with a limit of 16 train as 9 and 9). A config that cannot be grouped is a group of one."""
+    if int(max_size) < 1:
+        raise ValueError(f"group size {max_size} must be at least 1")
+    by_key: dict[str, list[int]] = {}
+    groups: list[list[int]] = []
+    for i, c in enumerate(configs):
+        k = group_key(c)
+        if k is None:
+            groups.append([i])
+            continue
+        members = by_key.setdefault(k, [])
+        members.append(i)
+    for members in by_key.values():  # as few groups as the limit allows, of nearly equal sizes
+        k = math.ceil(len(members) / int(max_size))
+        bounds = [round(j * len(members) / k) for j in range(k + 1)]
+        groups += [members[bounds[j]:bounds[j + 1]] for j in range(k)]
+    return sorted(groups, key=lambda g: g[0])
+
+
+# Networks per group on the CPU, measured with benchmarks/bench_ensemble.py on this book's 2-core
+# AVX2 machines (time per network against training alone): 784-128-128 MLPs 3.6x at 16; the conv
+# net at 1/8 width with batch norm 1.17x at 8 (1.06x at 16); without batch norm 0.84x to 0.92x at
+# any group size, so alone. oneDNN's grouped convolutions gain little for so few channels.
+CPU_GROUP_SIZES = {"mlp": 16, "convnet_bn": 8, "convnet": 1}
+
+
+def default_group_size(config: RunConfig, device: torch.device | str | None = None,
+                       cap: int = 16) -> int:
+    """How many networks like ``config`` to train at once: on the CPU the measured best of
+    :data:`CPU_GROUP_SIZES`; on a GPU as many as fit in half its free memory by a per-member
+    estimate (weights, gradients and Adam moments, and the activations of one batch kept for the
+    backward pass), at most ``cap``."""
+    device = torch.device(device) if device is not None else default_device()
+    if device.type != "cuda":
+        m = config.model
+        kind = "mlp" if isinstance(m, MLPConfig) else (
+            "convnet_bn" if isinstance(m, ConvNetConfig) and m.batch_norm else "convnet")
+        return min(cap, CPU_GROUP_SIZES[kind])
+    ds = load_run_dataset(config)
+    net = build_model(config.model, ds.input_shape, ds.n_classes)
+    params = sum(p.numel() for p in net.parameters())
+    acts = 0
+    x = ds.x_train[:1]
+    with torch.no_grad():
+        for _, stage in net.stages():
+            x = stage(x)
+            acts += x.numel()
+    per_member = 4 * (4 * params + 3 * acts * config.train.batch_size)
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(cap, int(0.5 * free // max(per_member, 1))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Stacked networks
+# ---------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimizer: torch.optim's Adam and SGD, elementwise, with a learning rate per member
+# ---------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------
+# Training a group
+# ---------------------------------------------------------------------------------------------
+def _check_group(configs: Sequence[RunConfig]) -> None:
+    if not configs:
+        raise ValueError("an empty group: give at least one run config")
+    keys = {group_key(c) for c in configs}
+    if None in keys:
+        bad = [c for c in configs if not groupable(c)][0]
+        raise ValueError(f"{describe(bad.model)} cannot be trained in a group; groupable: "
+                         "MLPs and the project's conv nets (train it with singledir.nets.training.train_network)")
+    if len(keys) > 1:
+        raise ValueError("runs of one group must share everything but seed, corruption, lr, weight_decay "
+                         "and dropout; form groups with singledir.nets.groups.form_groups")
+
+
+def _evaluate(net, x: torch.Tensor, ys: torch.Tensor, members: list[int], cfg: TrainConfig,
+              device: torch.device, batch_size: int = 1024) -> dict[int, tuple[float, float]]:
+    """``{member: (mean loss, accuracy)}`` on ``x [N, ...]`` with each member's labels ``ys [G, N]``,
+    in eval mode and full precision, batched as :func:`singledir.nets.runs.evaluate` does."""
+    was = net.training
+    net.eval()
+    loss = {g: 0.0 for g in members}
+    correct = {g: 0 for g in members}
+    try:
+        with torch.no_grad():
+            for idx in batches(ys.shape[1], batch_size):
+                out = net(net.shared(x[idx].to(device)))  # in full precision, as train.evaluate
+                for g in members:
+                    yy = ys[g, idx].to(device)
+                    loss[g] += F.cross_entropy(out[g].float(), yy, reduction="sum").item()
+                    correct[g] += (out[g].argmax(1) == yy).sum().item()
+    finally:
+        net.train(was)
+    n = max(ys.shape[1], 1)
+    return {g: (loss[g] / n, correct[g] / n) for g in members}
+
+
+class _Group:
+    """The state of a group in training: what a snapshot holds."""
+
+    def __init__(self, configs, datasets, device):
+        self.configs, self.device = list(configs), device
+        self.G = len(configs)
+        self.cfg = configs[0].train
+        ds0 = datasets[0]
+        members, self.drop_gens = [], []
+        for c, ds in zip(configs, datasets):
+            torch.manual_seed(c.seed)  # each member built exactly as a solo run builds it
+            m = build_model(c.model, ds.input_shape, ds.n_classes)
+            if not isinstance(c.model, MLPConfig):
+                m = m.to(memory_format=torch.channels_last)
+            members.append(m)
+            g = torch.Generator(device=device)
+            if device.type == "cpu":  # dropout continues the global stream, as in a solo run
+                g.set_state(torch.get_rng_state())
+            else:
+                g.manual_seed(c.seed)
+            self.drop_gens.append(g)
+        self.net = stack(members).to(device)
+        self.order_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
+        self.opt = StackedOptimizer(list(self.net.parameters()), self.G, [c.train for c in configs])
+        self.epoch = 0
+        self.live = [True] * self.G
+        self.frozen: dict[int, dict] = {}  # diverged members: their state at divergence
+        self.history: list[list[dict]] = [[] for _ in configs]
+        self.checkpoints: list[dict] = [{} for _ in configs]
+        self.seconds = 0.0
+        conv = isinstance(self.net, StackedConvNet)
+        self.x_train = (ds0.x_train.permute(0, 2, 3, 1).contiguous() if conv else ds0.x_train).to(device)
+        self.y_train = torch.stack([ds.y_train for ds in datasets]).to(device)  # [G, N]: each member's labels
+        self.y_test = ds0.y_test.unsqueeze(0).expand(self.G, -1)
+        self.x_train_nchw, self.x_test = ds0.x_train, ds0.x_test
+
+    def state(self, g: int) -> dict[str, torch.Tensor]:
+        return self.frozen.get(g) or self.net.member_state(g)
+
+    def evaluate(self, epoch) -> None:
+        members = [g for g in range(self.G) if self.live[g]]
+        if not members:
+            return
+        tr = _evaluate(self.net, self.x_train_nchw, self.y_train, members, self.cfg, self.device)
+        te = _evaluate(self.net, self.x_test, self.y_test, members, self.cfg, self.device)
+        for g in members:
+            self.history[g].append({"epoch": epoch, "train_loss": tr[g][0], "train_acc": tr[g][1],
+                                    "test_loss": te[g][0], "test_acc": te[g][1]})
+
+    def checkpoint(self, epoch) -> None:
+        for g in range(self.G):
+            if self.live[g]:
+                self.checkpoints[g][epoch] = self.net.member_state(g)
+
+    def snapshot(self) -> dict:
+        return {"net": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
+                "opt": self.opt.state_dict(), "epoch": self.epoch, "live": list(self.live),
+                "frozen": {str(g): s for g, s in self.frozen.items()},
+                "order_gens": [g.get_state() for g in self.order_gens],
+                "drop_gens": [g.get_state().cpu() for g in self.drop_gens],
+                "history": self.history, "checkpoints": [{str(k): v for k, v in c.items()} for c in self.checkpoints],
+                "seconds": self.seconds}
+
+    def restore(self, snap: dict) -> None:
+        self.net.load_state_dict(snap["net"])
+        self.opt.load_state_dict(snap["opt"], self.device)
+        self.epoch = int(snap["epoch"])
+        self.live = list(snap["live"])
+        self.frozen = {int(g): s for g, s in snap["frozen"].items()}
+        for g, s in zip(self.order_gens, snap["order_gens"]):
+            g.set_state(s)
+        for g, s in zip(self.drop_gens, snap["drop_gens"]):
+            g.set_state(s.to(g.device) if g.device.type != "cpu" else s)
+        self.history = snap["history"]
+        self.checkpoints = [{epoch_of(k): v for k, v in c.items()} for c in snap["checkpoints"]]
+        self.seconds = float(snap["seconds"])
+
+    def run(self, progress: bool | None, snapshot: Callable[["_Group"], None] | None,
+            on_epoch: Callable[[int], None] | None) -> None:
+        from tqdm import tqdm
+
+        cfg, G, dev = self.cfg, self.G, self.device
+        n = self.y_train.shape[1]
+        inner = inner_checkpoints(cfg, n)
+        if self.epoch == 0:
+            if 0 in cfg.checkpoints:
+                self.checkpoint(0)
+            if cfg.epochs == 0 or 0 in cfg.checkpoints:
+                self.evaluate(0)
+        bar = tqdm(range(self.epoch + 1, cfg.epochs + 1), desc=f"train group of {G}",
+                   disable=(not sys.stderr.isatty()) if progress is None else not progress, leave=False)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            self.net.train()
+            order = torch.stack([torch.randperm(n, generator=g) for g in self.order_gens]).to(dev)
+            for step, s0 in enumerate(range(0, n, cfg.batch_size), 1):
+                idx = order[:, s0:s0 + cfg.batch_size]
+                xb = self.net.batch(self.x_train, idx)
+                yb = self.y_train.gather(1, idx)
+                acts: list | None = [] if cfg.selectivity_alpha else None
+                with autocast(cfg, dev):
+                    out = self.net(xb, self.drop_gens, acts=acts)
+                B = yb.shape[1]
+                losses = F.cross_entropy(out.float().reshape(G * B, -1), yb.reshape(-1),
+                                         reduction="none").view(G, B).mean(1)
+                losses = _reg.regularized(losses, cfg.selectivity_alpha, self.net, acts, yb, out.shape[-1])
+                finite = torch.isfinite(losses).tolist()
+                for g in range(G):
+                    if self.live[g] and not finite[g]:  # diverged: keep the state before this step
+                        self.frozen[g] = self.net.member_state(g)
+                        self.history[g].append(nan_row(epoch))
+                        self.live[g] = False
+                active = [g for g in range(G) if self.live[g]]
+                if not active:
+                    break
+                loss = losses[active].sum() if len(active) < G else losses.sum()
+                self.opt.zero_grad()
+                loss.backward()
+                self.opt.step()
+                c = inner.get((epoch, step))
+                if c is not None:
+                    self.evaluate(c)
+                    self.checkpoint(c)
+            self.epoch = epoch
+            if not any(self.live):
+                break
+            if is_eval_epoch(cfg, epoch):
+                self.evaluate(epoch)
+                accs = [self.history[g][-1]["train_acc"] for g in range(G) if self.live[g]]
+                bar.set_postfix(min_train_acc=f"{min(accs):.3f}")
+            if epoch in cfg.checkpoints:
+                self.checkpoint(epoch)
+            self.seconds += time.perf_counter() - t0
+            if snapshot is not None:
+                snapshot(self)
+            if on_epoch is not None:
+                on_epoch(epoch)
+
+
+def _group_cache_key(keys: Sequence[str]) -> str:
+    return config_key({"group": list(keys)})
+
+
+@timed("training")
+def train_group(configs: Sequence[RunConfig], *, device: torch.device | str | None = None,
+                progress: bool | None = None, use_cache: bool = True,
+                datasets: Sequence[Dataset] | None = None, snapshot_every: float = 120.0,
+                on_epoch: Callable[[int], None] | None = None) -> list[TrainedRun]:
+    """Train ``configs`` as one group (or load them from the cache); one :class:`TrainedRun` each.
+
+    Members already cached are loaded; the others train together and are each cached as their own
+    run under the key :func:`singledir.nets.training.train_network` uses. While training, the group's whole state
+    is written to the cache every ``snapshot_every`` seconds (at the end of an epoch; 0: every
+    epoch), so an interrupted group resumes from its last snapshot with the same result.
+
+    Args:
+        configs: runs that share everything but seed, corruption, learning rate, weight decay and
+            dropout (see :func:`form_groups`).
+        device: defaults to the GPU when one is present.
+        datasets: the runs' datasets if already loaded (``load_run_dataset(config)`` each).
+        on_epoch: called after each epoch (and its snapshot) with the epoch number.
+
+    Example:
+        >>> runs = train_group(expand(RunConfig(dataset="digits"), seed=range(8)))
+    """
+    configs = list(configs)
+    _check_group(configs)
+    device = torch.device(device) if device is not None else default_device()
+    runs: dict[int, TrainedRun] = {}
+    if use_cache:
+        for i, c in enumerate(configs):
+            hit = load_cached(c, device, datasets[i] if datasets else None)
+            if hit is not None:
+                runs[i] = hit
+    todo = [i for i in range(len(configs)) if i not in runs]
+    if todo:
+        cfgs = [configs[i] for i in todo]
+        dss = [datasets[i] if datasets else load_run_dataset(configs[i]) for i in todo]
+        x0 = dss[0].x_train
+        if any(d.x_train.shape != x0.shape for d in dss):
+            raise ValueError("members of a group must train on the same images")
+        group = _Group(cfgs, dss, device)
+        store = Cache("groups")
+        gkey = _group_cache_key([network_key(c, device) for c in cfgs])
+        if use_cache:
+            snap = store.get(gkey)
+            if snap is not None:
+                group.restore(snap)
+        last = [time.monotonic()]
+
+        def snapshot(gr: _Group) -> None:
+            if use_cache and gr.epoch < gr.cfg.epochs and time.monotonic() - last[0] >= snapshot_every:
+                store.put(gkey, gr.snapshot(), meta={"configs": [c.to_dict() for c in cfgs]})
+                last[0] = time.monotonic()
+
+        group.run(progress, snapshot, on_epoch)
+        for j, i in enumerate(todo):
+            c, ds = cfgs[j], dss[j]
+            model = build_model(c.model, ds.input_shape, ds.n_classes)
+            model.load_state_dict(group.state(j))
+            if not isinstance(c.model, MLPConfig):
+                model = model.to(memory_format=torch.channels_last)
+            run = TrainedRun(c, model.to(device).eval(), group.history[j], group.checkpoints[j],
+                                    diverged=not group.live[j], from_cache=False, seconds=group.seconds / len(todo))
+            if use_cache:
+                store_run(run, device, meta={"group_size": len(todo)})
+            runs[i] = run
+        if use_cache:
+            store.remove(gkey)
+    return [runs[i] for i in range(len(configs))]
