@@ -36,3 +36,17 @@ def mlp_and_data(n: int = 40):
     net = build_model(MLPConfig(widths=(8, 8)), (1, 2, 2), 3).eval()
     g = torch.Generator().manual_seed(1)
     return net, torch.randn(n, 1, 2, 2, generator=g), torch.arange(n) % 3
+
+
+def _tiny_runs():
+    from singledir.nets.models import ConvNetConfig, MLPConfig
+    from singledir.nets.runs import RunConfig, TrainConfig
+
+    tiny = RunConfig(dataset="digits", n_train=300, n_test=100, model=MLPConfig(widths=(32, 16)),
+                     train=TrainConfig(epochs=2, batch_size=64, lr=3e-3), seed=0)
+    tiny_conv = RunConfig(dataset="digits", n_train=300, n_test=100, model=ConvNetConfig(width=0.0625),
+                          train=TrainConfig(epochs=2, batch_size=64, lr=3e-3), seed=0)
+    return tiny, tiny_conv
+
+
+TINY, TINY_CONV = _tiny_runs()  # a two-epoch MLP and conv net on 300 of sklearn's 8x8 digits
