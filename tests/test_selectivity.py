@@ -1,13 +1,10 @@
-"""Class selectivity, mutual information, filter norms and Spearman: exact values and
-cross-checks against independent implementations."""
+"""singledir.measure.selectivity: class selectivity, filter norms and Spearman, exact values and
+cross-checks against independent implementations (mutual information: test_information.py)."""
 import math
 
-import numpy as np
 import pytest
 import torch
-from sklearn.metrics import mutual_info_score
 
-from singledir.measure import information as information_mod
 from singledir.measure import selectivity as selectivity_mod
 from singledir.measure.units import unit_table
 from singledir.nets.models import ConvNetConfig, MLPConfig, build_model
@@ -55,37 +52,6 @@ def test_selectivity_is_undefined_for_negative_units_and_skips_absent_classes():
     assert selectivity_mod.preferred_class(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 2]), n_classes=3).tolist() == [2]
     with pytest.raises(ValueError, match="at least 2 classes"):
         selectivity_mod.selectivity_index(torch.tensor([[1.0], [3.0]]), torch.tensor([0, 0]))
-
-
-def test_mutual_information_matches_sklearn_on_the_same_bins():
-    g = torch.Generator().manual_seed(0)
-    y = torch.randint(0, 10, (2000,), generator=g)
-    acts = torch.relu(torch.randn(2000, 6, generator=g))
-    acts[:, 1] += 0.5 * y  # informative unit
-    acts[:, 2] = 0.0  # dead unit
-    acts[:, 3] = (y == 3).float()  # a binary unit: many ties
-    mi = information_mod.mutual_information(acts, y, n_bins=8)
-    for u in range(6):
-        codes = information_mod.equal_frequency_bins(acts[:, u].numpy(), 8)
-        ref = mutual_info_score(y.numpy(), codes) / math.log(2)
-        assert mi[u].item() == pytest.approx(ref, abs=1e-10)
-    assert mi[2] == 0.0
-    assert mi[1] > 1.0 > mi[0]
-    # the binary unit: I = H(1{y=3}) exactly, since its value is a function of the class
-    p = (y == 3).sum().item() / len(y)
-    assert mi[3].item() == pytest.approx(-(p * math.log2(p) + (1 - p) * math.log2(1 - p)), abs=1e-9)
-
-
-def test_equal_frequency_bins_are_equal_and_ties_share_a_bin():
-    v = np.arange(100.0)
-    codes = information_mod.equal_frequency_bins(v, 10)
-    assert np.bincount(codes).tolist() == [10] * 10
-    tied = np.r_[np.zeros(60), np.arange(1.0, 41.0)]
-    codes = information_mod.equal_frequency_bins(tied, 10)
-    assert len(set(codes[:60])) == 1  # all zeros in one bin
-    assert codes.max() + 1 <= 10
-    with pytest.raises(ValueError, match="n_bins"):
-        information_mod.equal_frequency_bins(v, 1)
 
 
 def test_filter_l1_norms():
