@@ -1,6 +1,8 @@
 """Helpers shared by the test modules (pytest puts tests/ on sys.path)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 RECORD = "application/papermill.record/text/plain"  # where papermill keeps a glued value's text
 
 
@@ -50,3 +52,24 @@ def _tiny_runs():
 
 
 TINY, TINY_CONV = _tiny_runs()  # a two-epoch MLP and conv net on 300 of sklearn's 8x8 digits
+
+
+ROOT = Path(__file__).resolve().parents[1]  # the project (singledir.book.params.ROOT)
+APPROACH = ROOT / "chapters" / "01_approach.md"
+# chapter 1's parameters in params/smoke.yml
+SMOKE_APPROACH = {"dataset": "digits", "n_train": 400, "n_test": 200, "corruption": 0.5,
+                  "model": {"kind": "mlp", "widths": [16, 16]},
+                  "train": {"epochs": 2, "batch_size": 64, "lr": 0.003}, "corrupted_epochs": 2, "seed": 0}
+
+
+def fisher_interval(lo: float, hi: float, n: int = 30) -> dict:
+    """A correlation result whose 95% interval is exactly (lo, hi)."""
+    import math
+
+    from scipy import stats as st
+
+    from singledir.experiments import stats
+
+    zl, zh = math.atanh(lo), math.atanh(hi)
+    c, s = (zl + zh) / 2, (zh - zl) / 2 / st.norm.ppf(0.975)
+    return stats.pivot_result(math.tanh(c), c, s, math.inf, "fisher", n)

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from singledir.book import cli
-from singledir.book.keys import chapter_key
 from singledir.book import params as params_mod
 from singledir.book import staging
 from singledir.book.params import BookError
@@ -130,13 +129,6 @@ def test_a_chapter_whose_findings_file_is_lost_is_executed_again(fake_book, caps
     assert meta(build_dir, "01_approach")["findings"] == ["E1.json"]
 
 
-def test_findings_expected_of_a_notebook_without_a_record_come_from_the_claims():
-    from singledir.book import results
-
-    assert results.expected_findings({"run": "x"}, "02_memorization") == ["E1.json", "E2.json"]
-    assert results.expected_findings({"run": "x", "findings": []}, "02_memorization") == []
-
-
 # ---------------------------------------------------------------------------------------------
 # Items 9 and 12: stale findings marked; leftovers cleaned
 # ---------------------------------------------------------------------------------------------
@@ -177,35 +169,6 @@ def test_a_refused_parameter_file_leaves_no_build_folder(fake_book):
     with pytest.raises(BookError, match="value"):
         cli.build(params, build_dir=build_dir, html=False, progress=False)
     assert not (fake_book / "_build").exists()
-
-
-# ---------------------------------------------------------------------------------------------
-# Item 11: a copied or moved project keeps chapter 7's key
-# ---------------------------------------------------------------------------------------------
-def test_chapter_7s_key_holds_no_absolute_path(tmp_path, monkeypatch):
-    import os
-    import shutil
-
-
-    src = ROOT / "chapters" / "07_your_model.md"
-    defaults = params_mod.declared_parameters(params_mod.read_chapter(src))
-    chapter_params = params_mod.load_params(ROOT / "params" / "smoke.yml", params_mod.chapter_paths())["07_your_model"]
-    keys = []
-    for place in ("here", "there/moved"):
-        root, cache = tmp_path / place / "project", tmp_path / place / "cache"
-        model_file = root / defaults["model"].partition(":")[0]
-        model_file.parent.mkdir(parents=True)
-        shutil.copy(ROOT / defaults["model"].partition(":")[0], model_file)
-        monkeypatch.setattr(params_mod, "ROOT", root)  # the project as if it lived here
-        monkeypatch.setenv("SINGLEDIR_CACHE", str(cache))
-        weights = Path(os.path.expandvars(defaults["weights"]))
-        weights.parent.mkdir(parents=True)
-        weights.write_bytes(b"the same weights")
-        assert len(params_mod._named_files(params_mod.effective_parameters(src, chapter_params))) == 2  # both hashed
-        keys.append(chapter_key(src, chapter_params))
-    assert keys[0] == keys[1]
-    weights.write_bytes(b"other weights")
-    assert chapter_key(src, chapter_params) != keys[1]
 
 
 # ---------------------------------------------------------------------------------------------

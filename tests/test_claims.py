@@ -1,22 +1,20 @@
-"""singledir.experiments.claims and singledir.experiments.scorecard: every rule fed synthetic intervals, p-values that agree
-with the 95% verdicts, the combination of parts, Holm's correction of the headline verdicts, the
-design hash, every claim wired to the chapter that reports it, findings written and tabulated."""
+"""singledir.experiments.claims: every rule fed synthetic intervals, p-values that agree with the 95%
+verdicts, the combination of parts, Holm's correction of the headline verdicts, every claim wired to
+the chapter that reports it (the design hash: test_keys.py; findings written and tabulated:
+test_scorecard.py)."""
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 from scipy import stats as st
 
+from helpers import fisher_interval
 from singledir.book import params as params_mod
-from singledir.book.keys import design_hash
 from singledir.experiments import claims as claims_mod
 from singledir.experiments import verdicts
 from singledir.experiments import scorecard as scorecard_mod
@@ -53,13 +51,6 @@ def t_result(center: float, scale: float = 0.1, df: float = 4, n: int = 5) -> di
 def fisher_result(rho: float, n: int = 30) -> dict:
     """A Spearman rho over ``n`` pairs with its Fisher pivot (Bonett-Wright scale)."""
     return stats.pivot_result(rho, math.atanh(rho), math.sqrt((1 + rho * rho / 2) / (n - 3)), math.inf, "fisher", n)
-
-
-def fisher_interval(lo: float, hi: float, n: int = 30) -> dict:
-    """A correlation result whose 95% interval is exactly (lo, hi)."""
-    zl, zh = math.atanh(lo), math.atanh(hi)
-    c, s = (zl + zh) / 2, (zh - zl) / 2 / st.norm.ppf(0.975)
-    return stats.pivot_result(math.tanh(c), c, s, math.inf, "fisher", n)
 
 
 PARTS = [(c.id, p) for c in claims_mod.CLAIMS.values() for p in c.parts]
@@ -301,83 +292,6 @@ def test_rules_table_lists_every_part():
     assert (t.role == "primary").sum() == 18 and t[t.role == "primary"].id.is_unique
 
 
-def test_design_hash_changes_with_any_rule_source_or_value(tmp_path, monkeypatch):
-    a, b = tmp_path / "01_a.md", tmp_path / "02_b.md"
-    a.write_text("# chapter a\nseeds = 5\n")
-    b.write_text("# chapter b\n")
-    params = {"01_a": {"seeds": [0, 1, 2], "epochs": 40}, "02_b": {}}
-    h = design_hash([a, b], params)
-    assert re.fullmatch(r"[0-9a-f]{12}", h)
-    assert design_hash([b, a], json.loads(json.dumps(params))) == h  # order and identity do not matter
-    assert design_hash([a, b], {**params, "01_a": {"seeds": [0, 1, 2], "epochs": 41}}) != h
-    assert design_hash([a, b], {**params, "01_a": {"seeds": [0, 1], "epochs": 40}}) != h
-    assert design_hash([a], params) != h
-    b.write_text("# chapter b, changed\n")
-    assert design_hash([a, b], params) != h
-    b.write_text("# chapter b\n")
-    assert design_hash([a, b], params) == h
-    # the rules: a copy of claims.py hashes the same; a copy with another band does not
-    source = Path(claims_mod.__file__).read_text()
-    same, changed = tmp_path / "same.py", tmp_path / "changed.py"
-    same.write_text(source)
-    assert "NO_RELATION_BAND = 0.3\n" in source
-    changed.write_text(source.replace("NO_RELATION_BAND = 0.3\n", "NO_RELATION_BAND = 0.25\n"))
-    monkeypatch.setattr(claims_mod, "__file__", str(same))
-    assert design_hash([a, b], params) == h
-    monkeypatch.setattr(claims_mod, "__file__", str(changed))
-    assert design_hash([a, b], params) != h
-
-
-SETUP = {k: "x" for k in scorecard_mod.SETUP_KEYS}
-
-
-def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
-    monkeypatch.setenv("SINGLEDIR_RESULTS", str(tmp_path))
-    r = fisher_interval(-0.1, 0.5, 20)
-    f = scorecard_mod.report("E3", {"conv net": r}, scale="tiny", setup=SETUP, glue=False)
-    assert f["verdict"] == "inconclusive" and json.loads((tmp_path / "E3.json").read_text()) == f
-    scorecard_mod.report("E12", {"conv net": fisher_interval(0.05, 0.2, 20)}, scale="tiny", setup=SETUP, glue=False)
-    got = [json.loads((tmp_path / f"{i}.json").read_text()) for i in ("E3", "E12")]
-    assert [g["id"] for g in got] == ["E3", "E12"]
-    out = tmp_path / "scorecard.csv"
-    got = [{**g, "chapter": "03_generalization"} for g in got]
-    scorecard_mod.write_csv(got, out, metas={"03_generalization": {"preset": "p.yml", "machine": {"cpu": "test"}}},
-                        design="abc123")
-    lines = out.read_text().splitlines()
-    assert lines[0].split(",")[:3] == ["id", "part", "role"] and lines[0].endswith(",torch,device,chapter_current")
-    t = pd.read_csv(out)
-    assert len(t) == 2 and list(t.id) == ["E3", "E12"] and (t.design == "abc123").all()
-    e3, e12 = t.iloc[0], t.iloc[1]
-    assert (e3.part, e3.role, e3.part_verdict, e3.verdict, e3.preset) == ("conv net", "primary", "inconclusive",
-                                                                           "inconclusive", "p.yml")
-    assert e3.mde == pytest.approx(stats.mde(r)) and e3.p == pytest.approx(stats.alpha_excluding(r, 0.0))
-    assert (e12.part_verdict, e12.verdict, e12.cpu) == ("contradicted", "contradicted", "test")  # E12: negative
-    assert math.isnan(e12.mde)  # a decided part has no MDE
-    with pytest.raises(ValueError, match="lacks"):
-        scorecard_mod.report("E3", {"conv net": r}, scale="", setup={"data": "x"}, glue=False)
-    md = scorecard_mod.scorecard_markdown(got)
-    assert md.count("\n") == 2 + 2 and "{numref}`fig-e3`" in md
-    assert "::E3_p0_est_text:s`" in md and "::E3_p0_ci_text:s`" in md
-
-
-def test_a_part_without_a_number_reads_n_a_not_nan():
-    """E5 on data where 1 setting fits its training set has no correlation: the table says so."""
-    one = stats.spearman([0.5], [0.9])
-    _, (p, _) = verdicts.decide("E5", {"settings that fit": one, "every setting, given training accuracy": one})
-    assert p.verdict == "inconclusive" and math.isnan(p.mde)
-    assert (scorecard_mod.estimate_text(p), scorecard_mod.interval_text(p)) == ("n/a", "n/a: 1 settings")
-    assert scorecard_mod.mde_text(p) == ("Inconclusive part (settings that fit): too few samples to estimate what "
-                                     "this run could detect.")
-    fit = fisher_interval(0.71, 0.99, 11)
-    _, (q, _) = verdicts.decide("E5", {"settings that fit": fit, "every setting, given training accuracy": one})
-    assert (scorecard_mod.estimate_text(q), scorecard_mod.interval_text(q)) == (f"{fit['estimate']:.3f}", "0.710 to 0.990")
-    assert scorecard_mod.mde_text(q) == ""  # decided
-    e3 = fisher_interval(-0.34, 0.44, 28)
-    _, (r,) = verdicts.decide("E3", {"conv net": e3})
-    assert scorecard_mod.mde_text(r) == (f"Inconclusive part (conv net): with 80% power this run detects an effect of "
-                                     f"{stats.mde(e3):.3f} beyond the rule's boundary.")
-
-
 def _reported_ids(chapter_text: str) -> set[str]:
     return set(re.findall(r'(?<![\w.])report\(\s*"([EF]\d+)"', chapter_text))
 
@@ -394,8 +308,6 @@ def test_every_claim_is_reported_by_its_chapter_and_the_chapter_is_in_the_book()
         text = chapters[c.chapter].read_text()
         assert f":name: {c.figure}" in text, (c.id, c.figure)
     assert set().union(*reported.values()) == set(claims_mod.CLAIMS)
-
-
 
 
 def test_no_chapter_prints_a_finding_as_a_raw_dict():

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import glued
+from helpers import APPROACH, SMOKE_APPROACH, glued
 from singledir.book import cli
 from singledir.book.keys import chapter_key, executed_key, executed_meta
 from singledir.book import params as params_mod
@@ -24,11 +24,6 @@ from singledir.book.params import BookError
 SMOKE = params_mod.ROOT / "params" / "smoke.yml"
 DEFAULT = params_mod.ROOT / "params" / "default.yml"
 MATHJAX = params_mod.ROOT / "book_static" / "mathjax" / "tex-svg-full.js"
-APPROACH = params_mod.ROOT / "chapters" / "01_approach.md"
-
-SMOKE_APPROACH = {"dataset": "digits", "n_train": 400, "n_test": 200, "corruption": 0.5,
-                  "model": {"kind": "mlp", "widths": [16, 16]},
-                  "train": {"epochs": 2, "batch_size": 64, "lr": 0.003}, "corrupted_epochs": 2, "seed": 0}
 
 FAILING_CHAPTER = '''---
 jupytext:
@@ -165,15 +160,6 @@ def test_missing_params_file(tmp_path):
         cli.build(tmp_path / "nope.yml", build_dir=tmp_path / "_build", html=False, progress=False)
 
 
-def test_chapter_key_depends_on_source_and_params(tmp_path):
-    k = chapter_key(APPROACH, SMOKE_APPROACH)
-    assert k == chapter_key(APPROACH, dict(reversed(list(SMOKE_APPROACH.items()))))
-    assert k != chapter_key(APPROACH, {**SMOKE_APPROACH, "seed": 1})
-    copy = tmp_path / "01_approach.md"
-    copy.write_text(APPROACH.read_text() + "\n")
-    assert k != chapter_key(copy, SMOKE_APPROACH)
-
-
 def test_main_reports_a_book_error(tmp_path, capsys):
     assert cli.main(["--params", str(tmp_path / "nope.yml"), "--no-html", "--build-dir", str(tmp_path)]) == 1
     assert "[book] ERROR" in capsys.readouterr().err
@@ -207,7 +193,6 @@ def test_every_chapter_executes(smoke_build, smoke_cache):
     assert partials(build_dir) == []
     assert not (build_dir / "exec" / "failed").exists()
     assert not (build_dir / "html").exists()  # html=False renders nothing
-
 
 
 def test_the_values_a_parameter_file_gives_are_folded_in_a_named_box(smoke_build):

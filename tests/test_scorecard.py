@@ -1,0 +1,64 @@
+"""singledir.experiments.scorecard: a finding written and tabulated (its JSON file, the scorecard CSV
+and table) and the texts the chapters glue for a part with no number."""
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from helpers import fisher_interval
+from singledir.experiments import scorecard as scorecard_mod
+from singledir.experiments import stats
+from singledir.experiments import verdicts
+
+
+SETUP = {k: "x" for k in scorecard_mod.SETUP_KEYS}
+
+
+def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
+    monkeypatch.setenv("SINGLEDIR_RESULTS", str(tmp_path))
+    r = fisher_interval(-0.1, 0.5, 20)
+    f = scorecard_mod.report("E3", {"conv net": r}, scale="tiny", setup=SETUP, glue=False)
+    assert f["verdict"] == "inconclusive" and json.loads((tmp_path / "E3.json").read_text()) == f
+    scorecard_mod.report("E12", {"conv net": fisher_interval(0.05, 0.2, 20)}, scale="tiny", setup=SETUP, glue=False)
+    got = [json.loads((tmp_path / f"{i}.json").read_text()) for i in ("E3", "E12")]
+    assert [g["id"] for g in got] == ["E3", "E12"]
+    out = tmp_path / "scorecard.csv"
+    got = [{**g, "chapter": "03_generalization"} for g in got]
+    scorecard_mod.write_csv(got, out, metas={"03_generalization": {"preset": "p.yml", "machine": {"cpu": "test"}}},
+                        design="abc123")
+    lines = out.read_text().splitlines()
+    assert lines[0].split(",")[:3] == ["id", "part", "role"] and lines[0].endswith(",torch,device,chapter_current")
+    t = pd.read_csv(out)
+    assert len(t) == 2 and list(t.id) == ["E3", "E12"] and (t.design == "abc123").all()
+    e3, e12 = t.iloc[0], t.iloc[1]
+    assert (e3.part, e3.role, e3.part_verdict, e3.verdict, e3.preset) == ("conv net", "primary", "inconclusive",
+                                                                           "inconclusive", "p.yml")
+    assert e3.mde == pytest.approx(stats.mde(r)) and e3.p == pytest.approx(stats.alpha_excluding(r, 0.0))
+    assert (e12.part_verdict, e12.verdict, e12.cpu) == ("contradicted", "contradicted", "test")  # E12: negative
+    assert math.isnan(e12.mde)  # a decided part has no MDE
+    with pytest.raises(ValueError, match="lacks"):
+        scorecard_mod.report("E3", {"conv net": r}, scale="", setup={"data": "x"}, glue=False)
+    md = scorecard_mod.scorecard_markdown(got)
+    assert md.count("\n") == 2 + 2 and "{numref}`fig-e3`" in md
+    assert "::E3_p0_est_text:s`" in md and "::E3_p0_ci_text:s`" in md
+
+
+def test_a_part_without_a_number_reads_n_a_not_nan():
+    """E5 on data where 1 setting fits its training set has no correlation: the table says so."""
+    one = stats.spearman([0.5], [0.9])
+    _, (p, _) = verdicts.decide("E5", {"settings that fit": one, "every setting, given training accuracy": one})
+    assert p.verdict == "inconclusive" and math.isnan(p.mde)
+    assert (scorecard_mod.estimate_text(p), scorecard_mod.interval_text(p)) == ("n/a", "n/a: 1 settings")
+    assert scorecard_mod.mde_text(p) == ("Inconclusive part (settings that fit): too few samples to estimate what "
+                                     "this run could detect.")
+    fit = fisher_interval(0.71, 0.99, 11)
+    _, (q, _) = verdicts.decide("E5", {"settings that fit": fit, "every setting, given training accuracy": one})
+    assert (scorecard_mod.estimate_text(q), scorecard_mod.interval_text(q)) == (f"{fit['estimate']:.3f}", "0.710 to 0.990")
+    assert scorecard_mod.mde_text(q) == ""  # decided
+    e3 = fisher_interval(-0.34, 0.44, 28)
+    _, (r,) = verdicts.decide("E3", {"conv net": e3})
+    assert scorecard_mod.mde_text(r) == (f"Inconclusive part (conv net): with 80% power this run detects an effect of "
+                                     f"{stats.mde(e3):.3f} beyond the rule's boundary.")
