@@ -1,7 +1,7 @@
 """Helpers shared by the test modules (pytest puts tests/ on sys.path)."""
 from __future__ import annotations
 
-from pathlib import Path
+from singledir.book.params import ROOT  # the project
 
 RECORD = "application/papermill.record/text/plain"  # where papermill keeps a glued value's text
 
@@ -54,7 +54,6 @@ def _tiny_runs():
 TINY, TINY_CONV = _tiny_runs()  # a two-epoch MLP and conv net on 300 of sklearn's 8x8 digits
 
 
-ROOT = Path(__file__).resolve().parents[1]  # the project (singledir.book.params.ROOT)
 APPROACH = ROOT / "chapters" / "01_approach.md"
 # chapter 1's parameters in params/smoke.yml
 SMOKE_APPROACH = {"dataset": "digits", "n_train": 400, "n_test": 200, "corruption": 0.5,
