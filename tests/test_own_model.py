@@ -165,3 +165,28 @@ def test_keys_with_the_data_parallel_prefix_are_explained(tmp_path):
     with pytest.raises(ValueError) as e:
         load_network(TINY, tmp_path / "other.pt")
     assert "module." not in str(e.value)
+
+
+def test_the_follow_up_measures_work_on_a_network_of_ones_own():
+    """Chapter 8's measures take any module with named layers, as chapter 7's analyses do: the
+    example LeNet (untrained, seeded), measured as ``method="auto"`` chooses and with hooks, gives the
+    same per-class damage and ordered curves, and fitted constants."""
+    from singledir.measure import ablations
+
+    torch.manual_seed(0)
+    net = load_network(f"{ROOT / 'examples' / 'lenet.py'}:LeNet").eval()
+    layers = list(unit_layer_names(net))[-2:]
+    x, y = torch.randn(60, 1, 28, 28), torch.arange(60) % 10
+    results = {}
+    for method in ("auto", "naive"):
+        damage = ablations.class_damage(net, (x, y), layers, method=method)
+        assert set(damage.layer) == set(layers) and damage["class"].nunique() == 10
+        scores = torch.rand(damage[damage.layer == layers[-1]].unit.nunique(), generator=torch.Generator().manual_seed(1))
+        curves = ablations.ordered_ablation(net, (x, y), layers[-1], scores.numpy(), grid=3, random_repetitions=1,
+                                            method=method)
+        assert set(curves.order) == {"descending", "ascending", "random"}
+        results[method] = damage, curves
+    for auto, naive in zip(results["auto"], results["naive"]):
+        assert auto["accuracy"].to_numpy() == pytest.approx(naive["accuracy"].to_numpy())
+    constants = ablations.fit_ablation_constants(net, (x, y), layers[-1], steps=1)
+    assert set(constants) == {layers[-1]} and torch.isfinite(constants[layers[-1]]).all()
