@@ -25,6 +25,7 @@ from torch import nn
 
 from ..measure import ablations, perturb, selectivity, units
 from ..measure.engine import Data
+from ..nets.runs import evaluate
 from .early_stopping import choose_epoch
 
 
@@ -42,7 +43,7 @@ def unit_measures(model: nn.Module, test: Data, train: Data, layers: Sequence[st
     """
     layers = list(layers)
     table = units.unit_table(model, test, layers, n_classes=n_classes, n_bins=n_bins, seed=seed)
-    acts, y = _activations(model, test, layers)
+    acts, y = units.layer_activations(model, test, layers)  # conv maps averaged over positions
     pref = pd.concat([pd.DataFrame({"layer": l, "unit": range(a.shape[1]),
                                     "preferred": selectivity.preferred_class(a, y, n_classes).numpy()})
                       for l, a in acts.items()])
@@ -59,10 +60,6 @@ def unit_measures(model: nn.Module, test: Data, train: Data, layers: Sequence[st
            .merge(imp_opt[["layer", "unit", "delta_loss"]].rename(columns={"delta_loss": "imp_opt"}),
                   on=["layer", "unit"], how="left"))
     return out.assign(imp_zero=out.delta_loss)
-
-
-def _activations(model: nn.Module, data: Data, layers: Sequence[str]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    return units.layer_activations(model, data, layers)  # conv maps averaged over positions
 
 
 def ordered_layer_aucs(model: nn.Module, data: Data, table: pd.DataFrame, layers: Sequence[str],
@@ -91,15 +88,9 @@ def ordered_layer_aucs(model: nn.Module, data: Data, table: pd.DataFrame, layers
 
 def mean_selectivity(model: nn.Module, data: Data, layers: Sequence[str], n_classes: int) -> float:
     """The mean class selectivity index over the live units of ``layers`` (dead units have none)."""
-    acts, y = _activations(model, data, layers)
+    acts, y = units.layer_activations(model, data, layers)
     si = torch.cat([selectivity.selectivity_index(a, y, n_classes) for a in acts.values()])
     return float(np.nanmean(si.numpy())) if torch.isfinite(si).any() else float("nan")
-
-
-def _loss_acc(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    with torch.no_grad():
-        out = torch.cat([model(x[i:i + 1024]) for i in range(0, len(x), 1024)])
-    return (float(nn.functional.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean()))
 
 
 def heldout_checkpoints(run, validation: Data, test: Data) -> pd.DataFrame:
@@ -107,16 +98,16 @@ def heldout_checkpoints(run, validation: Data, test: Data) -> pd.DataFrame:
     validation and the test data: ``epoch, val_loss, val_acc, test_loss, test_acc``."""
     rows = []
     for epoch in sorted(run.checkpoints):
-        net = run.at_epoch(epoch).eval()
-        vl, va = _loss_acc(net, *validation)
-        tl, ta = _loss_acc(net, *test)
+        net = run.at_epoch(epoch)
+        vl, va = evaluate(net, *validation)
+        tl, ta = evaluate(net, *test)
         rows.append({"epoch": epoch, "val_loss": vl, "val_acc": va, "test_loss": tl, "test_acc": ta})
     return pd.DataFrame(rows)
 
 
 def heldout_accuracy(run, data: Data) -> float:
     """The accuracy of ``run``'s final network on ``data``."""
-    return _loss_acc(run.model.eval(), *data)[1]
+    return evaluate(run.model, *data)[1]
 
 
 def epoch_picks(table: pd.DataFrame, patience: int) -> dict:
