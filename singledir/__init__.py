@@ -18,7 +18,8 @@ checks this and that no two modules import each other in a circle):
   claims and their rules), ``scorecard`` (findings), ``chapter`` (what chapters share),
   ``early_stopping``, ``plots``, ``followups`` and ``followup_plots`` (chapter 8's measures and
   figures);
-* ``book``: ``params`` (parameter files), ``runner`` (executing a chapter), ``results`` (the
-  findings files a run wrote), ``staging`` (rendering), ``cli`` (``python -m singledir.book``).
+* ``book``: ``shared`` (the defaults several chapters share, ``chapters/shared.yml``), ``params``
+  (parameter files), ``runner`` (executing a chapter), ``results`` (the findings files a run
+  wrote), ``staging`` (rendering), ``cli`` (``python -m singledir.book``).
 """
 __version__ = "0.2.0"

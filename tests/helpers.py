@@ -25,6 +25,19 @@ def glued(nb, name: str) -> str:
     return values[name]
 
 
+# the front matter of a jupytext MyST chapter, for the tests that write chapters of their own
+CHAPTER_HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
 NAN, INF = float("nan"), float("inf")
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import APPROACH, SMOKE_APPROACH, glued
+from helpers import APPROACH, CHAPTER_HEADER, SMOKE_APPROACH, glued
 from singledir.book import cli
 from singledir.book.keys import chapter_key, executed_key, executed_meta
 from singledir.book import params as params_mod
@@ -25,17 +25,7 @@ SMOKE = params_mod.ROOT / "params" / "smoke.yml"
 DEFAULT = params_mod.ROOT / "params" / "default.yml"
 MATHJAX = params_mod.ROOT / "book_static" / "mathjax" / "tex-svg-full.js"
 
-FAILING_CHAPTER = '''---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+FAILING_CHAPTER = CHAPTER_HEADER + '''
 # A chapter that fails
 
 ```{code-cell} ipython3

@@ -9,6 +9,8 @@ from singledir.data.raw import DATASETS
 from singledir.nets.models import model_config_from_dict
 from singledir.nets.runs import TrainConfig
 
+from helpers import CHAPTER_HEADER
+
 PRESETS = sorted((params_mod.ROOT / "params").glob("*.yml"))
 
 
@@ -127,12 +129,27 @@ def test_paper_preset_epoch_counts_behind_the_gpu_estimate():
 # ---------------------------------------------------------------------------------------------
 # One source of defaults; compared networks trained alike
 # ---------------------------------------------------------------------------------------------
-# names that identify networks or measurements several chapters share (chapters 5 and 6 reuse
-# chapter 4's conv nets; chapters 2 and 3 share the conv net and its schedule): their defaults
-# must agree, or a chapter run on its own would train other networks than the book does
-SHARED = ("dataset", "n_train", "n_test", "image_size", "conv_dataset", "conv", "conv_train", "conv_n_train",
-          "bn_train", "bn_seeds", "conv_repetitions", "all_layers_repetitions", "grid", "n_curve", "curve_seed", "executor", "address",
-          "group_size")
+# a value several chapters share is written once, in chapters/shared.yml, and read with shared("name"):
+# chapters 5, 6 and 8 measure chapter 4's conv nets, chapter 8 chapter 3's and 5's networks, so a
+# value typed into two cells could drift apart, and a chapter run on its own would train other
+# networks than the book does
+
+
+def _literals(nb) -> dict[str, object]:
+    """The names a chapter's parameters cell assigns a literal (not ``shared("name")``)."""
+    import ast
+
+    cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    return {t.id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name) and params_mod.shared_name(node.value) is None}
+
+
+def _shared_reads(nb) -> set[str]:
+    import ast
+
+    cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    return {params_mod.shared_name(node.value) for node in ast.parse(cell.source).body
+            if isinstance(node, ast.Assign) and params_mod.shared_name(node.value)}
 
 
 def test_default_preset_reproduces_the_parameters_cells():
@@ -145,12 +162,48 @@ def test_default_preset_reproduces_the_parameters_cells():
         assert all(params[name].get(k, v) == v for k, v in declared.items()), name
 
 
-def test_shared_parameters_agree_across_the_chapters_that_declare_them():
-    cells = {n: params_mod.declared_parameters(params_mod.read_chapter(p)) for n, p in params_mod.chapter_paths().items()
-             if n != "07_your_model"}  # chapter 7 measures a network of your own
-    for key in SHARED:
-        values = {n: d[key] for n, d in cells.items() if key in d}
-        assert len({repr(v) for v in values.values()}) <= 1, (key, values)
+def test_no_value_is_typed_into_two_parameters_cells():
+    """A name two chapters declare with the same value is read from chapters/shared.yml, not typed
+    twice; a literal equal to the shared default of its name is a second copy too."""
+    from singledir.book.shared import shared_defaults
+
+    defaults = shared_defaults()
+    seen: dict[str, tuple[str, object]] = {}
+    for name, path in params_mod.chapter_paths().items():
+        for key, value in _literals(params_mod.read_chapter(path)).items():
+            assert not (key in defaults and defaults[key] == value), \
+                f"{name} types {key} = {value!r}, the shared default: write {key} = shared({key!r})"
+            if key in seen and seen[key][1] == value:
+                raise AssertionError(f"{key} = {value!r} is typed in {seen[key][0]} and {name}: move it to chapters/shared.yml")
+            seen.setdefault(key, (name, value))
+
+
+def test_every_shared_default_is_read_by_a_chapter_and_every_shared_read_resolves():
+    from singledir.book.shared import shared_defaults
+
+    reads = {n: _shared_reads(params_mod.read_chapter(p)) for n, p in params_mod.chapter_paths().items()}
+    assert set(shared_defaults()) == set().union(*reads.values())
+    for name, keys in reads.items():  # the chapters whose networks other chapters reuse share them
+        declared = params_mod.declared_parameters(params_mod.read_chapter(params_mod.chapter_paths()[name]))
+        assert all(declared[k] == shared_defaults()[k] for k in keys), name
+    assert {"conv", "bn_train", "bn_seeds", "conv_n_train"} <= reads["04_dropout_batchnorm"] & reads["05_selectivity"] \
+        & reads["06_ablation_value"] & reads["08_after_the_paper"]
+    assert {"overfit_train", "conv_overfit_train", "conv_checkpoints", "grid_seeds"} <= reads["03_generalization"] \
+        & reads["08_after_the_paper"]
+
+
+def test_a_shared_default_that_does_not_exist_names_the_file_and_the_fix(tmp_path, monkeypatch):
+    from singledir.book import shared
+
+    (tmp_path / "shared.yml").write_text("dataset: digits\n")
+    monkeypatch.setattr(shared, "SHARED_FILE", tmp_path / "shared.yml")
+    chapter = tmp_path / "01_x.md"
+    chapter.write_text(CHAPTER_HEADER + '```{code-cell} ipython3\n:tags: [parameters]\n\n'
+                       'from singledir.book.shared import shared\ndataset = shared("dataset")\nconv = shared("conv")\n```\n')
+    with pytest.raises(params_mod.BookError, match=r"no shared default 'conv'.*add a line 'conv: VALUE'.*It defines: dataset"):
+        params_mod.declared_parameters(params_mod.read_chapter(chapter))
+    chapter.write_text(chapter.read_text().replace('conv = shared("conv")\n', ""))
+    assert params_mod.declared_parameters(params_mod.read_chapter(chapter)) == {"dataset": "digits"}
 
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)

@@ -27,23 +27,14 @@ from singledir.book import runner
 from singledir.experiments.verdicts import claim_order
 from singledir.book import staging
 from singledir.book.params import BookError
+from helpers import CHAPTER_HEADER
 
 ROOT = params_mod.ROOT
 SMOKE = ROOT / "params" / "smoke.yml"
 
 # A chapter that records one finding (with scorecard.report: a JSON file and glued numbers),
 # reports progress, and can wait (for a signal to arrive) or fail on request.
-CHAPTER = '''---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+CHAPTER = CHAPTER_HEADER + '''
 # Test chapter {name}
 
 ```{{code-cell}} ipython3

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..experiments import claims, verdicts
 from .params import _named_files, effective_parameters, read_chapter
+from . import shared
 
 PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -67,14 +68,16 @@ def _key_name(path: Path) -> str:
 
 
 def chapter_key(source: Path, params: dict) -> str:
-    """What a chapter's result depends on: its source, its parameters, the package code and the
+    """What a chapter's result depends on: its source, every value it runs with (its parameters
+    cell's defaults, shared ones included, overlaid by ``params``), the package code and the
     contents of any file a parameter names (weights, a model's source file), whether the parameter
     file or the chapter's own ``parameters`` cell names it (with its path relative to the repository:
     no absolute path enters the key)."""
+    values = effective_parameters(source, params)
     h = hashlib.sha256(source.read_bytes())
-    h.update(json.dumps(params, sort_keys=True).encode())
+    h.update(json.dumps(values, sort_keys=True).encode())
     h.update(package_version(source).encode())
-    for path in sorted(set(_named_files(effective_parameters(source, params)))):
+    for path in sorted(set(_named_files(values))):
         h.update(_key_name(path).encode())
         with open(path, "rb") as fh:
             h.update(hashlib.file_digest(fh, "sha256").digest())
@@ -102,10 +105,11 @@ def executed_key(path: Path) -> str | None:
 
 def design_hash(chapter_sources: list[Path], params: dict) -> str:
     """A short hash of a build's design: the rules of :mod:`singledir.experiments.claims` and how they
-    decide (:mod:`singledir.experiments.verdicts`), the chapters' sources and the
+    decide (:mod:`singledir.experiments.verdicts`), the chapters' sources, their shared defaults and the
     parameter values the chapters ran with. Changing any rule, band, statistic, seed or epoch
     count changes it."""
     h = hashlib.sha256(Path(claims.__file__).read_bytes() + Path(verdicts.__file__).read_bytes())
+    h.update(shared.SHARED_FILE.read_bytes())
     for p in sorted(chapter_sources, key=lambda q: q.name):
         h.update(p.name.encode() + b"\0" + p.read_bytes())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())

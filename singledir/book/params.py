@@ -2,8 +2,9 @@
 
 A parameter file has the sections ``description``, ``extends`` (another file it starts from),
 ``defaults`` (given to every chapter that declares the name) and ``chapters`` (one mapping per
-chapter). Every key must be declared in the chapter's ``parameters`` cell, whose literal values are
-the defaults.
+chapter). Every key must be declared in the chapter's ``parameters`` cell, whose values are the
+defaults: a literal, or ``shared("name")`` for a value several chapters share
+(:mod:`singledir.book.shared`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import os
 from pathlib import Path
 
 import yaml
+
+from .shared import SharedDefaultError, shared
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,11 +45,31 @@ def declared_parameters(nb) -> dict[str, object]:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         for t in targets:
             if isinstance(t, ast.Name):
-                try:
-                    out[t.id] = ast.literal_eval(node.value)
-                except ValueError:
-                    out[t.id] = None
+                out[t.id] = _default_value(node.value)
     return out
+
+
+def shared_name(value: ast.expr) -> str | None:
+    """``"x"`` for a parameters cell's ``shared("x")`` (a default from ``chapters/shared.yml``)."""
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "shared"
+            and len(value.args) == 1 and not value.keywords and isinstance(value.args[0], ast.Constant)
+            and isinstance(value.args[0].value, str)):
+        return value.args[0].value
+    return None
+
+
+def _default_value(value: ast.expr):
+    """A parameter's default: a literal, a shared default, or None for anything else."""
+    name = shared_name(value)
+    if name is not None:
+        try:
+            return shared(name)
+        except SharedDefaultError as e:
+            raise BookError(str(e)) from None
+    try:
+        return ast.literal_eval(value)
+    except ValueError:
+        return None
 
 
 SECTIONS = ("description", "extends", "defaults", "chapters")

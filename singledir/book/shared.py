@@ -1,0 +1,42 @@
+"""The values several chapters share, in one place: ``chapters/shared.yml``.
+
+A chapter's ``parameters`` cell declares a shared value as ``dataset = shared("dataset")``, so the
+name is still declared where a reader looks for it (and a parameter file still sets it chapter by
+chapter), but its default is written once: chapters 2 to 8 read the same conv net, schedule and data
+from this file, and a chapter run on its own in Jupyter reads the same values the book does.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+SHARED_FILE = Path(__file__).resolve().parents[2] / "chapters" / "shared.yml"
+
+
+class SharedDefaultError(LookupError):
+    """A shared name that ``chapters/shared.yml`` does not define, or a file that cannot be read."""
+
+
+def shared_defaults(path: Path | None = None) -> dict:
+    """Every shared default: ``{name: value}`` (from ``path``, by default :data:`SHARED_FILE`)."""
+    path = Path(path or SHARED_FILE)
+    try:
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise SharedDefaultError(f"{path} does not exist: it holds the defaults several chapters share") from None
+    except yaml.YAMLError as e:
+        raise SharedDefaultError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(doc, dict):
+        raise SharedDefaultError(f"{path} must be a mapping of parameter names to values, not {type(doc).__name__}")
+    return doc
+
+
+def shared(name: str, path: Path | None = None):
+    """The shared default of parameter ``name``."""
+    path = Path(path or SHARED_FILE)
+    values = shared_defaults(path)
+    if name not in values:
+        raise SharedDefaultError(f"{path} has no shared default {name!r}; add a line '{name}: VALUE' to it, or give "
+                                 f"the chapter a value of its own. It defines: {', '.join(values)}")
+    return values[name]
