@@ -105,3 +105,23 @@ def test_cache_key_depends_on_every_field():
                 TINY.with_(dataset="mnist5k")]
     assert len({key(v) for v in variants}) == len(variants)
     assert key(TINY) == key(RunConfig.from_dict(TINY.to_dict()))
+
+
+def test_a_small_network_trains_on_one_thread_and_its_key_says_so():
+    """MLPs and the project's conv nets train on SMALL_NETWORK_THREADS (1) threads whatever the
+    process's count, so the key of such a network is the same on a machine with any number of cores,
+    and training gives the process its thread count back; other networks keep the process's count."""
+    from singledir.nets.models import ResNetConfig
+    from singledir.nets.runs import network_key, torch_threads, training_threads
+    from singledir.nets.training import train_network
+
+    mlp = RunConfig(dataset="digits", n_train=100, train=TrainConfig(epochs=1, batch_size=50))
+    resnet = mlp.with_(model=ResNetConfig())
+    keys = {}
+    for n in (1, 2):
+        with torch_threads(n):
+            assert training_threads(mlp) == 1 and training_threads(resnet) == n
+            keys[n] = (network_key(mlp, torch.device("cpu")), network_key(resnet, torch.device("cpu")))
+            train_network(mlp, use_cache=False, device="cpu")
+            assert torch.get_num_threads() == n
+    assert keys[1][0] == keys[2][0] and keys[1][1] != keys[2][1]

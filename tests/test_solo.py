@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from helpers import TINY
 from singledir.nets.models import MLPConfig, build_model
-from singledir.nets.runs import TrainConfig, evaluate, load_run_dataset
+from singledir.nets.runs import TrainConfig, evaluate, load_run_dataset, torch_threads
 from singledir.nets.solo import fit
 
 CPU = torch.device("cpu")
@@ -35,14 +35,15 @@ def test_fit_is_an_independent_sgd_loop_bit_for_bit_with_its_checkpoints():
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.8, weight_decay=1e-3)
     g = torch.Generator().manual_seed(5)
     net.train()
-    for epoch in (1, 2):
-        for step, idx in enumerate(torch.randperm(300, generator=g).split(64), 1):
-            loss = F.cross_entropy(net(ds.x_train[idx]), ds.y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if (epoch, step) == (1, 2):
-                inner = {k: v.clone() for k, v in net.state_dict().items()}
+    with torch_threads(1):  # a small network trains on one thread (runs.SMALL_NETWORK_THREADS)
+        for epoch in (1, 2):
+            for step, idx in enumerate(torch.randperm(300, generator=g).split(64), 1):
+                loss = F.cross_entropy(net(ds.x_train[idx]), ds.y_train[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                if (epoch, step) == (1, 2):
+                    inner = {k: v.clone() for k, v in net.state_dict().items()}
     assert not diverged and not model.training
     assert state_equal(model.state_dict(), net.state_dict())
     assert sorted(checkpoints) == [0, 0.4, 2]

@@ -5,8 +5,10 @@ import multiprocessing as mp
 from pathlib import Path
 
 import pandas as pd
+import torch
 import pytest
 
+from singledir.experiments import executors
 from singledir.experiments import sweep as sweep_mod
 from singledir.nets.models import MLPConfig
 from singledir.nets.runs import RunConfig, TrainConfig
@@ -184,3 +186,40 @@ def test_noise_scales_that_give_no_auc_are_refused_before_any_training(scales):
                                          r"curve needs at least two"):
         sweep_mod.Measurements(noise_scales=scales)
     assert sweep_mod.Measurements(noise_scales=()).noise_scales == ()  # no noise curve
+
+
+def test_the_processes_executor_gives_the_in_process_results(tmp_path, monkeypatch):
+    """Groups trained and measured in two single-thread worker processes: the same networks and
+    measurements as in this process (a small network trains on one thread wherever it trains), the
+    same cache keys for the networks, and each worker's phase seconds counted as its share."""
+    import json
+
+    from singledir.base.progress import PHASES_FILE
+    from singledir.nets.runs import load_cached
+
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SINGLEDIR_RESULTS", str(tmp_path))
+    cfgs = sweep_mod.expand(RunConfig(dataset="digits", n_train=200, train=TrainConfig(epochs=2, batch_size=50),
+                                  model=MLPConfig(widths=(16,))), seed=range(4))
+    m = sweep_mod.Measurements(n_curve=50, grid=3, repetitions=1)
+    a = sweep_mod.run_sweep(cfgs, m, executor="processes", n_workers=2, group_size=2)
+    assert a.runs.attrs["executor"] == "processes"
+    assert all(load_cached(c, torch.device("cpu")) is not None for c in cfgs)  # cached under this process's keys
+    phases = [json.loads(line) for line in (tmp_path / PHASES_FILE).read_text().splitlines()]
+    assert phases and all(p["phase"] in ("training", "curves") for p in phases)
+    monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "fresh"))
+    b = sweep_mod.run_sweep(cfgs, m, executor="local", group_size=2)
+    cols = [c for c in a.runs.columns if c != "train_seconds"]
+    pd.testing.assert_frame_equal(a.runs[cols], b.runs[cols])
+    pd.testing.assert_frame_equal(a.curves, b.curves)
+
+
+def test_the_processes_executor_stays_in_process_for_what_a_worker_cannot_know(monkeypatch):
+    from singledir.data.raw import DATASETS
+
+    cfg = RunConfig(dataset="my-digits")
+    monkeypatch.setitem(DATASETS, "my-digits", DATASETS["digits"])
+    assert "registered in this process only" in executors.stay_in_process([cfg], sweep_mod.Measurements())
+    assert executors.stay_in_process([RunConfig(dataset="digits")], sweep_mod.Measurements()) is None
+    with pytest.raises(ValueError, match="unknown executor 'threads'; allowed: local, processes, dask"):
+        sweep_mod.run_sweep([cfg], executor="threads")

@@ -10,7 +10,7 @@ import torch
 from helpers import TINY, TINY_CONV
 from singledir.data import dataset as dataset_mod
 from singledir.nets.models import MLPConfig, build_model
-from singledir.nets.runs import RunConfig, TrainConfig, evaluate, load_run_dataset
+from singledir.nets.runs import RunConfig, TrainConfig, evaluate, load_run_dataset, torch_threads, training_threads
 from singledir.nets.training import train_network
 
 
@@ -60,12 +60,14 @@ def test_training_equals_a_naive_loop(tcfg, seed):
         opt = torch.optim.SGD(net.parameters(), lr=tcfg.lr, momentum=tcfg.momentum, weight_decay=tcfg.weight_decay)
     g = torch.Generator().manual_seed(seed)
     net.train()
-    for _ in range(tcfg.epochs):
-        for idx in torch.randperm(len(ds.y_train), generator=g).split(tcfg.batch_size):
-            loss = F.cross_entropy(net(ds.x_train[idx]), ds.y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    with torch_threads(training_threads(cfg)):  # a small network trains on one thread (runs.SMALL_NETWORK_THREADS)
+        for _ in range(tcfg.epochs):
+            for idx in torch.randperm(len(ds.y_train), generator=g).split(tcfg.batch_size):
+                loss = F.cross_entropy(net(ds.x_train[idx]), ds.y_train[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    assert training_threads(cfg) == 1
     run = train_network(cfg, use_cache=False, device="cpu")
     assert state_equal(run.model.state_dict(), net.state_dict())
 

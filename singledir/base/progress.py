@@ -27,6 +27,9 @@ from pathlib import Path
 ENV = "SINGLEDIR_PROGRESS_LOG"
 PHASES = ("training", "curves", "units")  # the timed kinds of work; the rest of a chapter is analysis
 PHASES_FILE = "phases.jsonl"  # in a chapter run's results folder ($SINGLEDIR_RESULTS): one line per timed block
+# in a worker process, the share of the machine it has (1/n of n workers side by side): its timed
+# blocks count that share of their seconds, so phases stay a split of a chapter's wall-clock time
+PHASE_SHARE_ENV = "SINGLEDIR_PHASE_SHARE"
 
 
 _open_phases: list[str] = []  # the timed blocks now running in this process (outermost first)
@@ -53,7 +56,8 @@ def phase(kind: str):
         if folder:
             try:
                 with open(Path(folder) / PHASES_FILE, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps({"phase": kind, "seconds": time.perf_counter() - t0}) + "\n")
+                    share = float(os.environ.get(PHASE_SHARE_ENV) or 1.0)
+                    fh.write(json.dumps({"phase": kind, "seconds": share * (time.perf_counter() - t0)}) + "\n")
             except OSError:  # timing is never worth failing a computation for
                 pass
 

@@ -6,6 +6,12 @@ by the run, the analysis and the code version), so an interrupted sweep (Ctrl-C,
 a crashed worker) resumes where it stopped and loses no finished run. A run whose loss diverges is
 recorded with ``diverged=True`` and NaN measurements, and the sweep goes on.
 
+``executor="processes"`` trains and measures the groups in worker processes on this machine, one
+per CPU core, each on one thread: the book's small networks leave two threads of one process
+partly idle (``benchmarks/bench_decisive_training.py``). A network trains on one thread wherever
+it trains (:data:`singledir.nets.runs.SMALL_NETWORK_THREADS`), so the workers' networks are the
+in-process ones bit for bit, under the same cache keys.
+
 ``executor="dask"`` runs the same sweep on Dask distributed: a ``LocalCluster`` on this machine,
 or an existing scheduler given by ``address`` (a SLURM or Kubernetes cluster started with
 dask-jobqueue or dask-kubernetes). Results come back to the calling process, which writes the
@@ -28,9 +34,12 @@ from ..base.progress import Progress, duration, note
 from ..data.dataset import fingerprint, stratified_subset
 from ..measure import information, perturb
 from ..measure.units import layer_activations, measures_fingerprint, unit_table
-from ..nets.groups import default_group_size, form_groups, groupable, train_group
+from ..nets.groups import form_groups, groupable, train_group
+from ..nets.workers import WORKER_ENV, EpochNotes, default_group_size, workers_for_this_machine
+from .executors import run_dask, run_processes, stay_in_process
 from ..nets.models import unit_layer_names
-from ..nets.runs import RunConfig, TrainConfig, TrainedRun, load_run_dataset
+from ..data.raw import BUILTIN
+from ..nets.runs import RunConfig, TrainConfig, TrainedRun, default_device, load_run_dataset
 from ..nets.training import train_network
 
 
@@ -233,28 +242,25 @@ def _analyze_group(configs: list[RunConfig], measurements: "Measurements", done,
     While the group trains, a progress line every 20 s or so says which epoch it has reached."""
     dss = [load_run_dataset(c) for c in configs]
     if groupable(configs[0]):
-        t0, last = time.monotonic(), [time.monotonic()]
-
-        def on_epoch(epoch: int) -> None:
-            if time.monotonic() - last[0] >= 20 or epoch == configs[0].train.epochs:
-                last[0] = time.monotonic()
-                note(f"{label}training {len(configs)} network(s) together: epoch {epoch}/"
-                               f"{configs[0].train.epochs}, {duration(time.monotonic() - t0)}")
-
-        runs = train_group(configs, datasets=dss, progress=False, on_epoch=on_epoch)
+        runs = train_group(configs, datasets=dss, progress=False,
+                           on_epoch=EpochNotes(label, len(configs), configs[0].train.epochs))
     else:
         runs = [train_network(c, dataset=ds, progress=False) for c, ds in zip(configs, dss)]
     for j, (c, run, ds) in enumerate(zip(configs, runs, dss)):
         done(j, analyze_run(c, measurements, run=run, ds=ds))
 
 
-def _worker(config_dicts: list[dict], analysis_dict: dict, cache_root: str, threads: int) -> list[dict]:
-    """Runs on a Dask worker: one group, one thread unless told otherwise, the driver's cache root."""
+def _worker(config_dicts: list[dict], analysis_dict: dict, cache_root: str, threads: int,
+            label: str = "") -> list[dict]:
+    """Runs in a worker process (Dask's or the "processes" executor's): one group, one thread
+    unless told otherwise, the driver's cache root. Its networks train here (a Dask worker, a
+    daemonic process, could not start workers of its own)."""
     os.environ["SINGLEDIR_CACHE"] = cache_root
+    os.environ[WORKER_ENV] = "1"
     torch.set_num_threads(threads)
     out: list[dict] = [{} for _ in config_dicts]
     _analyze_group([RunConfig.from_dict(d) for d in config_dicts], Measurements(**analysis_dict),
-                   lambda j, p: out.__setitem__(j, p))
+                   lambda j, p: out.__setitem__(j, p), label)
     return out
 
 
@@ -267,24 +273,44 @@ def _to_frame(payloads: list[dict], key: str, run_ids: list[int]) -> pd.DataFram
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def _groups(configs: list[RunConfig], todo: list[int], group_size: int | None) -> list[list[int]]:
+    """Indices of the runs ``todo`` in groups that train together, at most ``group_size`` (or the
+    measured default) at once."""
+    groups = []
+    for key_runs in form_groups([configs[i] for i in todo], 10 ** 9):
+        members = [todo[j] for j in key_runs]
+        limit = group_size or default_group_size(configs[members[0]])
+        if not group_size:  # an even number of groups, so that two workers share them evenly; the same on
+            k = -(-len(members) // limit)  # any machine and executor, since a member's last bits depend on its group
+            limit = -(-len(members) // (k + k % 2))
+        groups += [[members[j] for j in g] for g in form_groups([configs[i] for i in members], limit)]
+    groups.sort(key=lambda g: g[0])
+    return groups
+
+
+EXECUTORS = ("local", "processes", "dask")
+
+
 def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None, *, executor: str = "local",
-              address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1,
+              address: str | None = None, n_workers: int | None = None, threads_per_worker: int = 1,
               name: str | None = None, progress: bool | None = None,
               group_size: int | None = None) -> SweepResult:
     """Train and analyse every config; finished runs come from the cache.
 
     Runs that can train together (same architecture, data, batch size and schedule; see
-    :mod:`singledir.nets.groups`) are trained in groups of at most ``group_size``, in-process or as
-    one Dask task per group; each run is still cached, and measured, on its own.
+    :mod:`singledir.nets.groups`) are trained in groups of at most ``group_size``, in-process, in
+    worker processes or as one Dask task per group; each run is still cached, and measured, on its own.
 
     Args:
         configs: the runs (see :func:`expand`).
         measurements: what to measure on each.
-        group_size: most networks trained at once (None: :func:`singledir.nets.groups.default_group_size`,
+        group_size: most networks trained at once (None: :func:`singledir.nets.workers.default_group_size`,
             measured per network kind on the CPU, by free memory on a GPU; 1: one at a time).
-        executor: ``"local"`` (in this process) or ``"dask"``.
+        executor: ``"local"`` (in this process), ``"processes"`` (single-thread worker processes,
+            :func:`singledir.experiments.executors.run_processes`) or ``"dask"``.
         address: a Dask scheduler's address; None starts a ``LocalCluster`` of ``n_workers``
             processes with ``threads_per_worker`` threads each.
+        n_workers: worker processes (None: one per CPU core, at most one per group).
         name: if given, the tables are also written to ``$SINGLEDIR_CACHE/sweeps/NAME-HASH/*.parquet``,
             HASH from the configs and the analysis (``runs.attrs["tables"]`` is that folder).
         progress: a progress bar of runs done / total with the time left (default: on a terminal).
@@ -294,8 +320,11 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
     """
     configs = list(configs)
     measurements = measurements if measurements is not None else Measurements()
-    if executor not in ("local", "dask"):
-        raise ValueError(f"unknown executor {executor!r}; allowed: local, dask")
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
+    if executor == "processes" and (why := stay_in_process(configs, measurements)):
+        note(f"sweep {name or 'runs'}: in this process, not in worker processes: {why}")
+        executor = "local"
     store = Cache("sweep-runs")
     version = code_version(__name__)
     a_dict = asdict(measurements)
@@ -318,19 +347,17 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
         bar.update(1, note=f"run {i} (seed {configs[i].seed}, corruption {configs[i].corruption}) done")
 
     t0 = time.perf_counter()
-    groups = []  # runs that can train together, at most group_size (or the measured default) at once
-    for key_runs in form_groups([configs[i] for i in todo], 10 ** 9):
-        members = [todo[j] for j in key_runs]
-        limit = group_size or default_group_size(configs[members[0]])
-        groups += [[members[j] for j in g] for g in form_groups([configs[i] for i in members], limit)]
-    groups.sort(key=lambda g: g[0])
+    groups = _groups(configs, todo, group_size)
     try:
         if executor == "local":
             for grp in groups:
                 _analyze_group([configs[i] for i in grp], measurements, lambda j, p, _g=grp: done(_g[j], p),
                                label=f"sweep {name or 'runs'}: ")
+        elif executor == "processes" and groups:
+            run_processes(_worker, configs, groups, a_dict, min(n_workers or workers_for_this_machine(), len(groups)),
+                          done, f"sweep {name or 'runs'}: ")
         elif groups:
-            _run_dask(configs, groups, a_dict, address, n_workers, threads_per_worker, done)
+            run_dask(_worker, configs, groups, a_dict, address, n_workers or 2, threads_per_worker, done)
     finally:
         bar.close()
     order = list(range(len(configs)))
@@ -344,40 +371,3 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
         result.save(cache_dir() / "sweeps" / f"{name}-{tag}")
         result.runs.attrs["tables"] = str(cache_dir() / "sweeps" / f"{name}-{tag}")
     return result
-
-
-_LOCAL_CLUSTERS: dict[int, object] = {}
-
-
-def local_client(n_workers: int = 2):
-    """A Dask client on a ``LocalCluster`` of ``n_workers`` single-threaded processes, started once
-    per process and reused by later sweeps (closed when the process exits)."""
-    from distributed import Client, LocalCluster
-
-    client = _LOCAL_CLUSTERS.get(n_workers)
-    if client is None or client.status != "running":
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
-        client = Client(cluster)
-        _LOCAL_CLUSTERS[n_workers] = client
-        import atexit
-
-        atexit.register(lambda c=client: (c.close(), c.cluster.close()))
-    return client
-
-
-def _run_dask(configs, groups, a_dict, address, n_workers, threads_per_worker, done) -> None:
-    from distributed import Client, as_completed
-
-    client = Client(address) if address is not None else local_client(n_workers)
-    try:
-        root = str(cache_dir())
-        futures = {client.submit(_worker, [configs[i].to_dict() for i in grp], a_dict, root, threads_per_worker,
-                                 key=f"singledir-group-{grp[0]}-{os.getpid()}-{time.time_ns()}", pure=False): grp
-                   for grp in groups}
-        for fut in as_completed(futures):
-            for i, payload in zip(futures[fut], fut.result()):
-                done(i, payload)
-    finally:
-        if address is not None:
-            client.close()

@@ -55,7 +55,9 @@ from ..base.progress import timed
 from ..data.dataset import Dataset, batches
 from . import regularize as _reg
 from .runs import (RunConfig, TrainConfig, TrainedRun, autocast, default_device, epoch_of, inner_checkpoints,
-                   is_eval_epoch, load_cached, load_run_dataset, nan_row, network_key, store_run)
+                   is_eval_epoch, load_cached, load_run_dataset, nan_row, network_key, small_network, store_run,
+                   torch_threads, training_threads)
+from .workers import EpochNotes, loadable_by_name, run_in_worker, trains_in_worker
 from .models import ConvNetConfig, MLPConfig, build_model, describe
 from .stacked import StackedConvNet, StackedOptimizer, stack
 
@@ -105,49 +107,6 @@ def form_groups(configs: Sequence[RunConfig], max_size: int) -> list[list[int]]:
         bounds = [round(j * len(members) / k) for j in range(k + 1)]
         groups += [members[bounds[j]:bounds[j + 1]] for j in range(k)]
     return sorted(groups, key=lambda g: g[0])
-
-
-# Networks per group on the CPU, measured with benchmarks/bench_ensemble.py on this book's 2-core
-# AVX2 machines (time per network against training alone): 784-128-128 MLPs 3.6x at 16; the conv
-# net at 1/8 width with batch norm 1.17x at 8 (1.06x at 16); without batch norm 0.84x to 0.92x at
-# any group size, so alone. oneDNN's grouped convolutions gain little for so few channels.
-CPU_GROUP_SIZES = {"mlp": 16, "convnet_bn": 8, "convnet": 1}
-
-
-def default_group_size(config: RunConfig, device: torch.device | str | None = None,
-                       cap: int = 16) -> int:
-    """How many networks like ``config`` to train at once: on the CPU the measured best of
-    :data:`CPU_GROUP_SIZES`; on a GPU as many as fit in half its free memory by a per-member
-    estimate (weights, gradients and Adam moments, and the activations of one batch kept for the
-    backward pass), at most ``cap``."""
-    device = torch.device(device) if device is not None else default_device()
-    if device.type != "cuda":
-        m = config.model
-        kind = "mlp" if isinstance(m, MLPConfig) else (
-            "convnet_bn" if isinstance(m, ConvNetConfig) and m.batch_norm else "convnet")
-        return min(cap, CPU_GROUP_SIZES[kind])
-    ds = load_run_dataset(config)
-    net = build_model(config.model, ds.input_shape, ds.n_classes)
-    params = sum(p.numel() for p in net.parameters())
-    acts = 0
-    x = ds.x_train[:1]
-    with torch.no_grad():
-        for _, stage in net.stages():
-            x = stage(x)
-            acts += x.numel()
-    per_member = 4 * (4 * params + 3 * acts * config.train.batch_size)
-    free, _ = torch.cuda.mem_get_info(device)
-    return max(1, min(cap, int(0.5 * free // max(per_member, 1))))
-
-
-# ---------------------------------------------------------------------------------------------
-# Stacked networks
-# ---------------------------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------------------------
-# The optimizer: torch.optim's Adam and SGD, elementwise, with a learning rate per member
-# ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,7 +307,9 @@ def train_group(configs: Sequence[RunConfig], *, device: torch.device | str | No
             dropout (see :func:`form_groups`).
         device: defaults to the GPU when one is present.
         datasets: the runs' datasets if already loaded (``load_run_dataset(config)`` each).
-        on_epoch: called after each epoch (and its snapshot) with the epoch number.
+        on_epoch: called after each epoch (and its snapshot) with the epoch number. Small networks
+            on the CPU train in a worker process (:mod:`singledir.nets.workers`); a callback other
+            than :class:`EpochNotes` cannot go there, so with one the group trains in this process.
 
     Example:
         >>> runs = train_group(expand(RunConfig(dataset="digits"), seed=range(8)))
@@ -363,38 +324,54 @@ def train_group(configs: Sequence[RunConfig], *, device: torch.device | str | No
             if hit is not None:
                 runs[i] = hit
     todo = [i for i in range(len(configs)) if i not in runs]
-    if todo:
-        cfgs = [configs[i] for i in todo]
-        dss = [datasets[i] if datasets else load_run_dataset(configs[i]) for i in todo]
-        x0 = dss[0].x_train
-        if any(d.x_train.shape != x0.shape for d in dss):
-            raise ValueError("members of a group must train on the same images")
-        group = _Group(cfgs, dss, device)
-        store = Cache("groups")
-        gkey = _group_cache_key([network_key(c, device) for c in cfgs])
-        if use_cache:
-            snap = store.get(gkey)
-            if snap is not None:
-                group.restore(snap)
-        last = [time.monotonic()]
-
-        def snapshot(gr: _Group) -> None:
-            if use_cache and gr.epoch < gr.cfg.epochs and time.monotonic() - last[0] >= snapshot_every:
-                store.put(gkey, gr.snapshot(), meta={"configs": [c.to_dict() for c in cfgs]})
-                last[0] = time.monotonic()
-
-        group.run(progress, snapshot, on_epoch)
-        for j, i in enumerate(todo):
-            c, ds = cfgs[j], dss[j]
-            model = build_model(c.model, ds.input_shape, ds.n_classes)
-            model.load_state_dict(group.state(j))
-            if not isinstance(c.model, MLPConfig):
-                model = model.to(memory_format=torch.channels_last)
-            run = TrainedRun(c, model.to(device).eval(), group.history[j], group.checkpoints[j],
-                                    diverged=not group.live[j], from_cache=False, seconds=group.seconds / len(todo))
-            if use_cache:
-                store_run(run, device, meta={"group_size": len(todo)})
-            runs[i] = run
-        if use_cache:
-            store.remove(gkey)
+    # a callback of the caller's own runs here, and so does the group it follows; EpochNotes travels
+    if todo and trains_in_worker(configs, datasets, device) and (on_epoch is None or isinstance(on_epoch, EpochNotes)):
+        notes = on_epoch
+        # the worker loads the data itself when it can: standardizing images is a sum whose last bits
+        # depend on the threads of the process that computes it, as training does
+        handed = None if all(loadable_by_name(c) for c in configs) else datasets
+        runs.update(run_in_worker(_train_todo, configs, todo, {}, handed, device, False, use_cache,
+                                  snapshot_every, notes))
+    elif todo:
+        with torch_threads(training_threads(configs[0]) if device.type == "cpu" else torch.get_num_threads()):
+            _train_todo(configs, todo, runs, datasets, device, progress, use_cache, snapshot_every, on_epoch)
     return [runs[i] for i in range(len(configs))]
+
+
+def _train_todo(configs, todo, runs, datasets, device, progress, use_cache, snapshot_every, on_epoch) -> dict:
+    """Train the members ``todo`` of ``configs`` as one group; their runs go into ``runs``, returned."""
+    cfgs = [configs[i] for i in todo]
+    dss = [datasets[i] if datasets else load_run_dataset(configs[i]) for i in todo]
+    x0 = dss[0].x_train
+    if any(d.x_train.shape != x0.shape for d in dss):
+        raise ValueError("members of a group must train on the same images")
+    group = _Group(cfgs, dss, device)
+    store = Cache("groups")
+    gkey = _group_cache_key([network_key(c, device) for c in cfgs])
+    if use_cache:
+        snap = store.get(gkey)
+        if snap is not None:
+            group.restore(snap)
+    last = [time.monotonic()]
+
+    def snapshot(gr: _Group) -> None:
+        if use_cache and gr.epoch < gr.cfg.epochs and time.monotonic() - last[0] >= snapshot_every:
+            store.put(gkey, gr.snapshot(), meta={"configs": [c.to_dict() for c in cfgs]})
+            last[0] = time.monotonic()
+
+    group.run(progress, snapshot, on_epoch)
+    for j, i in enumerate(todo):
+        c, ds = cfgs[j], dss[j]
+        model = build_model(c.model, ds.input_shape, ds.n_classes)
+        model.load_state_dict(group.state(j))
+        if not isinstance(c.model, MLPConfig):
+            model = model.to(memory_format=torch.channels_last)
+        run = TrainedRun(c, model.to(device).eval(), group.history[j], group.checkpoints[j],
+                                diverged=not group.live[j], from_cache=False, seconds=group.seconds / len(todo))
+        if use_cache:
+            store_run(run, device, meta={"group_size": len(todo)})
+        runs[i] = run
+    if use_cache:
+        store.remove(gkey)
+    return runs
+

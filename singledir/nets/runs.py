@@ -9,6 +9,7 @@ label corruption, the model, the optimizer settings and the seed. A finished run
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass, field, replace
 
@@ -18,11 +19,17 @@ from torch import nn
 
 from ..base.cache import Cache, code_version, config_key
 from ..data.dataset import Dataset, batches, fingerprint, load_dataset
-from .models import MLPConfig, ModelConfig, build_model, evaluating, model_config_from_dict, model_config_to_dict
+from .models import (ConvNetConfig, MLPConfig, ModelConfig, build_model, evaluating, model_config_from_dict,
+                     model_config_to_dict)
 
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("fp32", "bf16")
 TRAINING_MODULE = "singledir.nets.training"  # its import closure is the code version of a trained network
+# CPU threads a small network (an MLP or the project's conv net) trains on. One: such a network
+# keeps two cores' threads busy only in part (benchmarks/bench_decisive_training.py), so a machine's
+# cores train several at once in worker processes (the sweeps' "processes" executor), and its
+# weights do not depend on how many cores the machine has. None: the process's thread count.
+SMALL_NETWORK_THREADS: int | None = 1
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,29 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def small_network(config: RunConfig) -> bool:
+    """Whether ``config``'s network trains on :data:`SMALL_NETWORK_THREADS` threads, in a worker
+    process (:mod:`singledir.nets.workers`): an MLP or the project's conv net, unless that setting is None."""
+    return SMALL_NETWORK_THREADS is not None and isinstance(config.model, (MLPConfig, ConvNetConfig))
+
+
+def training_threads(config: RunConfig) -> int:
+    """The CPU threads ``config``'s network trains on: :data:`SMALL_NETWORK_THREADS` for a small
+    network, the process's thread count for any other (a ResNet, a model of one's own)."""
+    return int(SMALL_NETWORK_THREADS) if small_network(config) else torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run the block on ``n`` CPU threads, then restore the process's thread count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def load_run_dataset(config: RunConfig) -> Dataset:
     """The dataset a run trains on, corrupted with the run's seed."""
     return load_dataset(config.dataset, corruption=config.corruption, corruption_seed=config.seed,
@@ -220,11 +250,11 @@ def nan_row(epoch) -> dict:
 
 
 def network_key(config: RunConfig, device: torch.device) -> str:
-    """The cache key of a trained run: its config, the code version, and the device type and CPU
-    thread count (floating-point reductions split differently across threads, so the same seed
-    gives bit-identical weights only on the same setting)."""
+    """The cache key of a trained run: its config, the code version, and the device type and the CPU
+    threads it trains on (:func:`training_threads`: floating-point reductions split differently
+    across threads, so the same seed gives bit-identical weights only on the same setting)."""
     key = {"run": config.to_dict(), "code": code_version(TRAINING_MODULE), "device": device.type,
-           "threads": torch.get_num_threads() if device.type == "cpu" else None}
+           "threads": training_threads(config) if device.type == "cpu" else None}
     data = fingerprint(config.dataset)
     if data:  # a registered dataset's loader, a folder's files
         key["data"] = data

@@ -13,7 +13,7 @@ from ..data.dataset import Dataset, batches
 from . import regularize as _reg
 from .models import MLPConfig, build_model
 from .runs import (RunConfig, TrainConfig, autocast, evaluate, inner_checkpoints, is_eval_epoch, nan_row,
-                   state_of)
+                   state_of, torch_threads, training_threads)
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -31,7 +31,16 @@ def _history_row(epoch, model, ds, device) -> dict:
 def fit(config: RunConfig, ds: Dataset, device: torch.device,
          progress: bool | None) -> tuple[nn.Module, list[dict], dict, bool]:
     """One network trained alone with ``torch.optim``: the reference that grouped training
-    (:mod:`singledir.nets.groups`) reproduces, and the path for networks that cannot be grouped."""
+    (:mod:`singledir.nets.groups`) reproduces, and the path for networks that cannot be grouped.
+    On the CPU it trains on :func:`singledir.nets.runs.training_threads` threads, as a group does."""
+    if device.type != "cpu":
+        return _fit(config, ds, device, progress)
+    with torch_threads(training_threads(config)):
+        return _fit(config, ds, device, progress)
+
+
+def _fit(config: RunConfig, ds: Dataset, device: torch.device,
+         progress: bool | None) -> tuple[nn.Module, list[dict], dict, bool]:
     torch.manual_seed(config.seed)
     model = build_model(config.model, ds.input_shape, ds.n_classes).to(device)
     if not isinstance(config.model, MLPConfig):

@@ -1,0 +1,153 @@
+"""Worker processes that train small networks, one thread each.
+
+A small network (an MLP or the project's conv net) trains on one CPU thread
+(:data:`singledir.nets.runs.SMALL_NETWORK_THREADS`), and always in a worker process started on one
+thread: the math libraries pick their kernels by the thread count a process starts with, so a
+process started on two threads and switched to one rounds differently from one started on one
+(measured: 1e-4 in the training loss of an MLP after two epochs). Training in a worker makes a
+network's bits those of its config and group on any machine of the same instruction set, whatever
+its core count or the process that asked for it. The pool is started once per process (a worker's
+start-up, importing torch, costs about 2 s) and also serves the sweeps' ``"processes"`` executor,
+which keeps all its workers busy at once.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Sequence
+
+import torch
+
+from ..base.progress import PHASE_SHARE_ENV, duration, note
+from ..data.raw import BUILTIN
+from .models import ConvNetConfig, MLPConfig, build_model
+from .runs import RunConfig, default_device, load_run_dataset, small_network
+
+WORKER_ENV = "SINGLEDIR_WORKER"  # set in a worker process
+# what a worker takes from the environment of the process that hands it work
+PASSED_ENV = ("SINGLEDIR_CACHE", "SINGLEDIR_RESULTS", "SINGLEDIR_PROGRESS_LOG", "SINGLEDIR_DATA")
+
+_POOLS: dict[int, object] = {}  # n_workers -> a process pool
+
+
+def in_worker() -> bool:
+    """Whether this process is one of the pool's workers."""
+    return os.environ.get(WORKER_ENV) == "1"
+
+
+def workers_for_this_machine() -> int:
+    """One worker per CPU core."""
+    return os.cpu_count() or 1
+
+
+def process_pool(n_workers: int | None = None):
+    """A pool of ``n_workers`` (default: one per core) fresh single-thread processes (spawned: no
+    state of this process, a notebook kernel's included, is copied into them), started once per
+    process and reused; shut down at exit."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    n = int(n_workers or workers_for_this_machine())
+    pool = _POOLS.get(n)
+    if pool is None or getattr(pool, "_broken", False):
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_start, initargs=(n,))
+        _POOLS[n] = pool
+        import atexit
+
+        atexit.register(pool.shutdown)
+    return pool
+
+
+def passed_env() -> dict[str, str]:
+    """This process's values of :data:`PASSED_ENV`, for :func:`run_in_worker`."""
+    return {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+
+
+def run_in_worker(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in one of the pool's workers, with this process's cache, results
+    folder and progress log; its result (or its exception) comes back."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return process_pool().submit(call_with_env, passed_env(), fn, *args, **kwargs).result()
+    except BrokenProcessPool:
+        raise RuntimeError("a worker process died (out of memory, or killed); networks finished before it "
+                           "are cached, and a rerun resumes from them") from None
+
+
+def call_with_env(env: dict[str, str], fn, *args, **kwargs):
+    """In a worker: take ``env`` (a pool's worker serves one caller after another), then call ``fn``."""
+    for k in PASSED_ENV:
+        os.environ.pop(k, None)
+    os.environ.update(env)
+    return fn(*args, **kwargs)
+
+
+def _start(n_workers: int) -> None:
+    os.environ[WORKER_ENV] = "1"
+    os.environ[PHASE_SHARE_ENV] = repr(1.0 / n_workers)  # n workers side by side share the machine
+    torch.set_num_threads(1)
+
+
+def trains_in_worker(configs: Sequence[RunConfig], datasets, device: torch.device) -> bool:
+    """Whether a group is sent to a worker process (:mod:`singledir.nets.workers`): on the CPU, from
+    any process but a worker, when the worker can load its data (a built-in dataset or a folder, or
+    datasets handed over)."""
+    if device.type != "cpu" or in_worker() or not small_network(configs[0]):
+        return False
+    return datasets is not None or all(loadable_by_name(c) for c in configs)
+
+
+def loadable_by_name(config: RunConfig) -> bool:
+    """Whether a fresh worker process can load ``config``'s data by its name."""
+    return config.dataset in BUILTIN or config.dataset.startswith("folder:")
+
+
+class EpochNotes:
+    """An ``on_epoch`` that notes in the progress log, every 20 s or so, which epoch a group of
+    ``n`` networks has reached (picklable, so a worker process can take it)."""
+
+    def __init__(self, label: str, n: int, epochs: int):
+        self.label, self.n, self.epochs = label, n, epochs
+        self.t0 = self.last = time.monotonic()
+
+    def __call__(self, epoch: int) -> None:
+        if time.monotonic() - self.last >= 20 or epoch == self.epochs:
+            self.last = time.monotonic()
+            note(f"{self.label}training {self.n} network(s) together: epoch {epoch}/{self.epochs}, "
+                 f"{duration(time.monotonic() - self.t0)}")
+
+
+# Networks per group on the CPU, on one thread each (SMALL_NETWORK_THREADS), measured on this
+# book's 2-core AVX-512 machine with two worker processes side by side (seconds per network and
+# epoch, benchmarks/bench_decisive_training.py): 784-128-128 MLPs 0.058 at 4, 0.053 at 8, 0.080
+# at 15 (two processes then contend for memory); the conv net at 1/8 width with batch norm 0.65
+# alone, 0.64 at 2, 0.74 at 4; without batch norm alone. (On two threads in one process, as the
+# book trained before, the AVX2 machines gave MLPs 16 and batch-norm conv nets 8.)
+CPU_GROUP_SIZES = {"mlp": 8, "convnet_bn": 2, "convnet": 1}
+
+
+def default_group_size(config: RunConfig, device: torch.device | str | None = None,
+                       cap: int = 16) -> int:
+    """How many networks like ``config`` to train at once: on the CPU the measured best of
+    :data:`CPU_GROUP_SIZES`; on a GPU as many as fit in half its free memory by a per-member
+    estimate (weights, gradients and Adam moments, and the activations of one batch kept for the
+    backward pass), at most ``cap``."""
+    device = torch.device(device) if device is not None else default_device()
+    if device.type != "cuda":
+        m = config.model
+        kind = "mlp" if isinstance(m, MLPConfig) else (
+            "convnet_bn" if isinstance(m, ConvNetConfig) and m.batch_norm else "convnet")
+        return min(cap, CPU_GROUP_SIZES[kind])
+    ds = load_run_dataset(config)
+    net = build_model(config.model, ds.input_shape, ds.n_classes)
+    params = sum(p.numel() for p in net.parameters())
+    acts = 0
+    x = ds.x_train[:1]
+    with torch.no_grad():
+        for _, stage in net.stages():
+            x = stage(x)
+            acts += x.numel()
+    per_member = 4 * (4 * params + 3 * acts * config.train.batch_size)
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(cap, int(0.5 * free // max(per_member, 1))))
