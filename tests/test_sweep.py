@@ -8,7 +8,6 @@ import pandas as pd
 import torch
 import pytest
 
-from singledir.experiments import executors
 from singledir.experiments import sweep as sweep_mod
 from singledir.nets.models import MLPConfig
 from singledir.nets.runs import RunConfig, TrainConfig
@@ -212,14 +211,3 @@ def test_the_processes_executor_gives_the_in_process_results(tmp_path, monkeypat
     cols = [c for c in a.runs.columns if c != "train_seconds"]
     pd.testing.assert_frame_equal(a.runs[cols], b.runs[cols])
     pd.testing.assert_frame_equal(a.curves, b.curves)
-
-
-def test_the_processes_executor_stays_in_process_for_what_a_worker_cannot_know(monkeypatch):
-    from singledir.data.raw import DATASETS
-
-    cfg = RunConfig(dataset="my-digits")
-    monkeypatch.setitem(DATASETS, "my-digits", DATASETS["digits"])
-    assert "registered in this process only" in executors.stay_in_process([cfg], sweep_mod.Measurements())
-    assert executors.stay_in_process([RunConfig(dataset="digits")], sweep_mod.Measurements()) is None
-    with pytest.raises(ValueError, match="unknown executor 'threads'; allowed: local, processes, dask"):
-        sweep_mod.run_sweep([cfg], executor="threads")
