@@ -3,7 +3,7 @@
 Each case trains G networks that differ only in their seed (so in initialization and data order),
 first one after another with the plain PyTorch loop (``singledir.nets.solo.fit``: ``nn.Module`` and
 ``torch.optim.Adam``), then as one group (``singledir.nets.groups.train_group``), in the same process
-on the same data, and prints
+on the same data, on one thread as the book's worker processes train them, and prints
 
     ensemble CASE xG: sequential X s, together Y s, ratio Rx, max diff D
 
@@ -18,6 +18,7 @@ the CPU, where it is emulated and slow).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from singledir.experiments import sweep  # noqa: E402
 from singledir.nets import groups as groups_mod  # noqa: E402
+from singledir.nets import workers  # noqa: E402
 from singledir.nets.models import ConvNetConfig, MLPConfig  # noqa: E402
 from singledir.nets.runs import RunConfig, TrainConfig, load_run_dataset  # noqa: E402
 from singledir.nets.solo import fit  # noqa: E402
@@ -96,6 +98,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="every case at tiny sizes (a smoke run)")
     a = ap.parse_args(argv)
+    # this benchmark measures grouping, not the worker processes: it runs as a worker does, on one
+    # thread from the start, training its groups itself (bench_decisive_training.py times the workers)
+    os.environ[workers.WORKER_ENV] = "1"
+    torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}", flush=True)
     mlp, conv = MLP128, CONV8

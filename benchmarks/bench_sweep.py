@@ -26,6 +26,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from singledir.experiments import executors  # noqa: E402
 from singledir.experiments import sweep as sweep_mod  # noqa: E402
 from singledir.experiments.chapter import Setup  # noqa: E402
 
@@ -34,7 +35,7 @@ def timed_sweep(setup: Setup, cfgs, measurements: sweep_mod.Measurements) -> tup
     with tempfile.TemporaryDirectory() as d:
         os.environ["SINGLEDIR_CACHE"] = d
         if setup.executor == "dask":
-            sweep_mod.local_client(2)  # cluster start-up is timed separately below
+            executors.local_client(2)  # cluster start-up is timed separately below
         t0 = time.perf_counter()
         r = setup.sweep(cfgs, measurements)
         return r.runs, time.perf_counter() - t0
@@ -52,7 +53,7 @@ def cases(quick: bool) -> list[tuple[str, dict, dict, int | None]]:
 
 def main(quick: bool) -> None:
     t0 = time.perf_counter()
-    sweep_mod.local_client(2)
+    executors.local_client(2)
     print(f"# LocalCluster start-up {time.perf_counter() - t0:.1f} s", flush=True)
     n = 4 if quick else 8
     measurements = sweep_mod.Measurements(n_curve=100 if quick else 500, grid=11 if quick else 21,

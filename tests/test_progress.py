@@ -45,7 +45,8 @@ def test_sweep_and_damaged_cache_entries_report_to_the_log(tmp_path, monkeypatch
     monkeypatch.setenv(progress_mod.ENV, str(log))
     base = RunConfig(dataset="digits", n_train=100, n_test=50, model=MLPConfig(widths=(8,)),
                      train=TrainConfig(epochs=1, batch_size=64))
-    sweep.run_sweep(sweep.expand(base, seed=[0, 1]), sweep.Measurements(grid=3, repetitions=1), name="t", progress=False)
+    sweep.run_sweep(sweep.expand(base, seed=[0, 1]), sweep.Measurements(grid=3, repetitions=1), name="t", progress=False,
+                    group_size=2)
     lines = log.read_text().splitlines()
     assert lines[0] == "sweep t: 0/2, started"
     # the two networks train as one group, which says how far it has got, then each run is measured
