@@ -9,15 +9,15 @@ checks this and that no two modules import each other in a circle):
   datasets, each registering itself) -> ``dataset`` (tensors, label corruption, subsets);
 * ``nets``: ``models`` -> ``runs`` (run configs, the network key, the run cache) and ``heldout``
   (a run's held-out set as validation and test) -> ``regularize`` (the selectivity regularizer),
-  ``stacked``, ``solo`` (one network alone) and ``groups`` (many as one) -> ``training``
-  (``train_network``);
+  ``stacked``, ``solo`` (one network alone), ``workers`` (single-thread worker processes, group
+  sizes) and ``groups`` (many as one) -> ``training`` (``train_network``);
 * ``measure``: ``record`` (hooks) -> ``engine`` (how a perturbation is evaluated fast) -> ``perturb``
   (ablation, noise, importance), ``ablations`` (per-class damage, ordered ablation, optimal
   constants), ``selectivity``, ``information``, ``units`` (per-unit tables);
-* ``experiments``: ``sweep`` (many runs, resumable), ``stats`` (intervals, power), ``claims`` (the
-  claims and their rules), ``scorecard`` (findings), ``chapter`` (what chapters share),
-  ``early_stopping``, ``plots``, ``followups`` and ``followup_plots`` (chapter 8's measures and
-  figures);
+* ``experiments``: ``sweep`` (many runs, resumable) and ``executors`` (its worker processes,
+  Dask), ``stats`` (intervals, power), ``claims`` (the claims and their rules), ``scorecard``
+  (findings), ``chapter`` (what chapters share), ``early_stopping``, ``plots``, ``followups`` and
+  ``followup_plots`` (chapter 8's measures and figures);
 * ``book``: ``shared`` (the defaults several chapters share, ``chapters/shared.yml``), ``params``
   (parameter files), ``runner`` (executing a chapter), ``results`` (the findings files a run
   wrote), ``staging`` (rendering), ``cli`` (``python -m singledir.book``).

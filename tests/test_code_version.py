@@ -37,6 +37,25 @@ def test_import_closure_follows_every_import_form(tmp_path):
     (pkg / "h.py").write_text("y = 1\n")
     assert cache.source_version("pkg.a", tmp_path) != v
 
+
+def test_comments_and_docstrings_are_not_code(tmp_path):
+    """Editing a docstring or a comment changes no code version (no network retrains for it);
+    editing code, a string that is not a docstring included, does."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""The package."""\n')
+    src = '"""Module doc."""\n\ndef f(x):\n    """Doc."""\n    return x + 1  # one\n\nclass C:\n    """Doc."""\n    s = "text"\n'
+    (pkg / "a.py").write_text(src)
+    v = cache.source_version("pkg.a", tmp_path)
+    (pkg / "__init__.py").write_text('"""The package, described at length."""\n')
+    (pkg / "a.py").write_text(src.replace("Module doc.", "Other doc.").replace("# one", "# two")
+                              .replace('"""Doc."""', '"""Longer doc."""'))
+    assert cache.source_version("pkg.a", tmp_path) == v
+    for edit in (src.replace("x + 1", "x + 2"), src.replace('s = "text"', 's = "other"')):
+        (pkg / "a.py").write_text(edit)
+        assert cache.source_version("pkg.a", tmp_path) != v
+    assert cache.code_text("def (:\n") == "def (:\n"  # what does not parse counts as its text
+
 @pytest.mark.parametrize("module, outside", [
     ("singledir.nets.training", {"book.cli", "experiments.plots", "experiments.scorecard", "experiments.sweep",
                                  "measure.perturb", "experiments.early_stopping"}),
@@ -55,7 +74,7 @@ def test_code_version_changes_with_every_module_a_run_imports_and_no_other(tmp_p
         parts = path.relative_to(tmp_path).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         original = path.read_bytes()
-        path.write_bytes(original + b"\n# an edit\n")
+        path.write_bytes(original + b"\n_an_edit = 1\n")
         changed = cache.source_version(module, tmp_path) != base
         path.write_bytes(original)
         assert changed == (name in inside), name

@@ -90,11 +90,32 @@ def import_closure(module: str, root: Path = PACKAGE_ROOT) -> dict[str, Path]:
 
 
 def source_version(module: str, root: Path = PACKAGE_ROOT) -> str:
-    """SHA-256 (first 16 hex digits) of the sources of :func:`import_closure` of ``module``."""
+    """SHA-256 (first 16 hex digits) of the code of :func:`import_closure` of ``module``: each
+    module's syntax tree without its docstrings (:func:`code_text`), so that editing a comment or
+    a docstring retrains and recomputes nothing."""
     h = hashlib.sha256()
     for name, path in sorted(import_closure(module, root).items()):
-        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        h.update(name.encode() + b"\0" + code_text(path.read_text()).encode() + b"\0")
     return h.hexdigest()[:16]
+
+
+def code_text(source: str) -> str:
+    """What of a module's source is code: its syntax tree with the docstrings of the module, its
+    classes and functions left out (comments are not in the tree); the source itself when it does
+    not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 @functools.lru_cache(maxsize=None)
