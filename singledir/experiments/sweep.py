@@ -30,17 +30,16 @@ import pandas as pd
 import torch
 
 from ..base.cache import Cache, atomic_write, cache_dir, code_version, config_key
-from ..base.progress import Progress, duration, note
+from ..base.progress import Progress, note
 from ..data.dataset import fingerprint, stratified_subset
 from ..measure import information, perturb
 from ..measure.units import layer_activations, measures_fingerprint, unit_table
 from ..nets.groups import form_groups, groupable, train_group
 from ..nets.workers import WORKER_ENV, EpochNotes, default_group_size, workers_for_this_machine
-from .executors import run_dask, run_processes, stay_in_process
 from ..nets.models import unit_layer_names
-from ..data.raw import BUILTIN
-from ..nets.runs import RunConfig, TrainConfig, TrainedRun, default_device, load_run_dataset
+from ..nets.runs import RunConfig, TrainConfig, TrainedRun, load_run_dataset
 from ..nets.training import train_network
+from .executors import run_dask, run_processes, stay_in_process
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ from ..base.progress import timed
 from ..data.dataset import Dataset, batches
 from . import regularize as _reg
 from .runs import (RunConfig, TrainConfig, TrainedRun, autocast, default_device, epoch_of, inner_checkpoints,
-                   is_eval_epoch, load_cached, load_run_dataset, nan_row, network_key, small_network, store_run,
+                   is_eval_epoch, load_cached, load_run_dataset, nan_row, network_key, store_run,
                    torch_threads, training_threads)
 from .workers import EpochNotes, loadable_by_name, run_in_worker, trains_in_worker
 from .models import ConvNetConfig, MLPConfig, build_model, describe
