@@ -9,10 +9,9 @@ import os
 import time
 
 from ..base.cache import cache_dir
-from ..data.raw import BUILTIN
 from ..measure.units import measures_fingerprint
 from ..nets.runs import RunConfig, default_device
-from ..nets.workers import call_with_env, passed_env, process_pool
+from ..nets.workers import call_with_env, loadable_by_name, passed_env, process_pool
 
 
 def stay_in_process(configs: list[RunConfig], measurements) -> str | None:
@@ -20,7 +19,7 @@ def stay_in_process(configs: list[RunConfig], measurements) -> str | None:
     knows only the built-in datasets and per-unit measures, and on a GPU groups are the parallelism."""
     if default_device().type != "cpu":
         return "on a GPU, networks train in groups in this process"
-    own = sorted({c.dataset for c in configs if c.dataset not in BUILTIN and not c.dataset.startswith("folder:")})
+    own = sorted({c.dataset for c in configs if not loadable_by_name(c)})
     if own:
         return f"dataset(s) {', '.join(own)} are registered in this process only"
     if measurements.units and measures_fingerprint():
