@@ -7,6 +7,8 @@ from this file, and a chapter run on its own in Jupyter reads the same values th
 """
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 
 import yaml
@@ -19,12 +21,21 @@ class SharedDefaultError(LookupError):
 
 
 def shared_defaults(path: Path | None = None) -> dict:
-    """Every shared default: ``{name: value}`` (from ``path``, by default :data:`SHARED_FILE`)."""
+    """Every shared default: ``{name: value}`` (from ``path``, by default :data:`SHARED_FILE`). The
+    file is parsed once per version of it (a parameters cell reads one name per line)."""
     path = Path(path or SHARED_FILE)
     try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
     except FileNotFoundError:
         raise SharedDefaultError(f"{path} does not exist: it holds the defaults several chapters share") from None
+    return copy.deepcopy(_parsed(path, stamp))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: Path, stamp: tuple[int, int]) -> dict:
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise SharedDefaultError(f"{path} is not valid YAML: {e}") from None
     if not isinstance(doc, dict):
