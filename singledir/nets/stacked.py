@@ -47,7 +47,9 @@ class _StackedLinear(torch.autograd.Function):
         grad_x = torch.bmm(grad_out, weight) if ctx.needs_input_grad[0] else None
         # one product per member: a batched product of transposed operands splits its sums
         # differently for more than one member
-        grad_w = torch.stack([torch.mm(grad_out[g].t(), x[g]) for g in range(len(x))])
+        grad_w = weight.new_empty(weight.shape)
+        for g in range(len(x)):
+            torch.mm(grad_out[g].t(), x[g], out=grad_w[g])
         return grad_x, grad_w, grad_out.sum(1)
 
 
@@ -111,8 +113,9 @@ class StackedMLP(nn.Module):
 
     @staticmethod
     def batch(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """Each member's batch ``[G, B, ...]`` from the shared inputs ``x [N, ...]`` and indices ``idx [G, B]``."""
-        return x[idx]
+        """Each member's batch ``[G, B, ...]`` from the shared inputs ``x [N, ...]`` and indices ``idx [G, B]``
+        (``x[idx]``, copied row by row: advanced indexing of a 4-d tensor took 5x longer)."""
+        return torch.index_select(x.reshape(len(x), -1), 0, idx.reshape(-1)).view(*idx.shape, *x.shape[1:])
 
     def shared(self, x: torch.Tensor) -> torch.Tensor:
         """The same inputs ``x [B, ...]`` for every member: ``[G, B, ...]``."""
@@ -185,7 +188,7 @@ class StackedConvNet(nn.Module):
         """Each member's batch as one channels-last tensor ``[B, G*C, H, W]`` from the shared
         inputs stored channels last (``x_hwc [N, H, W, C]``) and indices ``idx [G, B]``."""
         G, B = idx.shape
-        xb = x_hwc[idx]  # [G, B, H, W, C]
+        xb = torch.index_select(x_hwc.reshape(len(x_hwc), -1), 0, idx.reshape(-1)).view(G, B, *x_hwc.shape[1:])
         _, _, H, W, C = xb.shape
         return xb.permute(1, 2, 3, 0, 4).reshape(B, H, W, G * C).permute(0, 3, 1, 2)
 
