@@ -4,7 +4,8 @@
 A house with floors, each subpackage importing only the floors below it (``tests/test_architecture.py``
 checks this and that no two modules import each other in a circle):
 
-* ``base``: ``cache`` (the result cache, code versions, source hashes), ``progress`` (timing, notes);
+* ``base``: ``cache`` (the result cache, code versions, source hashes), ``progress`` (timing, notes),
+  ``memory`` (freed memory kept in the process, set when the floor is imported);
 * ``data``: ``raw`` (the loader registry, the stratified sampler) -> ``loaders`` (the built-in
   datasets, each registering itself) -> ``dataset`` (tensors, label corruption, subsets);
 * ``nets``: ``models`` -> ``runs`` (run configs, the network key, the run cache) and ``heldout``
