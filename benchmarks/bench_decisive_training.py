@@ -1,10 +1,12 @@
 """The largest cost of params/decisive.yml, training its networks: the code before against after.
 
 Before (the book up to this benchmark): every sweep in the chapter's process, its networks on the
-process's two threads, in groups of at most 16 MLPs and 8 batch-norm conv nets. After: the groups
-on two single-thread worker processes (the sweeps' ``"processes"`` executor), a small network on
-one thread wherever it trains (``singledir.nets.runs.SMALL_NETWORK_THREADS``), groups of at most 8
-MLPs and 2 batch-norm conv nets, as many groups as a multiple of the workers. Both run in this one
+process's two threads, in groups of at most 16 MLPs and 8 batch-norm conv nets, with glibc's
+default allocator policy. After: the groups on two single-thread worker processes (the sweeps'
+``"processes"`` executor), a small network on one thread wherever it trains
+(``singledir.nets.runs.SMALL_NETWORK_THREADS``), groups of at most 8 MLPs and 2 batch-norm conv
+nets, as many groups as a multiple of the workers, in processes that keep freed memory
+(``singledir.base.memory``; ``benchmarks/bench_memory.py`` measures that alone). Both run in this one
 process run, on the same configs, each from an empty cache, through ``run_sweep`` as the chapters
 call it (with a negligible measurement: one 2-point curve on 10 images).
 
@@ -38,6 +40,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# before runs in this process with glibc's default allocator policy, read when singledir.base is
+# imported; the workers of after are started without this variable (main), and keep freed memory
+# (a spawned worker runs this file's top level too, as __mp_main__)
+OPT_OUT_ENV = "SINGLEDIR_RETURN_FREED_MEMORY"
+if __name__ == "__main__":
+    os.environ[OPT_OUT_ENV] = "1"
 
 from singledir.book import params as params_mod  # noqa: E402
 from singledir.experiments import sweep  # noqa: E402
@@ -120,10 +128,15 @@ def main(quick: bool) -> None:
     v = decisive_values()
     work = workload(v)
     t0 = time.perf_counter()
+    os.environ.pop(OPT_OUT_ENV)  # the workers, started now, keep freed memory
     pool = workers.process_pool()
     list(pool.map(abs, range(pool._max_workers)))  # every worker started
     startup = time.perf_counter() - t0
-    print(f"# {pool._max_workers} worker processes started in {startup:.1f} s (once per chapter)", flush=True)
+    from singledir.base import memory
+
+    print(f"# {pool._max_workers} worker processes started in {startup:.1f} s (once per chapter); keep freed "
+          f"memory: this process (before) {memory.hold_freed_memory()}, the workers (after) "
+          f"{pool.submit(memory.hold_freed_memory).result()}", flush=True)
     before_total = after_total = 0.0
     for kind, configs, n_images in cases(quick, v):
         kind_key = "mlp" if configs[0].model.__class__.__name__ == "MLPConfig" else (
