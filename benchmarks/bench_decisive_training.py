@@ -24,6 +24,9 @@ the preset's parameters below), with the workers' start-up once per chapter:
 
     decisive training (projected): before X s, after Y s, ratio Rx
 
+and the arithmetic of that training against this machine's float32 matrix-multiply peak, measured
+in the same run: the share of the peak before and after run at, and the share a 2x would need.
+
     python benchmarks/bench_decisive_training.py            # about 3 minutes (each case 3 times, the fastest kept)
     python benchmarks/bench_decisive_training.py --quick    # tiny networks, for a smoke run
 """
@@ -113,6 +116,32 @@ def cases(quick: bool, v: dict[str, dict]) -> list[tuple[str, list[RunConfig], i
             ("conv net x1/8 without batch norm", conv(False, 4, 2), 1000)]
 
 
+def train_flops_per_image(config: RunConfig) -> float:
+    """Floating-point operations of one training step per image (forward and backward of the conv
+    and linear layers, as torch's FlopCounterMode counts them; batch norm, ReLU and Adam not counted)."""
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from singledir.nets.models import build_model
+
+    ds = runs.load_run_dataset(config)
+    model = build_model(config.model, ds.input_shape, ds.n_classes)
+    x, y = ds.x_train[:8], ds.y_train[:8]
+    with FlopCounterMode(display=False) as fc:
+        F.cross_entropy(model(x), y).backward()
+    return fc.get_total_flops() / len(y)
+
+
+def matmul_peak(n: int = 2048, reps: int = 10) -> float:
+    """This process's float32 matrix-multiply rate in GFLOP/s, on its threads (both cores)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
 def timed_sweep(configs, executor: str, group_size: int | None):
     with tempfile.TemporaryDirectory() as d:
         os.environ["SINGLEDIR_CACHE"] = d
@@ -137,7 +166,7 @@ def main(quick: bool) -> None:
     print(f"# {pool._max_workers} worker processes started in {startup:.1f} s (once per chapter); keep freed "
           f"memory: this process (before) {memory.hold_freed_memory()}, the workers (after) "
           f"{pool.submit(memory.hold_freed_memory).result()}", flush=True)
-    before_total = after_total = 0.0
+    before_total = after_total = flops = 0.0
     for kind, configs, n_images in cases(quick, v):
         kind_key = "mlp" if configs[0].model.__class__.__name__ == "MLPConfig" else (
             "convnet_bn" if configs[0].model.batch_norm else "convnet")
@@ -159,12 +188,19 @@ def main(quick: bool) -> None:
         per = len(configs) * epochs * n_images
         before_total += b_s / per * work.get(kind, 0)
         after_total += a_s / per * work.get(kind, 0)
+        flops += train_flops_per_image(configs[0]) * work.get(kind, 0)
     if not quick:
         after_total += startup * len(params_mod.chapter_paths())
     print(f"decisive training (projected from {len(work)} kinds, {sum(work.values()) / 1e6:.0f}M network-epoch-"
           f"images): before {before_total:.0f} s, after {after_total:.0f} s, ratio {before_total / after_total:.2f}x",
           flush=True)
     print(f"# group sizes before {BEFORE_GROUP_SIZES}, after {workers.CPU_GROUP_SIZES}", flush=True)
+    peak = matmul_peak()
+    floor = flops / (peak * 1e9)
+    print(f"# the preset's training arithmetic: {flops / 1e12:.1f} TFLOP (conv and linear layers, forward and "
+          f"backward); this machine's float32 matmul peak on {torch.get_num_threads()} threads, measured now: "
+          f"{peak:.0f} GFLOP/s, so at least {floor:.0f} s; before ran at {floor / before_total:.0%} of the peak, "
+          f"after at {floor / after_total:.0%}; 2x over before needs {2 * floor / before_total:.0%}", flush=True)
 
 
 if __name__ == "__main__":
