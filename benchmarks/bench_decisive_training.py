@@ -27,7 +27,7 @@ the preset's parameters below), with the workers' start-up once per chapter:
 and the arithmetic of that training against this machine's float32 matrix-multiply peak, measured
 in the same run: the share of the peak before and after run at, and the share a 2x would need.
 
-    python benchmarks/bench_decisive_training.py            # about 3 minutes (each case 3 times, the fastest kept)
+    python benchmarks/bench_decisive_training.py            # about 2 minutes (each case 3 times, the fastest kept)
     python benchmarks/bench_decisive_training.py --quick    # tiny networks, for a smoke run
 """
 from __future__ import annotations

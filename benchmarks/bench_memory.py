@@ -13,7 +13,7 @@ value, so it is 0. The cases are the decisive preset's costs: training in a work
 groups of the book's CPU sizes) and the chapter process's curves and per-unit measures (two
 threads), on mnist5k as the book uses it.
 
-    python benchmarks/bench_memory.py            # about 5 minutes
+    python benchmarks/bench_memory.py            # about 6 minutes
     python benchmarks/bench_memory.py --quick    # tiny sizes, for a smoke run
 """
 from __future__ import annotations
