@@ -55,6 +55,8 @@ from singledir.experiments import sweep  # noqa: E402
 from singledir.nets import runs, workers  # noqa: E402
 from singledir.nets.runs import RunConfig  # noqa: E402
 
+from bench_training import matmul_peak  # noqa: E402  (this folder: the float32 matmul rate on this process's threads)
+
 BEFORE_GROUP_SIZES = {"mlp": 16, "convnet_bn": 8, "convnet": 1}  # the book's CPU group sizes before
 MEASURE = sweep.Measurements(n_curve=10, grid=2, repetitions=1)
 
@@ -130,16 +132,6 @@ def train_flops_per_image(config: RunConfig) -> float:
     with FlopCounterMode(display=False) as fc:
         F.cross_entropy(model(x), y).backward()
     return fc.get_total_flops() / len(y)
-
-
-def matmul_peak(n: int = 2048, reps: int = 10) -> float:
-    """This process's float32 matrix-multiply rate in GFLOP/s, on its threads (both cores)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
 
 
 def timed_sweep(configs, executor: str, group_size: int | None):
