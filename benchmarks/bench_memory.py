@@ -42,14 +42,15 @@ def _conv(quick: bool, bn: bool = True, seeds=(0,), epochs: int = 1):
                       train=TrainConfig(epochs=epochs, batch_size=64, lr=0.001, eval_every=epochs)) for s in seeds]
 
 
-def _train(configs, quick: bool, threads: int = 1) -> tuple[float, list]:
-    """Seconds to train ``configs`` as one group on ``threads`` (no cache), and their histories."""
+def _train(configs, quick: bool) -> tuple[float, list]:
+    """Seconds to train ``configs`` as one group on one thread, as a worker does (no cache), and
+    their histories."""
     import torch
 
     from singledir.nets import groups
     from singledir.nets.runs import load_run_dataset
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1)
     if quick:
         configs = [c.with_(n_train=200, train=dataclasses.replace(c.train, epochs=1, eval_every=1)) for c in configs]
     dss = [load_run_dataset(c) for c in configs]
