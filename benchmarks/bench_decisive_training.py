@@ -160,14 +160,16 @@ def main(quick: bool) -> None:
           f"{pool.submit(memory.hold_freed_memory).result()}", flush=True)
     before_total = after_total = flops = 0.0
     for kind, configs, n_images in cases(quick, v):
-        kind_key = "mlp" if configs[0].model.__class__.__name__ == "MLPConfig" else (
-            "convnet_bn" if configs[0].model.batch_norm else "convnet")
+        kind_key = runs.network_kind(configs[0])
         epochs = configs[0].train.epochs
         b_s = a_s = float("inf")
         for _ in range(repeats):  # the faster of the repeats: this machine's timings vary by 10-20%
             runs.SMALL_NETWORK_THREADS = None  # before: the process's threads, in-process, the old group sizes
+            after_sizes = dict(runs.CPU_GROUP_SIZES)
+            runs.CPU_GROUP_SIZES.update(BEFORE_GROUP_SIZES)  # a conv net's group size is its kind's, not the sweep's
             b_runs, s, _ = timed_sweep(configs, "local", BEFORE_GROUP_SIZES[kind_key])
             b_s = min(b_s, s)
+            runs.CPU_GROUP_SIZES.update(after_sizes)
             runs.SMALL_NETWORK_THREADS = 1
             a_runs, s, _ = timed_sweep(configs, "processes", None)
             a_s = min(a_s, s)

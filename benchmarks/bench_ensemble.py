@@ -18,6 +18,7 @@ the CPU, where it is emulated and slow).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from singledir.experiments import sweep  # noqa: E402
 from singledir.nets import groups as groups_mod  # noqa: E402
+from singledir.nets import runs as runs_mod  # noqa: E402
 from singledir.nets import workers  # noqa: E402
 from singledir.nets.models import ConvNetConfig, MLPConfig  # noqa: E402
 from singledir.nets.runs import RunConfig, TrainConfig, load_run_dataset  # noqa: E402
@@ -50,10 +52,24 @@ def sequential(cfgs):
     return time.perf_counter() - t0, states
 
 
+@contextlib.contextmanager
+def one_group(cfgs):
+    """``cfgs`` train as one group: a conv net's groups otherwise have its kind's fixed size
+    (``singledir.nets.runs.fixed_group_size``), which this benchmark varies."""
+    kind = runs_mod.network_kind(cfgs[0])
+    before = runs_mod.CPU_GROUP_SIZES[kind]
+    runs_mod.CPU_GROUP_SIZES[kind] = len(cfgs)
+    try:
+        yield
+    finally:
+        runs_mod.CPU_GROUP_SIZES[kind] = before
+
+
 def together(cfgs):
     ds = [load_run_dataset(c) for c in cfgs]
     t0 = time.perf_counter()
-    runs = groups_mod.train_group(cfgs, datasets=ds, use_cache=False, progress=False)
+    with one_group(cfgs):
+        runs = groups_mod.train_group(cfgs, datasets=ds, use_cache=False, progress=False)
     return time.perf_counter() - t0, [r.model.state_dict() for r in runs]
 
 
@@ -85,7 +101,8 @@ def precision(name: str, base: RunConfig, seeds: int, epochs: int) -> None:
         cfgs = sweep.expand(base.with_(train=replace(base.train, epochs=epochs, eval_every=epochs, precision=prec)),
                             seed=list(range(seeds)))
         t0 = time.perf_counter()
-        runs = groups_mod.train_group(cfgs, use_cache=False, progress=False)
+        with one_group(cfgs):
+            runs = groups_mod.train_group(cfgs, use_cache=False, progress=False)
         accs[prec] = (sum(r.final["test_acc"] for r in runs) / seeds, time.perf_counter() - t0)
     d = accs["bf16"][0] - accs["fp32"][0]
     print(f"precision {name} ({seeds} seeds, {epochs} epoch{'s' * (epochs != 1)}): "

@@ -347,3 +347,24 @@ def test_html_render(smoke_build, smoke_cache):
     words = " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", text)).split())
     assert "200 of the 400 training images were chosen" in words
     assert "The test set has 200 images" in words
+
+
+def test_a_second_build_of_a_design_on_one_day_keeps_the_first_in_the_ledger(tmp_path):
+    """Two builds of one design recorded the same day (say, after the networks' code changed): the
+    first file stays, the second is ``.2.csv``, and the ledger table shows both, oldest first."""
+    ledger = tmp_path / "results"
+
+    def scorecard_csv(verdict: str, executed: str) -> Path:
+        path = tmp_path / f"scorecard-{verdict}.csv"
+        pd.DataFrame([{"id": "E1", "role": "primary", "headline": verdict, "part_verdict": verdict,
+                       "design": "abc123", "executed": executed}]).to_csv(path, index=False)
+        return path
+
+    first = cli.record_build(scorecard_csv("reproduced", "2026-11-30T08:00:00+00:00"), ledger, "p", "abc123", True)
+    second = cli.record_build(scorecard_csv("inconclusive", "2026-11-30T09:00:00+00:00"), ledger, "p", "abc123", True)
+    assert first.name.endswith("-abc123.csv") and second.name == first.name.replace(".csv", ".2.csv")
+    assert pd.read_csv(first).headline.iloc[0] == "reproduced"  # not overwritten
+    table = scorecard.ledger_markdown(ledger, "p", "abc123")
+    header, _, row = table.splitlines()
+    assert header.count("design `abc123` (this design)") == 2 and "(build 2)" in header
+    assert row.index("reproduced") < row.index("inconclusive")

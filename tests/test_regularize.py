@@ -86,7 +86,8 @@ def test_parameter_files_give_alpha_and_alpha_zero_keeps_the_old_cache_keys(monk
         "21be7bd02dc5c8fd16b2fb30": RunConfig(dataset="digits", n_train=300, model=MLPConfig(widths=(32, 16)),
                                               train=TrainConfig(epochs=2, batch_size=64, lr=3e-3,
                                                                 checkpoints=(0, 0.5, 1)), seed=3, corruption=0.2),
-        "ac36304a2193a794db951acd": RunConfig(model=ConvNetConfig(width=0.125), n_train=1000, unused_to_test=True,
+        # a conv net's key also holds its fixed group size (runs.fixed_group_size) since that was added
+        "14cc0738bb64c5e1e27d1a1b": RunConfig(model=ConvNetConfig(width=0.125), n_train=1000, unused_to_test=True,
                                               train=TrainConfig(precision="bf16", weight_decay=1e-4)),
     }
     gpu = torch.device("cuda")  # no thread count in the key

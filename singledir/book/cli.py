@@ -36,8 +36,10 @@ LEDGER = ROOT / "results"  # the verdict ledger: the scorecard of every build a 
 
 
 def record_build(csv_path: Path, ledger: Path, preset: str, design: str, complete: bool) -> Path:
-    """Copy a build's ``scorecard.csv`` into the ledger as ``PRESET-DATE-DESIGN.csv``; refused
-    unless every chapter of the build is current (a ledger entry describes one design)."""
+    """Copy a build's ``scorecard.csv`` into the ledger as ``PRESET-DATE-DESIGN.csv`` (or, when a
+    build of that design was recorded the same day, ``PRESET-DATE-DESIGN.N.csv``: an entry is never
+    overwritten); refused unless every chapter of the build is current (a ledger entry describes one
+    design)."""
     import datetime
     import shutil
 
@@ -45,7 +47,11 @@ def record_build(csv_path: Path, ledger: Path, preset: str, design: str, complet
         raise BookError("not recorded in the ledger: some chapters are missing or stale with this design; "
                         "build every chapter first (without --only)")
     ledger.mkdir(parents=True, exist_ok=True)
-    dest = ledger / f"{preset}-{datetime.date.today().isoformat()}-{design}.csv"
+    stem = f"{preset}-{datetime.date.today().isoformat()}-{design}"
+    dest, n = ledger / f"{stem}.csv", 1
+    while dest.exists():  # a build recorded before keeps its file: this one is STEM.2.csv, STEM.3.csv, ...
+        n += 1
+        dest = ledger / f"{stem}.{n}.csv"
     shutil.copyfile(csv_path, dest)
     say(f"scorecard recorded in the ledger: {_display_path(dest)}")
     return dest

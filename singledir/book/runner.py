@@ -198,7 +198,8 @@ class _StopOnInterrupt:
 
 def machine_info() -> dict:
     """Where numbers are computed: CPU model, its widest vector instruction set (``/proc/cpuinfo``
-    flags), the one torch's CPU kernels use, torch's thread count and version, the device."""
+    flags), the one torch's CPU kernels use, torch's thread count and version, the device, and the
+    code version of the modules that train the networks (part of every network's cache key)."""
     import platform
 
     import torch
@@ -225,9 +226,14 @@ def machine_info() -> dict:
     device = "cpu"
     if torch.cuda.is_available():
         device = f"cuda ({torch.cuda.get_device_name(0)})"
+    from ..base.cache import code_version
+    from ..nets.runs import TRAINING_MODULE
+
     return {"cpu": cpu or platform.processor() or platform.machine(), "instruction_set": isa,
             "torch_cpu_capability": capability, "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "device": device, "python": platform.python_version()}
+            "torch": torch.__version__, "device": device, "python": platform.python_version(),
+            # the code that trains the networks: two builds of one design differ where it does
+            "training_code": code_version(TRAINING_MODULE)}
 
 
 def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progress: bool = True, *,

@@ -57,7 +57,8 @@ def _machine_text(m: dict) -> str:
         return "not recorded"
     cap = f" (torch's CPU kernels: {m['torch_cpu_capability']})" if m.get("torch_cpu_capability") else ""
     return (f"{m.get('cpu', '?')}, {m.get('instruction_set', '?')}{cap}; {m.get('torch_threads', '?')} torch "
-            f"threads; torch {m.get('torch', '?')}; device {m.get('device', '?')}; Python {m.get('python', '?')}")
+            f"threads; torch {m.get('torch', '?')}; device {m.get('device', '?')}; Python {m.get('python', '?')}"
+            + (f"; networks trained by code version `{m['training_code']}`" if m.get("training_code") else ""))
 
 
 def time_split(meta: dict) -> dict[str, float] | None:

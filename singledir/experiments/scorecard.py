@@ -31,7 +31,7 @@ CSV_COLUMNS = ("id", "part", "role", "claim", "paper", "statistic", "ours", "ci_
                "verdict", "headline", "scale", "design")
 # where each row's numbers came from: the run of its chapter (the same on every row of a chapter)
 CSV_META_COLUMNS = ("chapter", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
-                    "torch_cpu_capability", "torch_threads", "torch", "device", "chapter_current")
+                    "torch_cpu_capability", "torch_threads", "torch", "device", "training_code", "chapter_current")
 
 
 def results_dir() -> Path:
@@ -182,19 +182,32 @@ def power_markdown(findings: list[dict]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _ledger_date(path: Path, preset: str) -> str:
+    """``DATE`` of a ledger file ``PRESET-DATE-DESIGN[.N].csv``."""
+    return path.name[len(preset) + 1:].split(".")[0].rsplit("-", 1)[0]
+
+
+def _ledger_repeat(path: Path) -> str:
+    """``"build N"`` for ``PRESET-DATE-DESIGN.N.csv`` (a later build of a design on one day), else ``""``."""
+    parts = path.name.split(".")
+    return f"build {parts[1]}" if len(parts) == 3 else ""
+
+
 def ledger_markdown(ledger: Path, preset: str, design: str) -> str:
-    """Per claim, the headline verdicts of the earlier designs of ``preset`` kept in the ledger
-    folder (``results/PRESET-DATE-DESIGN.csv``), oldest first, beside this build's design."""
+    """Per claim, the headline verdicts of the earlier builds of ``preset`` kept in the ledger
+    folder (``results/PRESET-DATE-DESIGN[.N].csv``), oldest first, beside this build's design."""
     files = sorted(ledger.glob(f"{preset}-*.csv")) if ledger.is_dir() else []
     if not files:
         return f"*The ledger holds no earlier build of `{preset}`.*\n"
     import pandas as pd
 
+    tables = {path: pd.read_csv(path) for path in files}
     cols, verdicts = [], {}
-    for path in files:
-        t = pd.read_csv(path)
-        date = path.stem[len(preset) + 1:].rsplit("-", 1)[0]
-        label = f"{date}, design `{t.design.iloc[0]}`" + (" (this design)" if t.design.iloc[0] == design else "")
+    for path in sorted(files, key=lambda p: (_ledger_date(p, preset), str(tables[p].executed.dropna().max()))):
+        t = tables[path]
+        date, again = _ledger_date(path, preset), _ledger_repeat(path)
+        label = (f"{date}{f' ({again})' if again else ''}, design `{t.design.iloc[0]}`"
+                 + (" (this design)" if t.design.iloc[0] == design else ""))
         cols.append(label)
         for _, r in t[t.role == "primary"].iterrows():
             verdicts.setdefault(r.id, {})[label] = f"{r.headline} ({r.part_verdict} at 95%)"
@@ -240,7 +253,7 @@ def _meta_row(chapter: str, meta: dict) -> list:
     values = {"chapter": chapter, "chapter_current": meta.get("current", ""), "preset": meta.get("preset", ""), "executed": meta.get("executed", ""),
               "chapter_seconds": meta.get("seconds", ""),
               **{k: m.get(k, "") for k in ("cpu", "instruction_set", "torch_cpu_capability", "torch_threads",
-                                           "torch", "device")}}
+                                           "torch", "device", "training_code")}}
     return [values[c] for c in CSV_META_COLUMNS]
 
 

@@ -37,7 +37,7 @@ from ..measure.units import layer_activations, measures_fingerprint, unit_table
 from ..nets.groups import form_groups, groupable, train_group
 from ..nets.workers import WORKER_ENV, EpochNotes, default_group_size, workers_for_this_machine
 from ..nets.models import unit_layer_names
-from ..nets.runs import RunConfig, TrainConfig, TrainedRun, load_run_dataset
+from ..nets.runs import RunConfig, TrainConfig, TrainedRun, default_device, fixed_group_size, load_run_dataset
 from ..nets.training import train_network
 from .executors import run_dask, run_processes, stay_in_process
 
@@ -278,9 +278,13 @@ def _groups(configs: list[RunConfig], todo: list[int], group_size: int | None) -
     groups = []
     for key_runs in form_groups([configs[i] for i in todo], 10 ** 9):
         members = [todo[j] for j in key_runs]
+        fixed = fixed_group_size(configs[members[0]], default_device())
+        if fixed is not None:  # a conv net's groups have one size (its bits depend on it): group_size is not used
+            groups += [members[j:j + fixed] for j in range(0, len(members), fixed)]
+            continue
         limit = group_size or default_group_size(configs[members[0]])
-        if not group_size:  # an even number of groups, so that two workers share them evenly; the same on
-            k = -(-len(members) // limit)  # any machine and executor, since a member's last bits depend on its group
+        if not group_size:  # an even number of groups, so that two workers share them evenly
+            k = -(-len(members) // limit)
             limit = -(-len(members) // (k + k % 2))
         groups += [[members[j] for j in g] for g in form_groups([configs[i] for i in members], limit)]
     groups.sort(key=lambda g: g[0])
@@ -303,8 +307,10 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
     Args:
         configs: the runs (see :func:`expand`).
         measurements: what to measure on each.
-        group_size: most networks trained at once (None: :func:`singledir.nets.workers.default_group_size`,
-            measured per network kind on the CPU, by free memory on a GPU; 1: one at a time).
+        group_size: most MLPs trained at once (None: :func:`singledir.nets.workers.default_group_size`,
+            measured on the CPU, by free memory on a GPU; 1: one at a time). Conv nets always train
+            in groups of their kind's fixed size (:func:`singledir.nets.runs.fixed_group_size`),
+            since a conv net's last bits depend on its group's size.
         executor: ``"local"`` (in this process), ``"processes"`` (single-thread worker processes,
             :func:`singledir.experiments.executors.run_processes`) or ``"dask"``.
         address: a Dask scheduler's address; None starts a ``LocalCluster`` of ``n_workers``

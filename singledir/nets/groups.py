@@ -26,18 +26,20 @@ Each member stays the network it would be alone:
   as they were before the step, its history ending with a NaN row, as a solo run) and frozen;
   the others go on.
 
-What is identical. :func:`singledir.nets.training.train_network` trains a groupable network as a group of one,
-which runs the very operations of a network trained alone (``F.linear``, a convolution with one
-group, batch norm, ``torch.optim``'s update), so a solo run equals the plain PyTorch loop of
-:func:`singledir.nets.solo.fit` bit for bit. In a larger group an MLP member computes its products
-member by member in the same orientation and equals its solo run bit for bit (measured on this
-book's AVX2 machines; tested to 1e-6 elsewhere). A conv-net member equals its solo run to float
-tolerance only: oneDNN vectorizes grouped convolutions, batch norm and pooling across all the
-members' channels, which rounds a member's sums differently (measured: 1e-7 after 8 Adam steps).
-So a conv net's last bits depend on the group it was trained in; the cache keeps whichever was
-trained first, and a build with the same configs and group size reproduces itself bit for bit.
-A group interrupted between epochs resumes from its last snapshot and ends bit-identical to an
-uninterrupted run.
+What is identical. A group of one runs the very operations of a network trained alone
+(``F.linear``, a convolution with one group, batch norm, ``torch.optim``'s update), so it equals
+the plain PyTorch loop of :func:`singledir.nets.solo.fit` bit for bit. In a larger group an MLP
+member computes its products member by member in the same orientation and equals its solo run bit
+for bit (measured on this book's AVX2 and AVX-512 machines; tested to 1e-6 elsewhere). A conv-net
+member equals its solo run to float tolerance only: oneDNN vectorizes grouped convolutions, batch
+norm and pooling across all the members' channels, which rounds a member's sums differently
+(measured: 1e-7 after 8 Adam steps), and so differently in groups of different sizes, though
+never differently for other group-mates or another position among them (measured). So that a
+network's bits depend on its config only, never on what it happened to train beside or on what the
+cache held, :func:`singledir.nets.runs.fixed_group_size` fixes the size of a conv net's groups for
+each kind and device, :func:`train_group` keeps to it (filling a last group with copies of its
+members), and the cache key says which size. A group interrupted between
+epochs resumes from its last snapshot and ends bit-identical to an uninterrupted run.
 """
 from __future__ import annotations
 
@@ -54,9 +56,9 @@ from ..base.cache import Cache, config_key
 from ..base.progress import timed
 from ..data.dataset import Dataset, batches
 from . import regularize as _reg
-from .runs import (RunConfig, TrainConfig, TrainedRun, autocast, default_device, epoch_of, inner_checkpoints,
-                   is_eval_epoch, load_cached, load_run_dataset, nan_row, network_key, store_run,
-                   torch_threads, training_threads)
+from .runs import (RunConfig, TrainConfig, TrainedRun, autocast, default_device, epoch_of,
+                   fixed_group_size, inner_checkpoints, is_eval_epoch, load_cached, load_run_dataset, nan_row, network_key,
+                   store_run, torch_threads, training_threads)
 from .workers import EpochNotes, loadable_by_name, run_in_worker, trains_in_worker
 from .models import ConvNetConfig, MLPConfig, build_model, describe
 from .stacked import StackedConvNet, StackedOptimizer, stack
@@ -297,8 +299,9 @@ def train_group(configs: Sequence[RunConfig], *, device: torch.device | str | No
                 on_epoch: Callable[[int], None] | None = None) -> list[TrainedRun]:
     """Train ``configs`` as one group (or load them from the cache); one :class:`TrainedRun` each.
 
-    Members already cached are loaded; the others train together and are each cached as their own
-    run under the key :func:`singledir.nets.training.train_network` uses. While training, the group's whole state
+    Members already cached are loaded; the others train together (conv nets in groups of their
+    kind's fixed size, :func:`singledir.nets.runs.fixed_group_size`, the last filled with copies)
+    and are each cached as their own run under the key :func:`singledir.nets.training.train_network` uses. While training, the group's whole state
     is written to the cache every ``snapshot_every`` seconds (at the end of an epoch; 0: every
     epoch), so an interrupted group resumes from its last snapshot with the same result.
 
@@ -339,9 +342,20 @@ def train_group(configs: Sequence[RunConfig], *, device: torch.device | str | No
 
 
 def _train_todo(configs, todo, runs, datasets, device, progress, use_cache, snapshot_every, on_epoch) -> dict:
-    """Train the members ``todo`` of ``configs`` as one group; their runs go into ``runs``, returned."""
+    """Train the members ``todo`` of ``configs`` as one group, or, for a network whose groups have
+    a fixed size (:func:`singledir.nets.runs.fixed_group_size`), in groups of that size, the last
+    filled with copies of its members; their runs go into ``runs``, returned."""
+    n = fixed_group_size(configs[todo[0]], device)
+    if n is not None and len(todo) > n:
+        for j in range(0, len(todo), n):
+            _train_todo(configs, todo[j:j + n], runs, datasets, device, progress, use_cache, snapshot_every,
+                        on_epoch)
+        return runs
     cfgs = [configs[i] for i in todo]
     dss = [datasets[i] if datasets else load_run_dataset(configs[i]) for i in todo]
+    n_copies = (n or len(todo)) - len(todo)  # copies train as their original does; only the originals are kept
+    cfgs += [cfgs[j % len(todo)] for j in range(n_copies)]
+    dss += [dss[j % len(todo)] for j in range(n_copies)]
     x0 = dss[0].x_train
     if any(d.x_train.shape != x0.shape for d in dss):
         raise ValueError("members of a group must train on the same images")
@@ -369,7 +383,7 @@ def _train_todo(configs, todo, runs, datasets, device, progress, use_cache, snap
         run = TrainedRun(c, model.to(device).eval(), group.history[j], group.checkpoints[j],
                                 diverged=not group.live[j], from_cache=False, seconds=group.seconds / len(todo))
         if use_cache:
-            store_run(run, device, meta={"group_size": len(todo)})
+            store_run(run, device, meta={"group_size": len(cfgs)})
         runs[i] = run
     if use_cache:
         store.remove(gkey)

@@ -172,6 +172,51 @@ def small_network(config: RunConfig) -> bool:
     return SMALL_NETWORK_THREADS is not None and isinstance(config.model, (MLPConfig, ConvNetConfig))
 
 
+# Networks per group on the CPU, on one thread each (SMALL_NETWORK_THREADS), measured on this
+# book's 2-core AVX-512 machine with two worker processes side by side (seconds per network and
+# epoch, benchmarks/bench_decisive_training.py): 784-128-128 MLPs 0.058 at 4, 0.053 at 8, 0.080
+# at 15 (two processes then contend for memory); the conv net at 1/8 width with batch norm 0.595
+# alone, 0.53 at 2 and at 4; without batch norm alone. (On two threads in one process, as the
+# book trained before, the AVX2 machines gave MLPs 16 and batch-norm conv nets 8.)
+CPU_GROUP_SIZES = {"mlp": 8, "convnet_bn": 2, "convnet": 1}
+# Conv nets per group on a GPU: a fixed size, as on the CPU (see fixed_group_size); not measured,
+# since no GPU was lent to this project's machines (eight paper-width conv nets fit an H200 many times).
+GPU_CONV_GROUP_SIZE = 8
+
+
+def network_kind(config: RunConfig) -> str | None:
+    """``"mlp"``, ``"convnet_bn"`` or ``"convnet"`` (the keys of :data:`CPU_GROUP_SIZES`); None
+    for a network that never trains in a group."""
+    m = config.model
+    if isinstance(m, MLPConfig):
+        return "mlp"
+    if isinstance(m, ConvNetConfig):
+        return "convnet_bn" if m.batch_norm else "convnet"
+    return None
+
+
+def fixed_group_size(config: RunConfig, device: torch.device | str) -> int | None:
+    """The size of every group ``config``'s network trains in on ``device``, so that its bits are
+    those of its config whatever it was trained beside; None where any size gives the same bits.
+
+    An MLP member computes its products member by member and equals its group of one bit for bit
+    in a group of any size (measured: groups of 1, 2, 8 and 11), so None. A conv-net member does
+    not: oneDNN vectorizes grouped convolutions and batch norm across the group's channels, so its
+    rounding depends on the group's size (measured: the book's conv net rounds one way alone and
+    another in groups of 2 to 9; a conv net of 4 channels another way again in a group of 4),
+    though never on its group-mates or its place among them (same size, any seeds and labels
+    beside it, any position: bit-identical). So a conv net always trains in groups of exactly
+    :data:`CPU_GROUP_SIZES` (its kind's measured best; on a GPU :data:`GPU_CONV_GROUP_SIZE`):
+    :func:`singledir.nets.groups.train_group` splits what it is handed into groups of that size and
+    fills the last with copies of its members. Any other network trains alone (1)."""
+    kind = network_kind(config)
+    if kind is None:
+        return 1
+    if kind == "mlp":
+        return None
+    return CPU_GROUP_SIZES[kind] if torch.device(device).type == "cpu" else GPU_CONV_GROUP_SIZE
+
+
 def training_threads(config: RunConfig) -> int:
     """The CPU threads ``config``'s network trains on: :data:`SMALL_NETWORK_THREADS` for a small
     network, the process's thread count for any other (a ResNet, a model of one's own)."""
@@ -250,11 +295,14 @@ def nan_row(epoch) -> dict:
 
 
 def network_key(config: RunConfig, device: torch.device) -> str:
-    """The cache key of a trained run: its config, the code version, and the device type and the CPU
+    """The cache key of a trained run: its config, the code version, the device type, the CPU
     threads it trains on (:func:`training_threads`: floating-point reductions split differently
-    across threads, so the same seed gives bit-identical weights only on the same setting)."""
+    across threads, so the same seed gives bit-identical weights only on the same setting) and, for
+    a conv net, the size of the group it trains in (:func:`fixed_group_size`, for the same reason)."""
     key = {"run": config.to_dict(), "code": code_version(TRAINING_MODULE), "device": device.type,
            "threads": training_threads(config) if device.type == "cpu" else None}
+    if fixed_group_size(config, device) is not None:  # a conv net's bits depend on its group's size
+        key["group"] = fixed_group_size(config, device)
     data = fingerprint(config.dataset)
     if data:  # a registered dataset's loader, a folder's files
         key["data"] = data

@@ -1,6 +1,6 @@
-"""Training a network: :func:`train_network` returns the cached run of a config or trains it, in a
-group of one (:mod:`singledir.nets.groups`) when it can be grouped, alone
-(:mod:`singledir.nets.solo`) otherwise. Its import closure is the code version of every trained
+"""Training a network: :func:`train_network` returns the cached run of a config or trains it with
+the group trainer (:mod:`singledir.nets.groups`; in the group :func:`singledir.nets.runs.grouping`
+fixes for its kind) when it can be grouped, alone (:mod:`singledir.nets.solo`) otherwise. Its import closure is the code version of every trained
 network (:data:`singledir.nets.runs.TRAINING_MODULE`)."""
 from __future__ import annotations
 

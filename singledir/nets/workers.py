@@ -5,7 +5,7 @@ A small network (an MLP or the project's conv net) trains on one CPU thread
 thread: the math libraries pick their kernels by the thread count a process starts with, so a
 process started on two threads and switched to one rounds differently from one started on one
 (measured: 1e-4 in the training loss of an MLP after two epochs). Training in a worker makes a
-network's bits those of its config and group on any machine of the same instruction set, whatever
+network's bits those of its config on any machine of the same instruction set, whatever
 its core count or the process that asked for it. The pool is started once per process (a worker's
 start-up, importing torch, costs about 2 s) and also serves the sweeps' ``"processes"`` executor,
 which keeps all its workers busy at once.
@@ -20,8 +20,9 @@ import torch
 
 from ..base.progress import PHASE_SHARE_ENV, duration, note
 from ..data.raw import BUILTIN
-from .models import ConvNetConfig, MLPConfig, build_model
-from .runs import RunConfig, default_device, load_run_dataset, small_network
+from .models import build_model
+from .runs import (CPU_GROUP_SIZES, RunConfig, default_device, fixed_group_size, load_run_dataset, network_kind,
+                   small_network)
 
 WORKER_ENV = "SINGLEDIR_WORKER"  # set in a worker process
 # what a worker takes from the environment of the process that hands it work
@@ -118,27 +119,19 @@ class EpochNotes:
                  f"{duration(time.monotonic() - self.t0)}")
 
 
-# Networks per group on the CPU, on one thread each (SMALL_NETWORK_THREADS), measured on this
-# book's 2-core AVX-512 machine with two worker processes side by side (seconds per network and
-# epoch, benchmarks/bench_decisive_training.py): 784-128-128 MLPs 0.058 at 4, 0.053 at 8, 0.080
-# at 15 (two processes then contend for memory); the conv net at 1/8 width with batch norm 0.65
-# alone, 0.64 at 2, 0.74 at 4; without batch norm alone. (On two threads in one process, as the
-# book trained before, the AVX2 machines gave MLPs 16 and batch-norm conv nets 8.)
-CPU_GROUP_SIZES = {"mlp": 8, "convnet_bn": 2, "convnet": 1}
-
-
 def default_group_size(config: RunConfig, device: torch.device | str | None = None,
                        cap: int = 16) -> int:
-    """How many networks like ``config`` to train at once: on the CPU the measured best of
-    :data:`CPU_GROUP_SIZES`; on a GPU as many as fit in half its free memory by a per-member
+    """How many networks like ``config`` to train at once: a conv net's fixed group size
+    (:func:`singledir.nets.runs.fixed_group_size`); for an MLP on the CPU the measured best of
+    :data:`CPU_GROUP_SIZES`, on a GPU as many as fit in half its free memory by a per-member
     estimate (weights, gradients and Adam moments, and the activations of one batch kept for the
     backward pass), at most ``cap``."""
     device = torch.device(device) if device is not None else default_device()
+    fixed = fixed_group_size(config, device)
+    if fixed is not None:  # a conv net's, whose bits depend on it
+        return fixed
     if device.type != "cuda":
-        m = config.model
-        kind = "mlp" if isinstance(m, MLPConfig) else (
-            "convnet_bn" if isinstance(m, ConvNetConfig) and m.batch_norm else "convnet")
-        return min(cap, CPU_GROUP_SIZES[kind])
+        return min(cap, CPU_GROUP_SIZES[network_kind(config)])
     ds = load_run_dataset(config)
     net = build_model(config.model, ds.input_shape, ds.n_classes)
     params = sum(p.numel() for p in net.parameters())
