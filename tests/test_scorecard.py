@@ -30,7 +30,7 @@ def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
     scorecard_mod.write_csv(got, out, metas={"03_generalization": {"preset": "p.yml", "machine": {"cpu": "test"}}},
                         design="abc123")
     lines = out.read_text().splitlines()
-    assert lines[0].split(",")[:3] == ["id", "part", "role"] and lines[0].endswith(",torch,device,chapter_current")
+    assert lines[0].split(",")[:3] == ["id", "part", "role"] and lines[0].endswith(",torch,device,training_code,chapter_current")
     t = pd.read_csv(out)
     assert len(t) == 2 and list(t.id) == ["E3", "E12"] and (t.design == "abc123").all()
     e3, e12 = t.iloc[0], t.iloc[1]

@@ -307,10 +307,8 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
     Args:
         configs: the runs (see :func:`expand`).
         measurements: what to measure on each.
-        group_size: most MLPs trained at once (None: :func:`singledir.nets.workers.default_group_size`,
-            measured on the CPU, by free memory on a GPU; 1: one at a time). Conv nets always train
-            in groups of their kind's fixed size (:func:`singledir.nets.runs.fixed_group_size`),
-            since a conv net's last bits depend on its group's size.
+        group_size: most MLPs trained at once (None: :func:`singledir.nets.workers.default_group_size`;
+            1: one at a time); conv nets train in groups of :func:`singledir.nets.runs.fixed_group_size`.
         executor: ``"local"`` (in this process), ``"processes"`` (single-thread worker processes,
             :func:`singledir.experiments.executors.run_processes`) or ``"dask"``.
         address: a Dask scheduler's address; None starts a ``LocalCluster`` of ``n_workers``
