@@ -56,6 +56,7 @@ from singledir.nets import runs, workers  # noqa: E402
 from singledir.nets.runs import RunConfig  # noqa: E402
 
 from bench_training import matmul_peak  # noqa: E402  (this folder: the float32 matmul rate on this process's threads)
+from bench_ensemble import cpu_group_sizes  # noqa: E402  (this folder)
 
 BEFORE_GROUP_SIZES = {"mlp": 16, "convnet_bn": 8, "convnet": 1}  # the book's CPU group sizes before
 MEASURE = sweep.Measurements(n_curve=10, grid=2, repetitions=1)
@@ -165,11 +166,9 @@ def main(quick: bool) -> None:
         b_s = a_s = float("inf")
         for _ in range(repeats):  # the faster of the repeats: this machine's timings vary by 10-20%
             runs.SMALL_NETWORK_THREADS = None  # before: the process's threads, in-process, the old group sizes
-            after_sizes = dict(runs.CPU_GROUP_SIZES)
-            runs.CPU_GROUP_SIZES.update(BEFORE_GROUP_SIZES)  # a conv net's group size is its kind's, not the sweep's
-            b_runs, s, _ = timed_sweep(configs, "local", BEFORE_GROUP_SIZES[kind_key])
+            with cpu_group_sizes(BEFORE_GROUP_SIZES):  # a conv net's group size is its kind's, not the sweep's
+                b_runs, s, _ = timed_sweep(configs, "local", BEFORE_GROUP_SIZES[kind_key])
             b_s = min(b_s, s)
-            runs.CPU_GROUP_SIZES.update(after_sizes)
             runs.SMALL_NETWORK_THREADS = 1
             a_runs, s, _ = timed_sweep(configs, "processes", None)
             a_s = min(a_s, s)

@@ -53,16 +53,21 @@ def sequential(cfgs):
 
 
 @contextlib.contextmanager
-def one_group(cfgs):
-    """``cfgs`` train as one group: a conv net's groups otherwise have its kind's fixed size
-    (``singledir.nets.runs.fixed_group_size``), which this benchmark varies."""
-    kind = runs_mod.network_kind(cfgs[0])
-    before = runs_mod.CPU_GROUP_SIZES[kind]
-    runs_mod.CPU_GROUP_SIZES[kind] = len(cfgs)
+def cpu_group_sizes(sizes: dict[str, int]):
+    """``singledir.nets.runs.CPU_GROUP_SIZES`` updated with ``sizes`` in the block (in this process:
+    a conv net's groups have its kind's size there, ``fixed_group_size``), then restored."""
+    before = dict(runs_mod.CPU_GROUP_SIZES)
+    runs_mod.CPU_GROUP_SIZES.update(sizes)
     try:
         yield
     finally:
-        runs_mod.CPU_GROUP_SIZES[kind] = before
+        runs_mod.CPU_GROUP_SIZES.update(before)
+
+
+def one_group(cfgs):
+    """``cfgs`` train as one group: a conv net's groups otherwise have its kind's fixed size, which
+    this benchmark varies."""
+    return cpu_group_sizes({runs_mod.network_kind(cfgs[0]): len(cfgs)})
 
 
 def together(cfgs):
