@@ -11,6 +11,7 @@ from helpers import APPROACH, SMOKE_APPROACH
 from singledir.book import params as params_mod
 from singledir.book.keys import chapter_key, design_hash
 from singledir.experiments import claims as claims_mod
+from singledir.experiments import rules as rules_mod
 
 ROOT = params_mod.ROOT
 
@@ -64,14 +65,20 @@ def test_design_hash_changes_with_any_rule_source_or_value(tmp_path, monkeypatch
     assert design_hash([a, b], params) != h
     b.write_text("# chapter b\n")
     assert design_hash([a, b], params) == h
-    # the rules: a copy of claims.py hashes the same; a copy with another band does not
-    source = Path(claims_mod.__file__).read_text()
+    # the rules: a copy of rules.py hashes the same; a copy with another band does not
+    source = Path(rules_mod.__file__).read_text()
     same, changed = tmp_path / "same.py", tmp_path / "changed.py"
     same.write_text(source)
     assert "NO_RELATION_BAND = 0.3\n" in source
     changed.write_text(source.replace("NO_RELATION_BAND = 0.3\n", "NO_RELATION_BAND = 0.25\n"))
-    monkeypatch.setattr(claims_mod, "__file__", str(same))
+    monkeypatch.setattr(rules_mod, "__file__", str(same))
     assert design_hash([a, b], params) == h
+    monkeypatch.setattr(rules_mod, "__file__", str(changed))
+    assert design_hash([a, b], params) != h
+    # and the claims: another effect of interest is another design
+    claims_source = Path(claims_mod.__file__).read_text()
+    assert '("E3", "conv net"): RHO,' in claims_source
+    changed.write_text(claims_source.replace('("E3", "conv net"): RHO,', '("E3", "conv net"): AUC,'))
     monkeypatch.setattr(claims_mod, "__file__", str(changed))
     assert design_hash([a, b], params) != h
 

@@ -19,9 +19,10 @@ SETUP = {k: "x" for k in scorecard_mod.SETUP_KEYS}
 
 def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_RESULTS", str(tmp_path))
-    r = fisher_interval(-0.1, 0.5, 20)
+    r = fisher_interval(-0.4, 0.5, 20)  # neither wholly below 0 nor wholly above -0.3
     f = scorecard_mod.report("E3", {"conv net": r}, scale="tiny", setup=SETUP, glue=False)
-    assert f["verdict"] == "inconclusive" and json.loads((tmp_path / "E3.json").read_text()) == f
+    # NaN (a correlation has no standardized size) compares unequal to itself: compare the JSON texts
+    assert f["verdict"] == "inconclusive" and json.dumps(json.loads((tmp_path / "E3.json").read_text())) == json.dumps(f)
     scorecard_mod.report("E12", {"conv net": fisher_interval(0.05, 0.2, 20)}, scale="tiny", setup=SETUP, glue=False)
     got = [json.loads((tmp_path / f"{i}.json").read_text()) for i in ("E3", "E12")]
     assert [g["id"] for g in got] == ["E3", "E12"]
@@ -36,7 +37,9 @@ def test_report_writes_the_finding_and_the_csv(tmp_path, monkeypatch):
     e3, e12 = t.iloc[0], t.iloc[1]
     assert (e3.part, e3.role, e3.part_verdict, e3.verdict, e3.preset) == ("conv net", "primary", "inconclusive",
                                                                            "inconclusive", "p.yml")
-    assert e3.mde == pytest.approx(stats.mde(r)) and e3.p == pytest.approx(stats.alpha_excluding(r, 0.0))
+    # undecided, its p is the route nearer to deciding: the estimate lies above 0, so the contradicting route (-0.3)
+    assert e3.mde == pytest.approx(stats.mde(r)) and e3.p == pytest.approx(stats.alpha_excluding(r, -0.3))
+    assert e12.route == "opposite sign, within 0.3 of 0" and math.isnan(e12.standardized)
     assert (e12.part_verdict, e12.verdict, e12.cpu) == ("contradicted", "contradicted", "test")  # E12: negative
     assert math.isnan(e12.mde)  # a decided part has no MDE
     with pytest.raises(ValueError, match="lacks"):
@@ -50,10 +53,9 @@ def test_a_part_without_a_number_reads_n_a_not_nan():
     """E5 on data where 1 setting fits its training set has no correlation: the table says so."""
     one = stats.spearman([0.5], [0.9])
     _, (p, _) = verdicts.decide("E5", {"settings that fit": one, "every setting, given training accuracy": one})
-    assert p.verdict == "inconclusive" and math.isnan(p.mde)
+    assert (p.verdict, p.route, p.p) == ("description", "description: n = 1", 1.0) and math.isnan(p.mde)
     assert (scorecard_mod.estimate_text(p), scorecard_mod.interval_text(p)) == ("n/a", "n/a: 1 settings")
-    assert scorecard_mod.mde_text(p) == ("Inconclusive part (settings that fit): too few samples to estimate what "
-                                     "this run could detect.")
+    assert scorecard_mod.mde_text(p) == "Description only (settings that fit): n = 1, too few replicates to decide."
     fit = fisher_interval(0.71, 0.99, 11)
     _, (q, _) = verdicts.decide("E5", {"settings that fit": fit, "every setting, given training accuracy": one})
     assert (scorecard_mod.estimate_text(q), scorecard_mod.interval_text(q)) == (f"{fit['estimate']:.3f}", "0.710 to 0.990")

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..experiments import claims, verdicts
+from ..experiments import claims, rules, verdicts
 from .params import _named_files, effective_parameters, read_chapter
 from . import shared
 
@@ -104,11 +104,11 @@ def executed_key(path: Path) -> str | None:
 
 
 def design_hash(chapter_sources: list[Path], params: dict) -> str:
-    """A short hash of a build's design: the rules of :mod:`singledir.experiments.claims` and how they
-    decide (:mod:`singledir.experiments.verdicts`), the chapters' sources, their shared defaults and the
+    """A short hash of a build's design: the claims of :mod:`singledir.experiments.claims`, their rules
+    (:mod:`singledir.experiments.rules`) and how they decide (:mod:`singledir.experiments.verdicts`), the chapters' sources, their shared defaults and the
     parameter values the chapters ran with. Changing any rule, band, statistic, seed or epoch
     count changes it."""
-    h = hashlib.sha256(Path(claims.__file__).read_bytes() + Path(verdicts.__file__).read_bytes())
+    h = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (claims, rules, verdicts)))
     h.update(shared.SHARED_FILE.read_bytes())
     for p in sorted(chapter_sources, key=lambda q: q.name):
         h.update(p.name.encode() + b"\0" + p.read_bytes())

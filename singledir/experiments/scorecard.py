@@ -22,13 +22,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .claims import CLAIMS, SENSITIVITY_BAND
-from .verdicts import PartResult, claim_order, decide, effect_of_interest, family, headline_verdicts
+from .verdicts import (DESCRIPTION, PartResult, claim_order, corrected_verdicts, decide, effect_of_interest, family,
+                       headline_verdicts)
 from ..base.cache import atomic_write, cache_dir
 
 SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
 CSV_COLUMNS = ("id", "part", "role", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "replicates",
-               "rule", "part_verdict", "p", "mde", "detectable", "effect_of_interest", "can_decide", "n_needed",
-               "verdict", "headline", "scale", "design")
+               "rule", "part_verdict", "route", "corrected_part_verdict", "p", "standardized", "mde", "detectable",
+               "effect_of_interest", "can_decide", "n_needed", "verdict", "headline", "scale", "design")
 # where each row's numbers came from: the run of its chapter (the same on every row of a chapter)
 CSV_META_COLUMNS = ("chapter", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
                     "torch_cpu_capability", "torch_threads", "torch", "device", "training_code", "chapter_current")
@@ -71,6 +72,7 @@ def report(claim_id: str, results: dict[str, dict], *, scale: str, setup: dict[s
             for k, v in (("est", p.estimate), ("lo", p.ci_low), ("hi", p.ci_high), ("mde", p.mde)):
                 myst_nb.glue(f"{claim_id}_p{i}_{k}", float(v), display=False)
             myst_nb.glue(f"{claim_id}_p{i}_verdict", p.verdict, display=False)
+            myst_nb.glue(f"{claim_id}_p{i}_route", p.route or "undecided", display=False)
             myst_nb.glue(f"{claim_id}_p{i}_est_text", estimate_text(p), display=False)
             myst_nb.glue(f"{claim_id}_p{i}_ci_text", interval_text(p), display=False)
             myst_nb.glue(f"{claim_id}_p{i}_mde_text", mde_text(p), display=False)
@@ -96,6 +98,10 @@ def mde_text(part: PartResult) -> str:
     for a "no relation" band the verdict with the narrower sensitivity band."""
     sens = (f" With the band at ±{SENSITIVITY_BAND:g} instead: {part.sensitivity}."
             if part.sensitivity else "")
+    if part.verdict == DESCRIPTION:
+        why = ("every replicate gave the same value" if part.route.endswith("same")
+               else f"n = {part.n}, too few replicates to decide")
+        return f"Description only ({part.name}): {why}."
     if part.verdict != "inconclusive":
         return sens.strip()
     if math.isinf(part.mde):
@@ -126,20 +132,21 @@ def scorecard_markdown(findings: list[dict]) -> str:
     marked ``stale`` (its chapter is not current) says so beside its id."""
     if not findings:
         return "*No findings recorded yet: execute the chapters (`make book`).*\n"
-    headline = headline_verdicts(findings)
-    header = ["| id | the claim | part; the publication's result | this build (95% interval) | part verdict | "
-              "headline (Holm); over all parts | figure |", "|---|---|---|---|---|---|---|"]
+    corrected = corrected_verdicts(findings)
+    header = ["| id | the claim | part; the publication's result | this build (95% interval) | part verdict (95%): "
+              "route; after correction | headline (Holm); over the corrected parts | figure |",
+              "|---|---|---|---|---|---|---|"]
     families = list(dict.fromkeys(family(f["id"]) for f in findings))
     rows = []
     for fam in families:
         if len(families) > 1 or fam != "paper":
             rows += ["", f"**{'The paper' if fam == 'paper' else 'After the paper'}** "
                      f"({'Holm over its primary parts' if fam == 'paper' else 'later publications, chapter 8; Holm over their primary parts'})", ""]
-        rows += header + _scorecard_rows([f for f in findings if family(f["id"]) == fam], headline)
+        rows += header + _scorecard_rows([f for f in findings if family(f["id"]) == fam], corrected)
     return "\n".join(rows).lstrip("\n") + "\n"
 
 
-def _scorecard_rows(findings: list[dict], headline: dict[str, str]) -> list[str]:
+def _scorecard_rows(findings: list[dict], corrected: dict[str, dict]) -> list[str]:
     rows = []
     for f in findings:
         doc = f"/chapters/{f['chapter']}.ipynb"
@@ -148,12 +155,14 @@ def _scorecard_rows(findings: list[dict], headline: dict[str, str]) -> list[str]
         for i, p in enumerate(f["parts"]):
             first = i == 0
             role = "primary" if p.get("primary") else "secondary"
-            verdicts = f"**{headline.get(f['id'], '')}**; {g('verdict', 's')}" if first else ""
+            c = corrected[f["id"]]
+            verdicts = f"**{c['headline']}**; {c['verdict']}" if first else ""
+            route = f": {_cell(p['route'])}" if p.get("route") else ""
             rows.append(
                 f"| {_id_cell(f) if first else ''} | {_cell(f['claim']) if first else ''} | "
                 f"{_cell(p['name'])} ({role}); {_cell(p['paper'] or f['paper'])} | "
-                f"{g(f'p{i}_est_text', 's')} ({g(f'p{i}_ci_text', 's')}) | {g(f'p{i}_verdict', 's')} | "
-                f"{verdicts} | {fig if first else ''} |")
+                f"{g(f'p{i}_est_text', 's')} ({g(f'p{i}_ci_text', 's')}) | {g(f'p{i}_verdict', 's')}{route}; "
+                f"{c['parts'][i]} | {verdicts} | {fig if first else ''} |")
     return rows
 
 
@@ -234,17 +243,21 @@ def scale_markdown(findings: list[dict]) -> str:
 
 
 def csv_rows(findings: list[dict], design: str = "") -> list[list]:
-    headline = headline_verdicts(findings)
+    """One row per part (:data:`CSV_COLUMNS`): ``part_verdict`` and ``route`` at 95%,
+    ``corrected_part_verdict`` after Holm and gatekeeping, ``verdict`` the claim's over its corrected
+    parts, ``headline`` its primary part's after Holm (see :func:`corrected_verdicts`)."""
+    corrected = corrected_verdicts(findings)
     rows = []
     for f in findings:
-        for p in f["parts"]:
+        c = corrected[f["id"]]
+        for p, cp in zip(f["parts"], c["parts"]):
             primary = p.get("primary", False)
             rows.append([f["id"], p["name"], "primary" if primary else "secondary", f["claim"],
                          p["paper"] or f["paper"], p["statistic"], p["estimate"], p["ci_low"], p["ci_high"], p["n"],
-                         p["unit"], p["rule"], p["verdict"], p.get("p", ""),
-                         p["mde"] if p["verdict"] == "inconclusive" else "", p["mde"], p.get("effect", ""),
-                         p.get("can_decide", ""), p.get("n_needed", ""), f["verdict"],
-                         headline.get(f["id"], "") if primary else "", f["scale"], design])
+                         p["unit"], p["rule"], p["verdict"], p.get("route", ""), cp, p.get("p", ""),
+                         p.get("standardized", ""), p["mde"] if p["verdict"] == "inconclusive" else "", p["mde"],
+                         p.get("effect", ""), p.get("can_decide", ""), p.get("n_needed", ""), c["verdict"],
+                         c["headline"] if primary else "", f["scale"], design])
     return rows
 
 

@@ -139,15 +139,16 @@ def narrowest_band(result: dict, center: float = 0.0, power: float = POWER, conf
 
 
 def mean_ci(x, bounds: tuple[float, float] | None = None) -> dict:
-    """The mean of ``x`` with its t-interval (``se`` = sd / sqrt(n), n - 1 degrees of freedom);
-    NaN values are dropped. ``bounds``: the range of ``x`` (see :func:`pivot_result`)."""
+    """The mean of ``x`` with its t-interval (``se`` = sd / sqrt(n), n - 1 degrees of freedom, and
+    ``sd``, so that mean / sd is its standardized size); NaN values are dropped. ``bounds``: the range of ``x`` (see :func:`pivot_result`)."""
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     n = len(x)
     if n < 2:
         return _nan_result(n, float(x.mean()) if n else float("nan"))
-    m, se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(n))
-    return pivot_result(m, m, se, n - 1, "none", n, **({"bounds": tuple(bounds)} if bounds else {}))
+    m, sd = float(x.mean()), float(x.std(ddof=1))
+    return pivot_result(m, m, sd / math.sqrt(n), n - 1, "none", n, sd=sd,
+                        **({"bounds": tuple(bounds)} if bounds else {}))
 
 
 def difference(a, b, *, paired: bool) -> dict:
@@ -166,7 +167,8 @@ def difference(a, b, *, paired: bool) -> dict:
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if se > 0 else len(a) + len(b) - 2
     d = float(a.mean() - b.mean())
-    return pivot_result(d, d, se, df, "none", int(min(len(a), len(b))))
+    sd = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)  # the two groups' average SD (Cohen's d with Welch's SDs)
+    return pivot_result(d, d, se, df, "none", int(min(len(a), len(b))), sd=sd)
 
 
 def _row_pearson(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
