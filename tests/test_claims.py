@@ -111,8 +111,12 @@ def test_the_after_the_paper_rules_say_what_the_publications_say():
     assert c["F2"]["MLP, lowering"].verdict(-0.02, 0.0) == "inconclusive"
     assert c["F2"]["conv net, raising"].verdict(-0.05, -0.01) == "reproduced"  # accuracy falls with alpha
     assert c["F2"]["MLP, selectivity moved"].verdict(0.5, 0.9) == "reproduced"
-    assert c["F3"]["conv net with BN"].verdict(-0.6, -0.2) == "reproduced"  # optimal constant costs less
-    assert c["F3"]["conv net with BN"].verdict(0.1, 0.3) == "contradicted"
+    f3 = c["F3"]["conv net with BN, against the mean"]
+    assert f3.verdict(-0.06, -0.02, 0.01) == "reproduced"  # optimal constant costs less, by 2-6% of the loss
+    assert f3.verdict(0.001, 0.003, 0.01) == "contradicted"  # costs more
+    assert f3.verdict(-0.004, 0.001, 0.01) == "contradicted"  # at most 0.4% of the loss less: smaller than 0.01
+    assert f3.verdict(-0.02, 0.001, 0.01) == "inconclusive"
+    assert claims_mod.CLAIMS["F3"].primary.name == "conv net with BN, against the mean"
     assert c["F4"]["MLP, selectivity"].verdict(-0.1, -0.02) == "reproduced"  # descending order: lower AUC
     assert c["F5"]["epoch, MLP"].verdict(-0.005, 0.02) == "reproduced"  # at most one point worse
     assert c["F5"]["epoch, MLP"].verdict(-0.05, -0.02) == "contradicted"

@@ -7,18 +7,21 @@ from torch import nn
 from singledir.experiments import followups
 
 
-def test_epoch_picks_compares_the_aucs_early_stopping_with_the_validation_minimum():
-    t = pd.DataFrame({"epoch": [0, 1, 2, 3, 4, 5, 6],
-                      "auc_norm": [0.1, 0.5, 0.7, 0.6, 0.65, 0.6, 0.5],  # peak at 2, then no gain for 2
-                      "val_loss": [2.0, 1.0, 0.8, 0.7, 0.75, 0.9, 1.0],  # minimum at 3
-                      "test_acc": [0.1, 0.6, 0.8, 0.85, 0.84, 0.8, 0.78]})
-    p = followups.epoch_picks(t, patience=2)
-    assert (p["auc_epoch"], p["val_epoch"]) == (2, 3)
-    assert (p["test_acc_auc"], p["test_acc_val"]) == (0.8, 0.85)
-    assert p["test_acc_chance"] == pytest.approx(sum([0.6, 0.8, 0.85, 0.84, 0.8, 0.78]) / 6)  # untrained left out
-    assert p["test_acc_best"] == 0.85
-    with pytest.raises(ValueError, match="after the untrained"):
-        followups.epoch_picks(t[t.epoch == 0], patience=2)
+def test_epoch_picks_compares_both_early_stopping_rules_among_the_fitted_checkpoints():
+    """Candidates from epoch 2, the first with training accuracy 0.99; both rules with patience 2."""
+    t = pd.DataFrame({"epoch": [0, 1, 2, 3, 4, 5, 6, 7],
+                      "train_acc": [0.1, 0.9, 0.99, 1.0, 1.0, 1.0, 1.0, 1.0],
+                      "auc_norm": [0.99, 0.98, 0.5, 0.7, 0.6, 0.65, 0.6, 0.5],  # flat near chance early: ignored
+                      "val_loss": [2.3, 1.0, 0.8, 0.75, 0.7, 0.72, 0.74, 0.6],  # falls to 4; 0.6 at 7 comes too late
+                      "test_acc": [0.1, 0.6, 0.8, 0.85, 0.84, 0.8, 0.78, 0.9]})
+    p = followups.epoch_picks(t, patience=2, fits=0.99)
+    assert (p["fit_epoch"], p["auc_epoch"], p["val_epoch"], p["candidates"]) == (2, 3, 4, 6)
+    assert (p["test_acc_auc"], p["test_acc_val"], p["test_acc_last"]) == (0.85, 0.84, 0.9)
+    assert p["test_acc_chance"] == pytest.approx(sum([0.8, 0.85, 0.84, 0.8, 0.78, 0.9]) / 6)  # candidates only
+    assert p["test_acc_best"] == 0.9
+    # a network that never fits its training set has no candidates and gives no value
+    none = followups.epoch_picks(t.assign(train_acc=0.5), patience=2, fits=0.99)
+    assert none["candidates"] == 0 and all(none[k] != none[k] for k in none if k != "candidates")
 
 
 def test_setting_picks_takes_each_scores_first_choice():
@@ -72,3 +75,26 @@ def test_heldout_checkpoints_and_accuracy_evaluate_each_kept_network():
     assert list(t.epoch) == [1, 2] and list(t.val_acc) == [0.0, 1.0] and list(t.test_acc) == [0.0, 1.0]
     assert t.val_loss[0] > t.val_loss[1]
     assert followups.heldout_accuracy(Run(), (x, y)) == 1.0
+
+
+def test_unit_means_are_one_constant_per_map():
+    """A conv map's mean over examples and positions, an MLP unit's over examples."""
+    conv = nn.Sequential(nn.Conv2d(1, 2, 1, bias=False), nn.ReLU())
+    with torch.no_grad():
+        conv[0].weight.copy_(torch.tensor([1.0, 2.0]).view(2, 1, 1, 1))
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]], [[[0.0, 0.0], [0.0, 2.0]]]])  # mean 12 / 8 = 1.5
+    m = followups.unit_means(conv, (x, torch.tensor([0, 1])), ["1"])
+    assert m["1"].shape == (2,) and m["1"].tolist() == pytest.approx([1.5, 3.0])
+    mlp = followups.unit_means(_Two(), (torch.tensor([[1.0, 0.5], [3.0, -1.0]]), torch.tensor([0, 1])), ["hidden.1"])
+    assert mlp["hidden.1"].tolist() == pytest.approx([2.0, 0.25])  # ReLU(-1) = 0
+
+
+def test_ablation_value_gaps_per_network_over_its_intact_loss():
+    units = pd.DataFrame({"net": ["MLP"] * 3 + ["conv net"] * 2, "run": [0, 0, 0, 1, 1],
+                          "imp_zero": [0.2, 0.0, 0.1, -0.1, 0.3], "imp_mean": [0.1, 0.3, 0.2, 0.0, 0.2],
+                          "imp_opt": [0.0, 0.0, float("nan"), -0.2, 0.1], "test_loss": [0.5] * 3 + [2.0] * 2})
+    g = followups.ablation_value_gaps(units)
+    # MLP run 0, units with a value: opt mean 0, zero mean 0.1, mean mean 0.2, over 0.5
+    assert g.loc[("MLP", 0)].tolist() == pytest.approx([-0.2, -0.4])
+    # conv run 1: opt -0.05, zero 0.1, mean 0.1, over 2.0: defined although zero's mean gap is tiny
+    assert g.loc[("conv net", 1)].tolist() == pytest.approx([-0.075, -0.075])

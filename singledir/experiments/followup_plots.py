@@ -80,10 +80,12 @@ def ordered_aucs(wide: pd.DataFrame):
 
 
 def choices(table: pd.DataFrame):
-    """F5: test accuracy of what the AUC, the validation split, a random choice and the best
-    candidate give, per decision; columns ``decision, test_acc_auc, test_acc_val, test_acc_chance,
-    test_acc_best``."""
-    names = {"test_acc_auc": "AUC", "test_acc_val": "validation", "test_acc_chance": "random", "test_acc_best": "best"}
+    """F5: test accuracy of what the AUC, the validation split, the last candidate (where a decision
+    has one), a random choice and the best candidate give, per decision; columns ``decision,
+    test_acc_auc, test_acc_val, test_acc_chance, test_acc_best`` and optionally ``test_acc_last``."""
+    names = {"test_acc_auc": "AUC", "test_acc_val": "validation", "test_acc_last": "last",
+             "test_acc_chance": "random", "test_acc_best": "best"}
+    names = {k: v for k, v in names.items() if k in table}
     long = table.melt(id_vars=["decision"], value_vars=list(names), var_name="chosen by", value_name="test accuracy")
     long["chosen by"] = long["chosen by"].map(names)
     fig, axes = panels(1, height=3.4)

@@ -9,8 +9,10 @@
 * :func:`mean_selectivity`: the mean class selectivity of a network's hidden units (Leavitt & Morcos
   2021 regularize it);
 * :func:`heldout_checkpoints` and :func:`epoch_picks`: the checkpoints of a run evaluated on a
-  validation split carved from its training images and on the test split, and the epochs that the
-  AUC's early stopping and the validation loss pick.
+  validation split carved from its training images and on the test split, and the epochs that
+  early stopping on the AUC and on the validation loss pick among the same candidates;
+* :func:`unit_means` and :func:`ablation_value_gaps`: Li & Janson's comparison of ablation values,
+  one constant per unit for each.
 
 The statistics that decide claims F1-F5 are computed from these tables in the chapter.
 """
@@ -37,9 +39,14 @@ def unit_measures(model: nn.Module, test: Data, train: Data, layers: Sequence[st
     when ablated to zero, ...), plus ``preferred`` (the class with the highest mean activation),
     ``max_drop``, ``max_drop_class``, ``mean_drop`` and ``overall_drop`` (per-class accuracy lost
     when the unit alone is ablated to zero, on ``test``), ``imp_mean`` and ``imp_opt`` (test-loss
-    increase when ablated to its mean over ``train`` and to its fitted optimal constant, fitted on
-    ``train``; on ``value_layers`` only, default ``layers``, NaN elsewhere), and ``imp_zero``
-    (= ``delta_loss``).
+    increase when ablated to its mean over ``train`` and to its optimal constant fitted on ``train``;
+    on ``value_layers`` only, default ``layers``, NaN elsewhere), ``imp_zero`` (= ``delta_loss``)
+    and ``test_loss`` (the intact network's, on ``test``).
+
+    The three ablation values are one family, chosen on the same images: one constant per unit
+    (a conv unit's mean is its mean over examples *and* positions of ``train``, the value the fit
+    starts from and keeps when nothing beats it), so that Li & Janson's comparison of optimal with
+    zero and mean ablation compares constants fitted and chosen alike, and scores them on ``test``.
     """
     layers = list(layers)
     table = units.unit_table(model, test, layers, n_classes=n_classes, n_bins=n_bins, seed=seed)
@@ -49,9 +56,10 @@ def unit_measures(model: nn.Module, test: Data, train: Data, layers: Sequence[st
                       for l, a in acts.items()])
     damage = ablations.class_damage_summary(ablations.class_damage(model, test, layers))
     vlayers = list(value_layers or layers)
-    imp_mean = perturb.unit_importance(model, test, vlayers, baseline="mean", baseline_data=train)
+    imp_mean = perturb.unit_importance(model, test, vlayers, baseline=unit_means(model, train, vlayers))
     constants = ablations.fit_ablation_constants(model, train, vlayers, steps=fit_steps)
     imp_opt = perturb.unit_importance(model, test, vlayers, baseline=constants)
+    imp_opt["test_loss"] = imp_opt.loss - imp_opt.delta_loss
     out = (table.merge(pref, on=["layer", "unit"])
            .merge(damage[["layer", "unit", "max_drop", "max_drop_class", "mean_drop", "overall_drop"]],
                   on=["layer", "unit"])
@@ -59,7 +67,26 @@ def unit_measures(model: nn.Module, test: Data, train: Data, layers: Sequence[st
                   on=["layer", "unit"], how="left")
            .merge(imp_opt[["layer", "unit", "delta_loss"]].rename(columns={"delta_loss": "imp_opt"}),
                   on=["layer", "unit"], how="left"))
-    return out.assign(imp_zero=out.delta_loss)
+    return out.assign(imp_zero=out.delta_loss, test_loss=float(imp_opt.test_loss.iloc[0]))
+
+
+def unit_means(model: nn.Module, data: Data, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Each unit's mean activation over ``data``, one constant per unit (a conv map's mean over
+    examples and positions): ``{layer: [U]}``, a ``baseline`` for :mod:`singledir.measure.perturb`."""
+    means = {l: s["mean"] for l, s in perturb.unit_stats(model, data, list(layers)).items()}
+    return {l: m.flatten(1).mean(1) if m.dim() > 1 else m for l, m in means.items()}
+
+
+def ablation_value_gaps(units: pd.DataFrame) -> pd.DataFrame:
+    """Per network (``net``, ``run``): the mean over its valued units of the optimal constant's
+    test-loss gap minus zero's (``vs_zero``) and minus the mean's (``vs_mean``), each divided by
+    the network's intact test loss: defined for every network, negative when the optimal constant
+    costs less."""
+    valued = units[units.imp_opt.notna()]
+    g = valued.groupby(["net", "run"])
+    loss = g.test_loss.first()
+    return pd.DataFrame({"vs_zero": (g.imp_opt.mean() - g.imp_zero.mean()) / loss,
+                         "vs_mean": (g.imp_opt.mean() - g.imp_mean.mean()) / loss})
 
 
 def ordered_layer_aucs(model: nn.Module, data: Data, table: pd.DataFrame, layers: Sequence[str],
@@ -110,19 +137,35 @@ def heldout_accuracy(run, data: Data) -> float:
     return evaluate(run.model, *data)[1]
 
 
-def epoch_picks(table: pd.DataFrame, patience: int) -> dict:
-    """One network's checkpoints (``epoch, auc_norm, val_loss, test_acc``; the untrained one left
-    out): the epoch the AUC's early stopping picks (:func:`singledir.early_stopping.choose_epoch`),
-    the epoch of the lowest validation loss, the test accuracy at each, and the mean test accuracy
-    over the checkpoints (a pick at random)."""
-    t = table[table.epoch > 0].sort_values("epoch").set_index("epoch")
-    if t.empty:
-        raise ValueError("epoch_picks needs checkpoints after the untrained one")
-    auc_epoch, _ = choose_epoch(list(t.index), list(t.auc_norm), patience=patience)
-    val_epoch = t.val_loss.idxmin()
-    return {"auc_epoch": auc_epoch, "val_epoch": val_epoch, "test_acc_auc": float(t.test_acc[auc_epoch]),
-            "test_acc_val": float(t.test_acc[val_epoch]), "test_acc_chance": float(t.test_acc.mean()),
-            "test_acc_best": float(t.test_acc.max())}
+def epoch_picks(table: pd.DataFrame, patience: int, fits: float) -> dict:
+    """Which checkpoint each rule picks among one network's candidates: the checkpoints from the
+    first at which its training accuracy reaches ``fits`` (E4(b)'s criterion) to the last.
+
+    Both rules are early stopping with the same ``patience`` (:func:`singledir.early_stopping.choose_epoch`):
+    on the normalized AUC (highest is best) and on the validation loss (lowest is best). Beside them,
+    the last candidate, a candidate at random (the mean test accuracy over the candidates) and the
+    best.
+
+    Args:
+        table: ``epoch, train_acc, auc_norm, val_loss, test_acc``, one row per checkpoint.
+
+    Returns:
+        ``fit_epoch``, ``auc_epoch``, ``val_epoch``, ``candidates`` and ``test_acc_`` + ``auc``,
+        ``val``, ``last``, ``chance``, ``best``; NaN everywhere but ``candidates`` (0) for a
+        network that never fits its training set.
+    """
+    t = table.sort_values("epoch").set_index("epoch")
+    fitted = t.index[t.train_acc >= fits]
+    if not len(fitted):
+        return {"fit_epoch": np.nan, "auc_epoch": np.nan, "val_epoch": np.nan, "candidates": 0,
+                **{f"test_acc_{k}": np.nan for k in ("auc", "val", "last", "chance", "best")}}
+    c = t.loc[fitted.min():]
+    auc_epoch, _ = choose_epoch(list(c.index), list(c.auc_norm), patience=patience)
+    val_epoch, _ = choose_epoch(list(c.index), list(-c.val_loss), patience=patience)
+    return {"fit_epoch": fitted.min(), "auc_epoch": auc_epoch, "val_epoch": val_epoch, "candidates": len(c),
+            "test_acc_auc": float(c.test_acc[auc_epoch]), "test_acc_val": float(c.test_acc[val_epoch]),
+            "test_acc_last": float(c.test_acc.iloc[-1]), "test_acc_chance": float(c.test_acc.mean()),
+            "test_acc_best": float(c.test_acc.max())}
 
 
 def setting_picks(runs: pd.DataFrame, score: str = "auc_zero", validation: str = "val_acc",

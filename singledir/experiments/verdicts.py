@@ -95,7 +95,8 @@ def _part_result(claim_id: str, p: Part, r: dict) -> PartResult:
     if p.rule.is_band and p.rule.low == -NO_RELATION_BAND and not why_not:
         sens = band(SENSITIVITY_BAND).verdict(float(r["ci_low"]), float(r["ci_high"]))
     sd = float(r.get("sd", math.nan))
-    std = float(r["estimate"]) / sd if r.get("transform") == "none" and sd > 0 else math.nan
+    spread = r.get("transform") == "none" and sd > 1e-12 * max(1.0, abs(float(r["estimate"])))  # not rounding noise
+    std = float(r["estimate"]) / sd if spread else math.nan
     return PartResult(p.name, p.statistic, p.unit, p.rule.describe(), p.paper, float(r["estimate"]),
                       float(r["ci_low"]), float(r["ci_high"]), int(r.get("n", 0)), d["verdict"], detectable,
                       p.primary, float(d["p"]), d["side"], p.rule.is_band, sens, effect, bool(detectable <= effect),
