@@ -50,10 +50,17 @@ def test_chapter_7s_key_holds_no_absolute_path(tmp_path, monkeypatch):
     assert chapter_key(src, chapter_params) != keys[1]
 
 
-def test_design_hash_changes_with_any_rule_source_or_value(tmp_path, monkeypatch):
+HEADER = "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n---\n\n"
+
+
+def _chapter(path: Path, prose: str, code: str) -> None:
+    path.write_text(f"{HEADER}# {prose}\n\n```{{code-cell}} ipython3\n{code}\n```\n")
+
+
+def test_design_hash_changes_with_any_rule_code_or_value_and_not_with_prose(tmp_path, monkeypatch):
     a, b = tmp_path / "01_a.md", tmp_path / "02_b.md"
-    a.write_text("# chapter a\nseeds = 5\n")
-    b.write_text("# chapter b\n")
+    _chapter(a, "chapter a", "seeds = 5")
+    _chapter(b, "chapter b", "from singledir.experiments import stats\nx = 1")
     params = {"01_a": {"seeds": [0, 1, 2], "epochs": 40}, "02_b": {}}
     h = design_hash([a, b], params)
     assert re.fullmatch(r"[0-9a-f]{12}", h)
@@ -61,9 +68,19 @@ def test_design_hash_changes_with_any_rule_source_or_value(tmp_path, monkeypatch
     assert design_hash([a, b], {**params, "01_a": {"seeds": [0, 1, 2], "epochs": 41}}) != h
     assert design_hash([a, b], {**params, "01_a": {"seeds": [0, 1], "epochs": 40}}) != h
     assert design_hash([a], params) != h
-    b.write_text("# chapter b, changed\n")
+    _chapter(b, "chapter b, reworded at length", "from singledir.experiments import stats\nx = 1")
+    assert design_hash([a, b], params) == h  # prose is not the design
+    _chapter(b, "chapter b", "from singledir.experiments import stats\nx = 2")
+    assert design_hash([a, b], params) != h  # a code cell is
+    _chapter(b, "chapter b", "from singledir.experiments import stats\nx = 1")
+    assert design_hash([a, b], params) == h
+    # the code of a module a chapter imports: a changed statement changes the design, a docstring does not
+    from singledir.base import cache as cache_mod
+
+    real = cache_mod.source_version
+    monkeypatch.setattr(cache_mod, "source_version", lambda m, *a: real(m, *a) + ("!" if m.endswith("stats") else ""))
     assert design_hash([a, b], params) != h
-    b.write_text("# chapter b\n")
+    monkeypatch.setattr(cache_mod, "source_version", real)
     assert design_hash([a, b], params) == h
     # the rules: a copy of rules.py hashes the same; a copy with another band does not
     source = Path(rules_mod.__file__).read_text()

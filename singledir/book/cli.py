@@ -230,7 +230,7 @@ def _finish(params_path: Path, build_dir: Path, chapters: dict[str, Path], param
     clean_leftovers(exec_dir, [n for n in built if fresh[n]])
     findings = [{**f, "stale": not fresh[f["chapter"]]} for f in chapter_findings(build_dir, built)]
     design = design_hash(list(chapters.values()), params)
-    say(f"design {design} (the rules in singledir/experiments/claims.py, rules.py and verdicts.py, the chapters' sources, this preset's values)")
+    say(f"design {design} (the rules, the chapters' code cells, the package code they run, this preset's values)")
     write_scorecard_csv(findings, build_dir / "scorecard.csv",
                         {n: {**m, "current": fresh[n]} for n, m in metas.items()}, design)
     not_built = [n for n in chapters if n not in metas]

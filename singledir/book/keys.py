@@ -104,13 +104,32 @@ def executed_key(path: Path) -> str | None:
 
 
 def design_hash(chapter_sources: list[Path], params: dict) -> str:
-    """A short hash of a build's design: the claims of :mod:`singledir.experiments.claims`, their rules
-    (:mod:`singledir.experiments.rules`) and how they decide (:mod:`singledir.experiments.verdicts`), the chapters' sources, their shared defaults and the
-    parameter values the chapters ran with. Changing any rule, band, statistic, seed or epoch
-    count changes it."""
-    h = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (claims, rules, verdicts)))
-    h.update(shared.SHARED_FILE.read_bytes())
+    """A short hash of a build's design: exactly what decides its numbers and verdicts, and nothing
+    a page only says.
+
+    It covers the claims, their rules and how they decide (:mod:`singledir.experiments.claims`,
+    :mod:`~singledir.experiments.rules`, :mod:`~singledir.experiments.verdicts`), the chapters'
+    code cells, the code version of every package module the chapters import (its syntax tree
+    without docstrings, :func:`singledir.base.cache.source_version`), the shared defaults' values
+    and the parameter values the chapters ran with. Changing a rule, a statistic, a seed, an epoch
+    count or any computing code changes it; editing a chapter's prose, a comment or a docstring
+    does not, so a registered design survives a page's rewording and nothing else."""
+    from ..base.cache import code_text, source_version
+
+    h = hashlib.sha256()
+    for module in (claims, rules, verdicts):
+        h.update(code_text(Path(module.__file__).read_text()).encode())
+    h.update(json.dumps(shared.shared_defaults(), sort_keys=True, default=str).encode())
+    modules = set()
     for p in sorted(chapter_sources, key=lambda q: q.name):
-        h.update(p.name.encode() + b"\0" + p.read_bytes())
+        h.update(p.name.encode() + b"\0" + chapter_code(p).encode())
+        modules.update(chapter_imports(p))
+    for m in sorted(modules):
+        h.update(f"{m}:{source_version(m)}".encode())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     return h.hexdigest()[:12]
+
+
+def chapter_code(source: Path) -> str:
+    """A chapter's code cells, in order, each stripped of trailing blanks: what of it computes."""
+    return "\n\0".join(c.source.rstrip() for c in read_chapter(source).cells if c.cell_type == "code")
