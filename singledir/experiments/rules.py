@@ -160,12 +160,16 @@ class Rule:
         nearest = self.low if e <= self.low else self.high
         return stats.alpha_excluding(result, nearest), "contradicted"
 
-    def detectable(self, result: dict) -> float:
-        """What the run could detect: for a one-sided rule the smallest effect beyond its boundary,
-        for a band the narrowest band around its centre it could certify (80% power)."""
+    def detectable(self, result: dict, power: float = stats.POWER) -> float:
+        """What the run could detect with ``power``: for a one-sided rule the smallest effect beyond
+        its boundary, for a band the narrowest band around its centre it could certify.
+
+        For a claim of direction this sizes both routes: the "smaller than" route's test (true
+        effect 0, interval excluding the effect of interest) is the mirror image of the reproducing
+        one for a mean, and for a correlation easier (Fisher's z varies least at 0)."""
         if self.is_band:
-            return stats.narrowest_band(result, center=(self.low + self.high) / 2)
-        return stats.mde(result, boundary=self.low if math.isfinite(self.low) else self.high)
+            return stats.narrowest_band(result, center=(self.low + self.high) / 2, power=power)
+        return stats.mde(result, boundary=self.low if math.isfinite(self.low) else self.high, power=power)
 
     def describe(self) -> str:
         if self.text:

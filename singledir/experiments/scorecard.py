@@ -29,7 +29,8 @@ from ..base.cache import atomic_write, cache_dir
 SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
 CSV_COLUMNS = ("id", "part", "role", "claim", "paper", "statistic", "ours", "ci_low", "ci_high", "n", "replicates",
                "rule", "part_verdict", "route", "corrected_part_verdict", "p", "standardized", "mde", "detectable",
-               "effect_of_interest", "can_decide", "n_needed", "verdict", "headline", "scale", "design")
+               "effect_of_interest", "can_decide", "n_needed", "verdict", "headline", "scale", "design",
+               "pivot_center", "pivot_scale", "pivot_df", "pivot_transform")
 # where each row's numbers came from: the run of its chapter (the same on every row of a chapter)
 CSV_META_COLUMNS = ("chapter", "preset", "executed", "chapter_seconds", "cpu", "instruction_set",
                     "torch_cpu_capability", "torch_threads", "torch", "device", "training_code", "chapter_current")
@@ -257,7 +258,8 @@ def csv_rows(findings: list[dict], design: str = "") -> list[list]:
                          p["unit"], p["rule"], p["verdict"], p.get("route", ""), cp, p.get("p", ""),
                          p.get("standardized", ""), p["mde"] if p["verdict"] == "inconclusive" else "", p["mde"],
                          p.get("effect", ""), p.get("can_decide", ""), p.get("n_needed", ""), c["verdict"],
-                         c["headline"] if primary else "", f["scale"], design])
+                         c["headline"] if primary else "", f["scale"], design,
+                         *(p.get("pivot", {}).get(k, "") for k in ("center", "scale", "df", "transform"))])
     return rows
 
 

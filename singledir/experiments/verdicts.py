@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -44,6 +44,7 @@ def claim_verdict(part_verdicts: list[str]) -> str:
     return "contradicted" if "contradicted" in decided else "inconclusive"
 
 
+PIVOT = ("center", "scale", "df", "transform")  # what sizes a later run from this one's spread (stats.with_n)
 DESCRIPTION = "description"  # a part's "verdict" when it cannot decide: fewer than 3 replicates, or no spread
 
 
@@ -70,6 +71,7 @@ class PartResult:
     n_needed: float = math.nan  # replicates for 80% power at that effect, from this run's spread
     route: str = ""  # how the verdict was reached: "paper's side of 0", "opposite sign", "smaller than 0.3", ...
     standardized: float = math.nan  # a t-interval part's estimate over the SD of its replicates (NaN otherwise)
+    pivot: dict = field(default_factory=dict)  # center, scale, df, transform: the interval's pivot (for sizing)
 
 
 def is_description(r: dict) -> str:
@@ -100,7 +102,8 @@ def _part_result(claim_id: str, p: Part, r: dict) -> PartResult:
     return PartResult(p.name, p.statistic, p.unit, p.rule.describe(), p.paper, float(r["estimate"]),
                       float(r["ci_low"]), float(r["ci_high"]), int(r.get("n", 0)), d["verdict"], detectable,
                       p.primary, float(d["p"]), d["side"], p.rule.is_band, sens, effect, bool(detectable <= effect),
-                      stats.n_needed(r, p.rule.detectable, effect), d["route"], std)
+                      stats.n_needed(r, p.rule.detectable, effect), d["route"], std,
+                      {k: r.get(k, math.nan) for k in PIVOT})
 
 
 def decide(claim_id: str, results: dict[str, dict]) -> tuple[str, list[PartResult]]:
