@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from helpers import mlp_and_data
 from singledir.measure.subsets import correct, costliest_units, random_units, subset_drops, unit_count
@@ -64,3 +65,27 @@ def test_random_units_are_seeded_distinct_and_in_range():
         unit_count({"a": 4}, 0.0)
     with pytest.raises(ValueError, match="entries"):
         subset_drops(net, (x, y), {"short": torch.ones(3, dtype=torch.bool)}, {"hidden.0": [0]})
+
+
+class OwnModel(nn.Module):
+    """A network of one's own (chapter 7), not one of the book's chains: the memorizing net's weights
+    in a module whose units are ``act``'s outputs."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.fc, self.act, self.out = net.hidden[0][0], nn.ReLU(), net.out
+
+    def forward(self, x):
+        return self.out(self.act(self.fc(x.flatten(1))))
+
+
+def test_the_measures_work_on_a_network_of_ones_own():
+    from singledir.measure.checkpoints import selectivity_table, targeted_ablation
+
+    net, x, y, mislabeled = memorizing_net()
+    own = OwnModel(net).eval()
+    d = subset_drops(own, (x, y), {"mislabeled": mislabeled, "clean": ~mislabeled}, {"act": [2]}).set_index("subset")
+    assert (d.loc["mislabeled", "drop"], d.loc["clean", "drop"]) == (1.0, 0.0)
+    assert costliest_units(own, (x[mislabeled], y[mislabeled]), ["act"], 1 / 3)["act"].tolist() == [2]
+    scores = selectivity_table(own, (x, y), ["act"], 2).rename(columns={"selectivity": "score"})
+    assert len(targeted_ablation(own, (x, y), scores, fraction=0.5, repetitions=2)) == 1

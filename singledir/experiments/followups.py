@@ -202,7 +202,7 @@ def memorization_drops(model: nn.Module, ds, layers: Sequence[str], *, fraction:
     The memorized examples are the mislabeled training examples (label changed by the corruption)
     that the network fits; they are split into halves A and B with ``seed``. The ``fraction`` of
     the units of ``layers`` whose ablation alone raises the loss most on A (at most ``n_select``
-    examples of it) are ablated together, and the accuracy lost is scored on B and on the fitted
+    examples of it, drawn at random) are ablated together, and the accuracy lost is scored on B and on the fitted
     clean examples; the same for ``random_repetitions`` draws of as many random units.
 
     Returns:
@@ -219,7 +219,8 @@ def memorization_drops(model: nn.Module, ds, layers: Sequence[str], *, fraction:
     if len(memorized) < 2:
         return {"n_memorized": len(memorized), "difference": float("nan"), "beyond_random": float("nan")}
     a, b = halves(y[memorized], seed)
-    a = a[:n_select] if n_select else a
+    if n_select and len(a) > n_select:  # a random subset of the half, whatever the order of the training images
+        a = a[torch.randperm(len(a), generator=torch.Generator().manual_seed(seed))[:n_select]]
     held = torch.zeros(len(y), dtype=torch.bool)
     held[memorized[b]] = True
     chosen = costliest_units(model, (x[memorized[a]], y[memorized[a]]), layers, fraction)
