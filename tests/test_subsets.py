@@ -40,6 +40,20 @@ def test_the_costliest_unit_on_the_mislabeled_examples_is_the_memorizing_one():
     net, x, y, mislabeled = memorizing_net()
     chosen = costliest_units(net, (x[mislabeled], y[mislabeled]), ["hidden.0"], fraction=1 / 3)
     assert chosen["hidden.0"].tolist() == [2]
+    against = costliest_units(net, (x[mislabeled], y[mislabeled]), ["hidden.0"], 1 / 3, against=(x[~mislabeled], y[~mislabeled]))
+    assert against["hidden.0"].tolist() == [2]
+
+
+def test_scored_against_other_examples_the_choice_ranks_the_difference_of_the_two_costs():
+    from singledir.measure.perturb import unit_importance
+
+    net, x, y = mlp_and_data(80)
+    a, b = (x[:40], y[:40]), (x[40:], y[40:])
+    diff = (unit_importance(net, a, ["hidden.0", "hidden.1"]).delta_loss
+            - unit_importance(net, b, ["hidden.0", "hidden.1"]).delta_loss).to_numpy()
+    top = sorted(diff.argsort()[::-1][:4].tolist())  # pooled positions: hidden.0 is 0-7, hidden.1 8-15
+    chosen = costliest_units(net, a, ["hidden.0", "hidden.1"], 0.25, against=b)
+    assert sorted(chosen["hidden.0"].tolist() + [8 + u for u in chosen["hidden.1"].tolist()]) == top
 
 
 def test_correct_matches_a_direct_computation_and_restores_the_network():

@@ -337,12 +337,12 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
 
 # After the paper, part two: later work that tests the paper's two proposals (memorization; choosing without a test set)
 SELECTIVE_FRACTION = 0.25  # F6: share of a layer's live maps ablated as "the most selective" (at least one)
-MEMORIZING_FRACTION = 0.05  # F7: share of a network's units ablated as "the memorizing units" (at least one)
+MEMORIZING_FRACTION = 0.01  # F7: share of a network's units ablated as "the memorizing units" (at least one)
 PREDICTS_AS_WELL = 0.1  # F8: a predictor's rho "as good as" another's when at most 0.1 below it
 AS_WELL = Rule(low=-PREDICTS_AS_WELL, text=f"interval wholly above -{PREDICTS_AS_WELL:g}: at most that below the AUC's")
 EARLY = "the checkpoint of highest mean selectivity, chosen on half of the test images and measured on the other half"
-MEMO = (f"training accuracy drop, held-apart mislabeled minus correctly labeled examples, ablating the "
-        f"{100 * MEMORIZING_FRACTION:g}% of units that cost the other half of the mislabeled examples most")
+MEMO = (f"training accuracy drop, held-apart memorized minus clean examples, ablating the {100 * MEMORIZING_FRACTION:g}% "
+        "of units costliest to the other memorized half beyond the other clean half")
 DISAGREE = "Spearman(disagreement, test error) minus Spearman(AUC, test accuracy)"
 CLAIMS.update({c.id: c for c in [
     Claim("F6", "Ranadive et al. 2023", "Class selectivity rises early in training, then recedes; the most selective "

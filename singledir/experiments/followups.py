@@ -14,7 +14,8 @@
 * :func:`selectivity_through_training` (Ranadive et al. 2023): mean selectivity at every checkpoint,
   the checkpoint where it peaks, and the most selective maps ablated there and at the end;
 * :func:`memorization_drops` (Maini et al. 2023): the accuracy that held-apart memorized examples
-  and fitted clean ones lose when the units costliest to other memorized examples are ablated;
+  and fitted clean ones lose when the units costliest to other memorized examples, beyond their
+  cost to other clean ones, are ablated;
 * :func:`seed_pairs` and :func:`pair_row` (Jiang et al. 2022): networks paired by a fixed rule and
   each pair's disagreement on held-out images, test error and AUC.
 
@@ -200,10 +201,11 @@ def memorization_drops(model: nn.Module, ds, layers: Sequence[str], *, fraction:
     """F7 for one network trained on partly corrupted labels (``ds``: its dataset, with ``corrupted``).
 
     The memorized examples are the mislabeled training examples (label changed by the corruption)
-    that the network fits; they are split into halves A and B with ``seed``. The ``fraction`` of
-    the units of ``layers`` whose ablation alone raises the loss most on A (at most ``n_select``
-    examples of it, drawn at random) are ablated together, and the accuracy lost is scored on B and on the fitted
-    clean examples; the same for ``random_repetitions`` draws of as many random units.
+    that the network fits, the clean ones the correctly labeled examples it fits; each is split
+    into halves A and B with ``seed``. The ``fraction`` of the units of ``layers`` whose ablation
+    alone raises the loss of memorized A most beyond that of clean A (at most ``n_select`` examples
+    of each, drawn at random) are ablated together, and the accuracy lost is scored on memorized B
+    and clean B; the same for ``random_repetitions`` draws of as many random units.
 
     Returns:
         ``n_memorized, n_clean, memorized_share`` (of the mislabeled examples), ``units``, the drops
@@ -214,23 +216,23 @@ def memorization_drops(model: nn.Module, ds, layers: Sequence[str], *, fraction:
     x, y = ds.x_train, ds.y_train
     ok = correct(model, (x, y))
     mislabeled = ds.corrupted & (ds.y_train != ds.y_train_true)
-    memorized = torch.nonzero(mislabeled & ok).flatten()
-    clean = ~mislabeled & ok
-    if len(memorized) < 2:
-        return {"n_memorized": len(memorized), "difference": float("nan"), "beyond_random": float("nan")}
-    a, b = halves(y[memorized], seed)
-    if n_select and len(a) > n_select:  # a random subset of the half, whatever the order of the training images
-        a = a[torch.randperm(len(a), generator=torch.Generator().manual_seed(seed))[:n_select]]
-    held = torch.zeros(len(y), dtype=torch.bool)
-    held[memorized[b]] = True
-    chosen = costliest_units(model, (x[memorized[a]], y[memorized[a]]), layers, fraction)
+    groups = {"memorized": torch.nonzero(mislabeled & ok).flatten(), "clean": torch.nonzero(~mislabeled & ok).flatten()}
+    if min(len(g) for g in groups.values()) < 2:
+        return {"n_memorized": len(groups["memorized"]), "difference": float("nan"), "beyond_random": float("nan")}
+    pick, subsets = {}, {}
+    for name, idx in groups.items():
+        a, b = halves(y[idx], seed)
+        if n_select and len(a) > n_select:  # a random subset of the half, whatever the order of the training images
+            a = a[torch.randperm(len(a), generator=torch.Generator().manual_seed(seed))[:n_select]]
+        pick[name] = (x[idx[a]], y[idx[a]])
+        subsets[name] = torch.zeros(len(y), dtype=torch.bool).index_fill_(0, idx[b], True)
+    chosen = costliest_units(model, pick["memorized"], layers, fraction, against=pick["clean"])
     count = sum(len(u) for u in chosen.values())
-    subsets = {"memorized": held, "clean": clean}
     d = subset_drops(model, (x, y), subsets, chosen).set_index("subset")["drop"]
     r = pd.concat([subset_drops(model, (x, y), subsets, random_units(model, (x, y), layers, count, seed * 1000 + i))
                    for i in range(random_repetitions)]).groupby("subset")["drop"].mean()
-    out = {"n_memorized": len(memorized), "n_clean": int(clean.sum()),
-           "memorized_share": len(memorized) / max(int(mislabeled.sum()), 1), "units": count,
+    out = {"n_memorized": len(groups["memorized"]), "n_clean": len(groups["clean"]),
+           "memorized_share": len(groups["memorized"]) / max(int(mislabeled.sum()), 1), "units": count,
            "drop_memorized": d["memorized"], "drop_clean": d["clean"], "difference": d["memorized"] - d["clean"],
            "random_memorized": r["memorized"], "random_clean": r["clean"],
            "random_difference": r["memorized"] - r["clean"]}

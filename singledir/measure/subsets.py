@@ -12,8 +12,9 @@ directions.
 * :func:`correct`: per example, whether the network (with units ablated) predicts its label;
 * :func:`subset_drops`: the drop on each named subset;
 * :func:`costliest_units`: the given fraction of units whose single ablation raises the loss on
-  some data most (pooled over layers), to be scored on *other* data, so that a choice never
-  scores itself; :func:`random_units`: as many units drawn at random, the control.
+  some data most (pooled over layers), or most beyond its rise on other examples, to be scored on
+  *other* data, so that a choice never scores itself; :func:`random_units`: as many units drawn
+  at random, the control.
 """
 from __future__ import annotations
 
@@ -74,11 +75,16 @@ def unit_count(n_units: Mapping[str, int], fraction: float) -> int:
     return max(1, round(fraction * sum(n_units.values())))
 
 
-def costliest_units(model: nn.Module, data: Data, layers: Sequence[str], fraction: float) -> Units:
+def costliest_units(model: nn.Module, data: Data, layers: Sequence[str], fraction: float,
+                    against: Data | None = None) -> Units:
     """The ``fraction`` of the units of ``layers`` (pooled) whose ablation alone raises the loss on
-    ``data`` most: ``{layer: unit indices}``; ties go to the earlier layer and lower index."""
+    ``data`` most, or with ``against`` most beyond the rise on ``against`` (units that matter to
+    ``data`` more than to other examples, not units every example needs): ``{layer: unit
+    indices}``; ties go to the earlier layer and lower index."""
     layers = check_layers(model, layers)
     imp = unit_importance(model, data, layers)
+    if against is not None:
+        imp["delta_loss"] = imp["delta_loss"] - unit_importance(model, against, layers)["delta_loss"].to_numpy()
     n = unit_count(imp.groupby("layer", sort=False).size().to_dict(), fraction)
     top = imp.assign(pos=range(len(imp))).sort_values(["delta_loss", "pos"], ascending=[False, True]).head(n)
     return {l: torch.tensor(sorted(top[top.layer == l].unit.tolist()), dtype=torch.long) for l in layers}
