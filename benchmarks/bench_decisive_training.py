@@ -75,13 +75,13 @@ def workload(v: dict[str, dict]) -> dict[str, float]:
     c2, c3, c4, c5, c8 = (v[k] for k in ("02_memorization", "03_generalization", "04_dropout_batchnorm",
                                            "05_selectivity", "08_after_the_paper"))
     n_all = 4000  # mnist5k's training split, which n_train None means
-    bn = (len(c2["corruptions"]) * len(c2["conv_seeds"]) * c2["conv_train"]["epochs"] * c2["conv_n_train"]
+    bn = (len(c2["corruptions"]) * len(c2["e1_conv_seeds"]) * c2["e1_conv_train"]["epochs"] * c2["conv_n_train"]
           + c3["n_networks"] * c3["e3_train"]["epochs"] * c3["conv_n_train"]
           + len(c3["conv_overfit_seeds"]) * c3["conv_overfit_train"]["epochs"] * c3["conv_n_train"]
           + len(c4["bn_seeds"]) * c4["bn_train"]["epochs"] * c4["conv_n_train"]
           + len(c8["alphas"]) * len(c8["f2_conv_seeds"]) * c8["f2_conv_train"]["epochs"] * c8["f2_conv_n_train"])
     plain = len(c4["bn_seeds"]) * c4["bn_train"]["epochs"] * c4["conv_n_train"]
-    mlp128 = (len(c2["corruptions"]) * len(c2["mlp_seeds"]) * c2["mlp_train"]["epochs"] * n_all
+    mlp128 = (len(c2["corruptions"]) * len(c2["e1_mlp_seeds"]) * c2["e1_mlp_train"]["epochs"] * n_all
               + len(c5["mlp_seeds"]) * c5["mlp_train"]["epochs"] * n_all
               + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * len(c3["grid_seeds"]) * c3["grid_epochs"]
               * c3["grid_n_train"]

@@ -35,12 +35,13 @@ def epoch_counts(params: dict) -> dict[str, int]:
     trained) are left out)."""
     c = params["chapters"]
     d = params["defaults"]
-    c1, c2, c4 = c["01_approach"], c["02_memorization"], c["04_dropout_batchnorm"]
+    c1, c4 = c["01_approach"], c["04_dropout_batchnorm"]
+    c2 = {**d, **c["02_memorization"]}  # chapter 2's E1 values are shared with chapter 8 through the defaults
     c3 = {**d, **c["03_generalization"]}  # chapter 3's values, some shared with chapter 8 through the defaults
     c8 = {**d, **c["08_after_the_paper"]}
     mlp512 = (c1["train"]["epochs"] + c1["corrupted_epochs"]
-              + len(c2["corruptions"]) * len(c2["mlp_seeds"]) * c2["mlp_train"]["epochs"])
-    conv = (len(c2["corruptions"]) * len(c2["conv_seeds"]) * d["conv_train"]["epochs"]        # E1, E2
+              + len(c2["corruptions"]) * len(c2["e1_mlp_seeds"]) * c2["e1_mlp_train"]["epochs"])
+    conv = (len(c2["corruptions"]) * len(c2["e1_conv_seeds"]) * c2["e1_conv_train"]["epochs"]  # E1, E2
             + c3["n_networks"] * c3["e3_train"]["epochs"]                                      # E3
             + len(c3["conv_overfit_seeds"]) * c3["conv_overfit_train"]["epochs"]               # E4 (b)
             + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * len(c3["grid_seeds"]) * c3["grid_epochs"]  # E5
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
     params = read_params_file(Path(a.params))
     steps = a.steps or (5 if a.device == "cpu" else 50)
-    batch = 8 if a.quick else params["defaults"]["conv_train"]["batch_size"]
+    batch = 8 if a.quick else params["defaults"]["e1_conv_train"]["batch_size"]
     warmup = 0 if a.quick else 2
     counts = epoch_counts(params)
     shapes = {"mlp 512-512 (MNIST)": (MLPConfig(widths=(512, 512)), MNIST),

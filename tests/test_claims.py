@@ -124,8 +124,22 @@ def test_the_after_the_paper_rules_say_what_the_publications_say():
     assert claims_mod.ACCURACY_ALIKE.low == -claims_mod.ACCURACY_MARGIN == claims_mod.NOT_WORSE.low
 
 
+def test_the_later_rules_f6_to_f8_say_what_the_publications_say():
+    """F6-F8, checked by hand against each publication's claim."""
+    c = {cid: {p.name: p.rule for p in claim.parts} for cid, claim in claims_mod.CLAIMS.items()}
+    assert c["F6"]["rise and fall"].verdict(0.01, 0.05) == "reproduced"  # higher at the peak than at the end
+    assert c["F6"]["ablation, early vs late"].verdict(-0.05, -0.01) == "contradicted"  # matters more late
+    assert c["F7"]["MLP"].verdict(0.1, 0.4) == "reproduced"  # mislabeled examples lose more
+    assert c["F7"]["MLP, beyond random units"].verdict(-0.1, -0.02) == "contradicted"
+    assert c["F8"]["settings, vs the AUC"].verdict(-0.05, 0.3) == "reproduced"  # at most 0.1 below the AUC's rho
+    assert c["F8"]["settings, vs the AUC"].verdict(-0.5, -0.15) == "contradicted"
+    assert c["F8"]["seeds"].verdict(0.1, 0.6) == "reproduced"
+    assert {cid: claims_mod.CLAIMS[cid].primary.name for cid in ("F6", "F7", "F8")} == {
+        "F6": "rise and fall", "F7": "MLP", "F8": "settings, vs the AUC"}
+
+
 def test_each_claim_has_exactly_one_primary_part():
-    assert list(claims_mod.CLAIMS) == [f"E{i}" for i in range(1, 14)] + [f"F{i}" for i in range(1, 6)]
+    assert list(claims_mod.CLAIMS) == [f"E{i}" for i in range(1, 14)] + [f"F{i}" for i in range(1, 9)]
     for cid, c in claims_mod.CLAIMS.items():
         primaries = [p.name for p in c.parts if p.primary]
         assert len(primaries) == 1, (cid, primaries)

@@ -98,3 +98,79 @@ def test_ablation_value_gaps_per_network_over_its_intact_loss():
     assert g.loc[("MLP", 0)].tolist() == pytest.approx([-0.2, -0.4])
     # conv run 1: opt -0.05, zero 0.1, mean 0.1, over 2.0: defined although zero's mean gap is tiny
     assert g.loc[("conv net", 1)].tolist() == pytest.approx([-0.075, -0.075])
+
+
+# --- F6-F8 -----------------------------------------------------------------------------------
+from types import SimpleNamespace  # noqa: E402
+
+from helpers import mlp_and_data  # noqa: E402
+from singledir.experiments import stats  # noqa: E402
+from singledir.measure.checkpoints import selectivity_table  # noqa: E402
+from singledir.nets.runs import TrainedRun  # noqa: E402
+from test_subsets import memorizing_net  # noqa: E402
+
+
+def test_halves_are_disjoint_complete_and_split_each_class_evenly():
+    y = torch.tensor([0] * 5 + [1] * 4 + [2] * 3)
+    a, b = followups.halves(y, seed=2)
+    assert sorted(torch.cat([a, b]).tolist()) == list(range(12))
+    assert [int((y[a] == c).sum()) for c in range(3)] == [3, 2, 2]
+    assert [int((y[b] == c).sum()) for c in range(3)] == [2, 2, 1]
+    assert torch.equal(followups.halves(y, seed=2)[0], a) and not torch.equal(followups.halves(y, seed=3)[0], a)
+
+
+def test_seed_pairs_are_consecutive_and_fixed():
+    assert followups.seed_pairs([100, 101, 102, 103, 104]) == [(100, 101), (102, 103)]
+
+
+def test_memorization_drops_finds_the_hand_built_memorizing_unit():
+    net, x, y, mislabeled = memorizing_net()
+    true = torch.where(mislabeled, torch.tensor(1), y)
+    ds = SimpleNamespace(x_train=x, y_train=y, y_train_true=true, corrupted=mislabeled)
+    r = followups.memorization_drops(net, ds, ["hidden.0"], fraction=1 / 3, n_select=None, random_repetitions=30)
+    assert r["n_memorized"] == 2 and r["n_clean"] == 4 and r["memorized_share"] == 1.0 and r["units"] == 1
+    assert (r["drop_memorized"], r["drop_clean"], r["difference"]) == (1.0, 0.0, 1.0)  # scored on the other halves
+    assert 0 < r["random_memorized"] < 1  # one unit in three at random hits the memorizing one sometimes
+    assert r["beyond_random"] == pytest.approx(1 - r["random_difference"])
+
+
+def test_selectivity_through_training_picks_the_peak_on_one_half_and_scores_the_other():
+    net, x, y = mlp_and_data(90)
+    nets = [net]
+    for k in (1, 2):
+        m = __import__("copy").deepcopy(net)
+        with torch.no_grad():
+            for p in m.parameters():
+                p.mul_(1 + 0.3 * k).add_(0.05 * k)
+        nets.append(m)
+    run = TrainedRun(config=None, model=nets[-1], history=[], checkpoints={e: m.state_dict() for e, m in enumerate(nets)})
+    curve, s = followups.selectivity_through_training(run, (x, y), ["hidden.0", "hidden.1"], 3, fraction=0.25,
+                                                      repetitions=3)
+    a, b = followups.halves(y, 0)
+    si = lambda m, idx: float(selectivity_table(m, (x[idx], y[idx]), ["hidden.0", "hidden.1"], 3).selectivity.mean())
+    peak = max((1, 2), key=lambda e: si(nets[e], a))
+    assert s["peak_epoch"] == peak and s["last_epoch"] == 2
+    assert s["rise_fall"] == pytest.approx(si(nets[peak], b) - si(nets[2], b))
+    assert set(curve.half) == {"A", "B"} and len(curve) == 6
+    assert s["early_minus_late"] == pytest.approx(s["excess_early"] - s["excess_late"])
+
+
+def test_correlation_difference_of_two_predictors():
+    rng = torch.Generator().manual_seed(0)
+    y = torch.randn(20, generator=rng).numpy()
+    x1 = y + 0.3 * torch.randn(20, generator=rng).numpy()
+    r = stats.correlation_difference(x1, x1, y)
+    assert r["estimate"] == 0 and r["ci_low"] == r["ci_high"] == 0  # the same predictor: no difference at all
+    r = stats.correlation_difference(x1, -x1, y)
+    assert r["estimate"] == pytest.approx(2 * r["rho_1"]) and r["ci_low"] < r["estimate"] < r["ci_high"]
+    assert stats.correlation_difference(x1[:3], x1[:3], y[:3])["ci_low"] != stats.correlation_difference(x1[:3], x1[:3], y[:3])["ci_low"]
+
+
+def test_correlation_difference_keeps_its_coverage_over_simulated_runs():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    cov = np.array([[1, 0.4, 0.6], [0.4, 1, 0.6], [0.6, 0.6, 1]])  # equal true correlations: difference 0
+    hits = [(lambda r: r["ci_low"] <= 0 <= r["ci_high"])(stats.correlation_difference(*rng.multivariate_normal(
+        np.zeros(3), cov, 12).T)) for _ in range(200)]
+    assert np.mean(hits) >= 0.9

@@ -131,7 +131,7 @@ def test_rules_table_lists_every_part():
     t = verdicts.rules_table()
     assert len(t) == len(PARTS) and list(dict.fromkeys(t.id)) == list(claims_mod.CLAIMS)
     assert t["reproduced when"].str.contains("interval").all()
-    assert (t.role == "primary").sum() == 18 and t[t.role == "primary"].id.is_unique
+    assert (t.role == "primary").sum() == 21 and t[t.role == "primary"].id.is_unique
 
 
 def test_every_part_has_an_effect_of_interest_and_the_power_table_says_what_a_run_can_decide():

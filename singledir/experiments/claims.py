@@ -24,9 +24,9 @@ chooses a verdict.
 The rules, their routes and the thresholds they use are in :mod:`singledir.experiments.rules`;
 every part's smallest effect of interest is in :data:`EFFECTS` below, with its reason.
 
-Claims F1 ... F5 test later publications on the same networks (chapter 8, "after the paper"); they
+Claims F1 ... F8 test later publications on the same networks (chapter 8, "after the paper"); they
 are a family of their own: Holm's correction runs over E1-E13's primary parts and, separately,
-over F1-F5's.
+over F1-F8's. F6-F8 add ``SELECTIVE_FRACTION``, ``MEMORIZING_FRACTION`` and ``PREDICTS_AS_WELL`` (below).
 """
 from __future__ import annotations
 
@@ -251,6 +251,52 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
 ]}
 
 
+# After the paper, part two: later work that tests the paper's two proposals (memorization; choosing without a test set)
+SELECTIVE_FRACTION = 0.25  # F6: share of a layer's live maps ablated as "the most selective" (at least one)
+MEMORIZING_FRACTION = 0.01  # F7: share of a network's units ablated as "the memorizing units" (at least one)
+PREDICTS_AS_WELL = 0.1  # F8: a predictor's rho "as good as" another's when at most 0.1 below it
+AS_WELL = Rule(low=-PREDICTS_AS_WELL, text=f"interval wholly above -{PREDICTS_AS_WELL:g}: at most that below the AUC's")
+EARLY = "the checkpoint of highest mean selectivity, chosen on half of the test images and measured on the other half"
+MEMO = (f"training accuracy drop, held-apart memorized minus clean examples, ablating the {100 * MEMORIZING_FRACTION:g}% "
+        "of units costliest to the other memorized half beyond the other clean half")
+DISAGREE = "Spearman(disagreement, test error) minus Spearman(AUC, test accuracy)"
+CLAIMS.update({c.id: c for c in [
+    Claim("F6", "Ranadive et al. 2023", "Class selectivity rises early in training, then recedes; the most selective "
+          "maps matter more early than at the end",
+          "ResNet-50 / ImageNet: class-selective units emerge in the first few epochs and recede; ablating them "
+          "hurts early in training, barely at the end",
+          (Part("rise and fall", f"mean SI of the conv maps at {EARLY}, minus at the last checkpoint", "networks",
+                POSITIVE, "selectivity peaks in the first epochs, then recedes", primary=True),
+           Part("ablation, early vs late", f"accuracy drop from ablating each layer's {100 * SELECTIVE_FRACTION:g}% "
+                "most selective maps minus as many random maps, at the early checkpoint minus at the last, paired "
+                "by network", "networks", POSITIVE, "selective units matter early, barely late")),
+          "08_after_the_paper", "fig-f6",
+          _setup("ImageNet", "ResNet-50", "not stated", "not stated", "intermediate layers", "SI and ablation over training")),
+    Claim("F7", "Maini et al. 2023", "Memorized mislabeled examples depend on a few units: removing them costs those "
+          "examples far more than the correctly labeled ones",
+          "a small set of units, spread over the layers, holds the memorized examples; removing them flips most "
+          "memorized examples while clean accuracy barely moves",
+          (Part("MLP", MEMO, "networks", POSITIVE, "memorized examples lost, clean ones kept", primary=True),
+           Part("conv net", MEMO, "networks", POSITIVE),
+           Part("MLP, beyond random units", "that difference minus the same difference for as many random units, "
+                "paired by network", "networks", POSITIVE, "memorization localized in particular units")),
+          "08_after_the_paper", "fig-f7",
+          _setup("CIFAR-10; MNIST; SVHN (label noise)", "ResNet-9 and others", "not stated", "not stated", "every layer",
+                 "accuracy on mislabeled vs clean examples")),
+    Claim("F8", "Jiang et al. 2022", "Two seeds' disagreement on unlabeled images tracks their test error at least "
+          "as well as the AUC tracks test accuracy",
+          "disagreement on unlabeled test data approximates test error across architectures and hyperparameters",
+          (Part("settings, vs the AUC", f"{DISAGREE}, over E5's settings (a pair = the setting's two seeds), bootstrap "
+                "over settings", "settings", AS_WELL, "disagreement a good test-free predictor", primary=True),
+           Part("seeds, vs the AUC", f"{DISAGREE}, over E3's seed pairs, bootstrap over pairs", "seed pairs", AS_WELL),
+           Part("settings", "Spearman(disagreement, test error) over E5's settings", "settings", POSITIVE,
+                "disagreement tracks test error"),
+           Part("seeds", "Spearman(disagreement, test error) over E3's seed pairs", "seed pairs", POSITIVE)),
+          "08_after_the_paper", "fig-f8",
+          _setup("CIFAR-10; CIFAR-100; SVHN", "ResNet-18, CNNs", "varied", "pairs of seeds", "outputs", "disagreement vs error")),
+]})
+
+
 RHO = (CORRELATION_OF_INTEREST, "a rank correlation that explains 9% of the rank variance")
 AUC = (DIFFERENCE_OF_INTEREST, "a twentieth of a normalized AUC's range")
 F3_GAP = (0.01, "a hundredth of the network's intact test loss in one unit's loss gap")
@@ -291,4 +337,12 @@ EFFECTS: dict[tuple[str, str], tuple[float, str]] = {
     ("F5", "epoch, MLP"): (0.02, "two points of test accuracy below the margin"),
     ("F5", "epoch, conv net"): (0.02, "two points of test accuracy below the margin"),
     ("F5", "setting"): (0.02, "two points of test accuracy below the margin"),
+    ("F6", "rise and fall"): (0.05, "a twentieth of the selectivity index's range"),
+    ("F6", "ablation, early vs late"): (0.02, "two points of accuracy"),
+    ("F7", "MLP"): (0.1, "ten points more lost on memorized examples"),
+    ("F7", "conv net"): (0.1, "ten points more lost on memorized examples"),
+    ("F7", "MLP, beyond random units"): (0.05, "five points beyond what random units cost"),
+    ("F8", "settings, vs the AUC"): (0.2, "a rho 0.2 below the margin"),
+    ("F8", "seeds, vs the AUC"): (0.2, "a rho 0.2 below the margin"),
+    ("F8", "settings"): RHO, ("F8", "seeds"): RHO,
 }

@@ -96,3 +96,63 @@ def choices(table: pd.DataFrame):
     axes[0].set_xlabel("")
     fig.tight_layout()
     return fig
+
+
+def selectivity_over_training(curves: pd.DataFrame, summary: pd.DataFrame):
+    """F6: mean selectivity of the maps against the epoch (left; half B of the images, mean and
+    standard deviation over networks, one thin line per network) and, per network, the accuracy drop
+    from the most selective maps minus as many random ones at the early and the last checkpoint
+    (right); ``curves``: ``seed, epoch, half, mean_si``; ``summary``: ``seed, excess_early, excess_late``."""
+    fig, axes = panels(2, height=3.4)
+    b = curves[curves.half == "B"]
+    sns.lineplot(b, x="epoch", y="mean_si", errorbar="sd", color="C0", marker="o", ax=axes[0])
+    sns.lineplot(b, x="epoch", y="mean_si", units="seed", estimator=None, color="C0", alpha=0.3, lw=0.8, ax=axes[0])
+    axes[0].set_xscale("symlog", linthresh=1)
+    axes[0].set_xlabel("epoch (symmetric log scale)")
+    axes[0].set_ylabel("mean selectivity of the maps")
+    long = summary.melt(id_vars="seed", value_vars=["excess_early", "excess_late"], var_name="checkpoint",
+                        value_name="excess").replace({"excess_early": "early (peak)", "excess_late": "last"})
+    long["excess"] *= 100
+    sns.pointplot(long, x="checkpoint", y="excess", errorbar="sd", color="C1", ax=axes[1])
+    sns.lineplot(long, x="checkpoint", y="excess", units="seed", estimator=None, color="0.5", alpha=0.5, ax=axes[1])
+    axes[1].axhline(0, color="0.4", lw=1, ls="--")
+    axes[1].set_ylabel("drop, selective minus random maps (points)")
+    fig.tight_layout()
+    return fig
+
+
+def memorization(table: pd.DataFrame):
+    """F7: per network, the accuracy lost by the held-apart memorized examples and by the fitted
+    clean ones, with the chosen units and with as many random units; mean and standard deviation
+    over networks, per kind; ``table``: ``net, drop_memorized, drop_clean, random_memorized, random_clean``."""
+    cols = {"drop_memorized": ("chosen units", "memorized"), "drop_clean": ("chosen units", "clean"),
+            "random_memorized": ("random units", "memorized"), "random_clean": ("random units", "clean")}
+    long = table.melt(id_vars="net", value_vars=list(cols), var_name="what", value_name="drop")
+    long["units"] = long.what.map(lambda w: cols[w][0])
+    long["examples"] = long.what.map(lambda w: cols[w][1])
+    long["drop"] *= 100
+    fig, axes = panels(2, height=3.4, sharey=True)
+    for ax, (net, g) in zip(axes, long.groupby("net", sort=False)):
+        sns.barplot(g, x="units", y="drop", hue="examples", errorbar="sd", ax=ax)
+        ax.set_title(net)
+        ax.set_xlabel("units ablated")
+        ax.set_ylabel("training accuracy lost (points)")
+    fig.tight_layout()
+    return fig
+
+
+def disagreement(pairs: pd.DataFrame):
+    """F8: per pair of networks, test error against their disagreement (left) and against their
+    mean AUC (right), for E3's seed pairs and E5's settings; the diagonal marks disagreement =
+    error; ``pairs``: ``networks, disagreement, test_error, auc``."""
+    fig, axes = panels(2, height=3.4, sharey=True)
+    for ax, x, label in ((axes[0], "disagreement", "disagreement of the pair (no labels)"),
+                         (axes[1], "auc", "mean AUC of the pair")):
+        sns.scatterplot(pairs, x=x, y="test_error", hue="networks", style="networks", ax=ax)
+        ax.set_xlabel(label)
+        ax.set_ylabel("test error (mean of the pair)")
+    hi = float(np.nanmax(pairs[["disagreement", "test_error"]].to_numpy()))
+    axes[0].plot([0, hi], [0, hi], color="0.4", lw=1, ls="--")
+    axes[1].get_legend().remove()
+    fig.tight_layout()
+    return fig

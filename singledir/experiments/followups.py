@@ -12,9 +12,16 @@
   validation split carved from its training images and on the test split, and the epochs that
   early stopping on the AUC and on the validation loss pick among the same candidates;
 * :func:`unit_means` and :func:`ablation_value_gaps`: Li & Janson's comparison of ablation values,
-  one constant per unit for each.
+  one constant per unit for each;
+* :func:`selectivity_through_training` (Ranadive et al. 2023): mean selectivity at every checkpoint,
+  the checkpoint where it peaks, and the most selective maps ablated there and at the end;
+* :func:`memorization_drops` (Maini et al. 2023): the accuracy that held-apart memorized examples
+  and fitted clean ones lose when the units costliest to other memorized examples, beyond their
+  cost to other clean ones, are ablated;
+* :func:`seed_pairs` and :func:`pair_row` (Jiang et al. 2022): networks paired by a fixed rule and
+  each pair's disagreement on held-out images, test error and AUC.
 
-The statistics that decide claims F1-F5 are computed from these tables in the chapter.
+The statistics that decide claims F1-F8 are computed from these tables in the chapter.
 """
 from __future__ import annotations
 
@@ -26,7 +33,10 @@ import torch
 from torch import nn
 
 from ..measure import ablations, perturb, selectivity, units
+from ..measure.checkpoints import over_checkpoints, selectivity_table, targeted_ablation
+from ..measure.disagreement import disagreement
 from ..measure.engine import Data
+from ..measure.subsets import correct, costliest_units, random_units, subset_drops
 from ..nets.runs import evaluate
 from .early_stopping import choose_epoch
 
@@ -177,3 +187,109 @@ def setting_picks(runs: pd.DataFrame, score: str = "auc_zero", validation: str =
     return {"test_acc_auc": float(runs.loc[runs[score].idxmax(), target]),
             "test_acc_val": float(runs.loc[runs[validation].idxmax(), target]),
             "test_acc_chance": float(runs[target].mean()), "test_acc_best": float(runs[target].max())}
+
+
+def halves(y: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two disjoint halves of the indices of ``y``, each class split evenly (one more in the first
+    half for an odd count), in an order drawn with ``seed``."""
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    order = perm[torch.argsort(y[perm], stable=True)]
+    ys = y[order]
+    first = torch.searchsorted(ys, ys)  # where each example's class starts in the sorted order
+    even = (torch.arange(len(ys)) - first) % 2 == 0
+    return order[even].sort().values, order[~even].sort().values
+
+
+def _mean_si(table: pd.DataFrame) -> float:
+    v = table.selectivity.to_numpy(dtype=float)
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+def selectivity_through_training(run, data: tuple[torch.Tensor, torch.Tensor], layers: Sequence[str], n_classes: int,
+                                 *, fraction: float, repetitions: int, seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """F6 for one run followed through training, on ``data`` split into class-balanced halves A, B.
+
+    The early checkpoint is the one after the untrained network where the mean selectivity of the
+    maps of ``layers``, measured on half A, peaks; everything scored is measured on half B.
+
+    Returns:
+        ``(curve, summary)``: ``curve`` one row per checkpoint and half (``epoch, half, mean_si``);
+        ``summary``: ``peak_epoch, last_epoch``, ``rise_fall`` (mean SI on B at the peak minus at
+        the last checkpoint), and at the peak (``_early``) and the last checkpoint (``_late``) the
+        targeted and random accuracy drops and their ``excess`` (:func:`singledir.measure.checkpoints.targeted_ablation`
+        of each layer's ``fraction`` most selective maps on A, scored on B, averaged over layers),
+        ``early_minus_late`` (excess early minus late).
+    """
+    x, y = data
+    a, b = halves(y, seed)
+    parts = {"A": (x[a], y[a]), "B": (x[b], y[b])}
+    tables = over_checkpoints(run, lambda m: pd.concat([selectivity_table(m, d, layers, n_classes).assign(half=h)
+                                                        for h, d in parts.items()]))
+    curve = tables.groupby(["epoch", "half"]).apply(_mean_si, include_groups=False).rename("mean_si").reset_index()
+    si = curve.pivot(index="epoch", columns="half", values="mean_si")
+    last = max(run.checkpoints)
+    peak = si.A[si.index > min(si.index)].idxmax()
+    out = {"peak_epoch": peak, "last_epoch": last, "rise_fall": float(si.B[peak] - si.B[last])}
+    for tag, epoch in (("early", peak), ("late", last)):
+        scores = tables[(tables.epoch == epoch) & (tables.half == "A")].rename(columns={"selectivity": "score"})
+        t = targeted_ablation(run.at_epoch(epoch), parts["B"], scores, fraction=fraction, repetitions=repetitions,
+                              seed=seed)
+        out.update({f"{k}_{tag}": float(t[k].mean()) for k in ("intact", "drop_targeted", "drop_random", "excess")})
+    out["early_minus_late"] = out["excess_early"] - out["excess_late"]
+    return curve, out
+
+
+def memorization_drops(model: nn.Module, ds, layers: Sequence[str], *, fraction: float, n_select: int | None,
+                       random_repetitions: int, seed: int = 0) -> dict:
+    """F7 for one network trained on partly corrupted labels (``ds``: its dataset, with ``corrupted``).
+
+    The memorized examples are the mislabeled training examples (label changed by the corruption)
+    that the network fits, the clean ones the correctly labeled examples it fits; each is split
+    into halves A and B with ``seed``. The ``fraction`` of the units of ``layers`` whose ablation
+    alone raises the loss of memorized A most beyond that of clean A (at most ``n_select`` examples
+    of each, drawn at random) are ablated together, and the accuracy lost is scored on memorized B
+    and clean B; the same for ``random_repetitions`` draws of as many random units.
+
+    Returns:
+        ``n_memorized, n_clean, memorized_share`` (of the mislabeled examples), ``units``, the drops
+        ``drop_memorized, drop_clean, difference`` (memorized minus clean) for the chosen units and
+        ``random_memorized, random_clean, random_difference`` (means over the draws), and
+        ``beyond_random`` (difference minus random difference).
+    """
+    x, y = ds.x_train, ds.y_train
+    ok = correct(model, (x, y))
+    mislabeled = ds.corrupted & (ds.y_train != ds.y_train_true)
+    groups = {"memorized": torch.nonzero(mislabeled & ok).flatten(), "clean": torch.nonzero(~mislabeled & ok).flatten()}
+    if min(len(g) for g in groups.values()) < 2:
+        return {"n_memorized": len(groups["memorized"]), "difference": float("nan"), "beyond_random": float("nan")}
+    pick, subsets = {}, {}
+    for name, idx in groups.items():
+        a, b = halves(y[idx], seed)
+        if n_select and len(a) > n_select:  # a random subset of the half, whatever the order of the training images
+            a = a[torch.randperm(len(a), generator=torch.Generator().manual_seed(seed))[:n_select]]
+        pick[name] = (x[idx[a]], y[idx[a]])
+        subsets[name] = torch.zeros(len(y), dtype=torch.bool).index_fill_(0, idx[b], True)
+    chosen = costliest_units(model, pick["memorized"], layers, fraction, against=pick["clean"])
+    count = sum(len(u) for u in chosen.values())
+    d = subset_drops(model, (x, y), subsets, chosen).set_index("subset")["drop"]
+    r = pd.concat([subset_drops(model, (x, y), subsets, random_units(model, (x, y), layers, count, seed * 1000 + i))
+                   for i in range(random_repetitions)]).groupby("subset")["drop"].mean()
+    out = {"n_memorized": len(groups["memorized"]), "n_clean": len(groups["clean"]),
+           "memorized_share": len(groups["memorized"]) / max(int(mislabeled.sum()), 1), "units": count,
+           "drop_memorized": d["memorized"], "drop_clean": d["clean"], "difference": d["memorized"] - d["clean"],
+           "random_memorized": r["memorized"], "random_clean": r["clean"],
+           "random_difference": r["memorized"] - r["clean"]}
+    return {**out, "beyond_random": out["difference"] - out["random_difference"]}
+
+
+def seed_pairs(items: Sequence) -> list[tuple]:
+    """The pairing rule of F8, fixed before any run: consecutive items, ``(0, 1), (2, 3), ...``
+    (an odd last one is left out)."""
+    return [(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
+
+
+def pair_row(run_a, run_b, heldout: torch.Tensor, auc: tuple[float, float]) -> dict:
+    """One pair of networks trained alike: their disagreement on the ``heldout`` inputs (no
+    labels), their mean test error (from their histories) and their mean AUC."""
+    return {"disagreement": disagreement(run_a.model, run_b.model, heldout),
+            "test_error": 1 - (run_a.final["test_acc"] + run_b.final["test_acc"]) / 2, "auc": float(np.mean(auc))}

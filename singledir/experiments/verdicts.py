@@ -3,7 +3,7 @@
 :func:`decide` applies a claim's rules to its parts' 95% intervals (each part's verdict, p-value,
 detectable effect and effect of interest); :func:`claim_verdict` combines the parts;
 :func:`headline_verdicts` corrects the primary parts with Holm's procedure within each
-:func:`family` (the paper's claims E1-E13, and F1-F5 after the paper); :func:`corrected_verdicts`
+:func:`family` (the paper's claims E1-E13, and F1-F8 after the paper); :func:`corrected_verdicts`
 gatekeeps each claim's secondary parts behind its primary; :func:`rules_table` is the table chapter 1
 prints.
 """
@@ -110,7 +110,7 @@ def decide(claim_id: str, results: dict[str, dict]) -> tuple[str, list[PartResul
     """Apply a claim's rules to its parts' results.
 
     Args:
-        claim_id: ``"E1"`` ... ``"E13"``, ``"F1"`` ... ``"F5"``.
+        claim_id: ``"E1"`` ... ``"E13"``, ``"F1"`` ... ``"F8"``.
         results: ``{part name: result}`` for every part, each a :mod:`singledir.experiments.stats` result
             (``estimate``, ``ci_low``, ``ci_high``, ``n`` and its pivot).
 
@@ -196,7 +196,7 @@ def corrected_verdicts(findings: list[dict], alpha: float = ALPHA) -> dict[str, 
 
 
 def claim_order(claim_id: str) -> tuple[int, float]:
-    """Sort key of a claim id: the paper's claims E1-E13 first, then F1-F5, each by number."""
+    """Sort key of a claim id: the paper's claims E1-E13 first, then F1-F8, each by number."""
     m = re.fullmatch(r"([A-Za-z]*)(\d+)", str(claim_id))
     if not m:
         return (2, math.inf)
@@ -204,7 +204,7 @@ def claim_order(claim_id: str) -> tuple[int, float]:
 
 
 def family(claim_id: str) -> str:
-    """The claim's family for Holm's correction: ``"paper"`` (E1-E13) or ``"after the paper"`` (F1-F5)."""
+    """The claim's family for Holm's correction: ``"paper"`` (E1-E13) or ``"after the paper"`` (F1-F8)."""
     return "after the paper" if claim_id.startswith("F") else "paper"
 
 
