@@ -286,9 +286,9 @@ CLAIMS.update({c.id: c for c in [
     Claim("F8", "Jiang et al. 2022", "Two seeds' disagreement on unlabeled images tracks their test error at least "
           "as well as the AUC tracks test accuracy",
           "disagreement on unlabeled test data approximates test error across architectures and hyperparameters",
-          (Part("settings, vs the AUC", f"{DISAGREE}, over E5's settings (a pair = the setting's two seeds), bootstrap "
-                "over settings", "settings", AS_WELL, "disagreement a good test-free predictor", primary=True),
-           Part("seeds, vs the AUC", f"{DISAGREE}, over E3's seed pairs, bootstrap over pairs", "seed pairs", AS_WELL),
+          (Part("settings, vs the AUC", f"{DISAGREE}, over E5's settings (a pair = the setting's two seeds), jackknife "
+                "interval over settings", "settings", AS_WELL, "disagreement a good test-free predictor", primary=True),
+           Part("seeds, vs the AUC", f"{DISAGREE}, over E3's seed pairs, jackknife interval over pairs", "seed pairs", AS_WELL),
            Part("settings", "Spearman(disagreement, test error) over E5's settings", "settings", POSITIVE,
                 "disagreement tracks test error"),
            Part("seeds", "Spearman(disagreement, test error) over E3's seed pairs", "seed pairs", POSITIVE)),
