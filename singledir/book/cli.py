@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..experiments.scorecard import ledger_markdown
 from .keys import chapter_key, design_hash, executed_key, executed_meta
+from .lock import BuildFolderBusy, build_lock
 from .params import ROOT, BookError, chapter_paths, load_params, read_params_file
 from .results import chapter_findings, clean_leftovers, findings_problem
 from .runner import execute_chapter, say
@@ -137,8 +138,18 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     if missing:
         raise BookError(f"unknown chapter(s) {sorted(missing)}; chapters: {', '.join(chapters)}")
     build_dir = Path(build_dir).absolute()  # the kernels run in ROOT: paths given to them are absolute
+    try:
+        with build_lock(build_dir, _display_path(params_path), say):
+            claim_build_dir(build_dir, params_path)
+            return _execute(params_path, build_dir, chapters, params, names, html, progress, force, record)
+    except BuildFolderBusy as e:
+        raise BookError(str(e)) from None
+
+
+def _execute(params_path: Path, build_dir: Path, chapters: dict[str, Path], params: dict, names: list[str],
+             html: bool, progress: bool, force: bool, record: Path | None) -> dict[str, float | None]:
+    """:func:`build`'s work once the build folder is locked and claimed."""
     exec_dir = build_dir / "exec"
-    claim_build_dir(build_dir, params_path)
     say(f"building {_display_path(params_path)} into {_display_path(build_dir)}")
     from ..base.cache import cache_dir
 
