@@ -253,7 +253,7 @@ def _finish(params_path: Path, build_dir: Path, chapters: dict[str, Path], param
         src_dir = build_dir / "src"
         info = build_info(preset, read_params_file(params_path).get("description"), list(chapters), metas,
                           fresh, command)
-        ledger = ledger_markdown(LEDGER, Path(params_path).stem, design)
+        ledger = ledger_markdown(LEDGER, Path(params_path).stem, design, say)
         stage(exec_dir, src_dir, built, findings, info, ledger, design)
         _render_if_needed(src_dir, build_dir)
     if not_built:
