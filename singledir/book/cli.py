@@ -28,7 +28,7 @@ from pathlib import Path
 from ..experiments.scorecard import ledger_markdown
 from .keys import chapter_key, design_hash, executed_key, executed_meta
 from .lock import BuildFolderBusy, build_lock
-from .params import ROOT, BookError, chapter_paths, load_params, read_params_file
+from .params import ROOT, BookError, chapter_paths, check_dask_addresses, load_params, read_params_file
 from .results import chapter_findings, clean_leftovers, findings_problem
 from .runner import execute_chapter, say
 from .staging import build_info, render, split_text, stage, time_split, write_scorecard_csv
@@ -137,6 +137,7 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     missing = set(names) - set(chapters)
     if missing:
         raise BookError(f"unknown chapter(s) {sorted(missing)}; chapters: {', '.join(chapters)}")
+    check_dask_addresses(params_path, chapters, params, names)
     build_dir = Path(build_dir).absolute()  # the kernels run in ROOT: paths given to them are absolute
     try:
         with build_lock(build_dir, _display_path(params_path), say):

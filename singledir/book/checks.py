@@ -1,0 +1,79 @@
+"""Checks of parameter values beyond their kind, and of ``chapters/shared.yml`` itself, made when
+the book starts, before any network trains.
+
+A parameter's kind is its default's (:func:`singledir.book.params._check_type`); a parameter whose
+default is null declares its kind in :data:`NULL_DEFAULT_KINDS`. Some parameters have rules of their
+own (:func:`value_problem`): a group size is a whole number from 1, an executor one of three, a seed
+list is not empty, a Dask address has a port.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+
+# the kind of each parameter whose default is null ("null" keeps its meaning: all, automatic, none)
+NULL_DEFAULT_KINDS = {
+    "n_train": "a number", "n_test": "a number", "image_size": "a number", "conv_dataset": "text",
+    "address": "text", "group_size": "a number",
+    "resnet_dataset": "text", "resnet_image_size": "a number", "resnet_layers": "a list",  # chapter 5
+    "layers": "a list",  # chapter 7
+}
+# whole numbers from 1 (or null)
+WHOLE_NUMBERS = {
+    "n_train": "null for all", "n_test": "null for all", "image_size": "null keeps the images' size",
+    "resnet_image_size": "null: image_size", "group_size": "null for the measured best on this device",
+}
+EXECUTORS = ("processes", "local", "dask")
+ADDRESS = re.compile(r"(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9a-fA-F:]+\]|[^:/\s]+):(?P<port>\d{1,5})")
+
+
+def closest(name: str, names) -> str:
+    """``"; did you mean 'x'?"`` for the declared name closest to ``name``, or ``""``."""
+    match = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def value_problem(key: str, value) -> str | None:
+    """What is wrong with ``value`` for parameter ``key`` (a dotted name for a mapping's key), and
+    what to write instead; None if nothing."""
+    name = key.rpartition(".")[2]
+    if name in WHOLE_NUMBERS and value is not None and not (_is_whole(value) and value >= 1):
+        return f"{value!r} is not a whole number from 1; write one (e.g. {name}: 2), or null ({WHOLE_NUMBERS[name]})"
+    if name == "executor" and value not in EXECUTORS:
+        return (f"{value!r} is not an executor; write processes (worker processes on this machine), local (in "
+                f"the chapter's process) or dask (a Dask cluster, see address)")
+    if name == "address" and value is not None:
+        if not isinstance(value, str) or not ADDRESS.fullmatch(value.strip()):
+            return (f"{value!r} is not a Dask scheduler address; write it as tcp://HOST:PORT (e.g. "
+                    f"tcp://10.0.0.5:8786), or null for a local cluster")
+    if name.endswith("seeds") and isinstance(value, list):
+        if not value:
+            return f"an empty list trains no network; give at least one seed, e.g. {name}: [0, 1, 2]"
+        if not all(_is_whole(s) for s in value):
+            return f"{value!r}: seeds are whole numbers, e.g. {name}: [0, 1, 2]"
+    return None
+
+
+def null_default_kind(key: str) -> str | None:
+    """The declared kind of a parameter whose default is null."""
+    return NULL_DEFAULT_KINDS.get(key)
+
+
+def dask_address_problem(address: str, timeout: float = 5.0) -> str | None:
+    """Whether a Dask scheduler answers at ``address`` (a TCP connection within ``timeout`` s)."""
+    import socket
+
+    m = ADDRESS.fullmatch(address.strip())
+    if m is None:
+        return "it is not of the form tcp://HOST:PORT"
+    if m["scheme"] not in (None, "tcp", "tls"):
+        return None  # another transport (ucx, ws, ...): left to Dask
+    try:
+        with socket.create_connection((m["host"].strip("[]"), int(m["port"])), timeout=timeout):
+            return None
+    except OSError as e:
+        return f"no scheduler answers there within {timeout:.0f} s ({e.strerror or e})"
