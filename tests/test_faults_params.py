@@ -89,3 +89,26 @@ def test_an_unreachable_dask_address_is_refused_before_any_chapter_runs(tmp_path
 def test_a_misspelt_parameter_names_the_closest_declared_one(tmp_path):
     with pytest.raises(params_mod.BookError, match=r"has no parameter\(s\) \['n_curves'\]; did you mean 'n_curve'\?"):
         _load(_params(tmp_path, chapters={"02_memorization": {"n_curves": 300}}))
+
+
+def test_a_chapter_measuring_another_chapters_networks_must_get_the_same_ones(tmp_path):
+    """``conv`` for chapter 4 only: chapters 5, 6 and 8 would measure other conv nets than chapter 4
+    trained, while their pages say they measure chapter 4's."""
+    path = _params(tmp_path, chapters={"04_dropout_batchnorm": {"conv": {"kind": "convnet", "width": 0.25}}})
+    with pytest.raises(params_mod.BookError) as e:
+        _load(path)
+    text = str(e.value)
+    assert "chapter 05_selectivity measures the networks of chapter 04_dropout_batchnorm" in text
+    assert "different conv: 04_dropout_batchnorm {\"kind\": \"convnet\", \"width\": 0.25}" in text
+    assert "in the file's defaults" in text
+
+
+def test_chapter_8_must_measure_chapter_3s_networks(tmp_path):
+    path = _params(tmp_path, chapters={"08_after_the_paper": {"overfit_seeds": [7]}})
+    with pytest.raises(params_mod.BookError, match=r"chapter 08_after_the_paper measures the networks of chapter "
+                                                   r"03_generalization, but they are given different overfit_seeds"):
+        _load(path)
+
+
+def test_measurement_settings_may_differ_between_those_chapters(tmp_path):
+    _load(_params(tmp_path, chapters={"08_after_the_paper": {"n_curve": 50, "curve_seed": 3}}))

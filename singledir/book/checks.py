@@ -9,6 +9,7 @@ list is not empty, a Dask address has a port.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 
 # the kind of each parameter whose default is null ("null" keeps its meaning: all, automatic, none)
@@ -25,6 +26,33 @@ WHOLE_NUMBERS = {
 }
 EXECUTORS = ("processes", "local", "dask")
 ADDRESS = re.compile(r"(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9a-fA-F:]+\]|[^:/\s]+):(?P<port>\d{1,5})")
+
+
+# chapters that measure the networks another chapter trains (its trained networks come from the cache)
+MEASURES_NETWORKS_OF = {"05_selectivity": ("04_dropout_batchnorm",), "06_ablation_value": ("04_dropout_batchnorm",),
+                        "08_after_the_paper": ("03_generalization", "04_dropout_batchnorm", "05_selectivity")}
+# shared values that change how networks are measured or where they train, not which networks train
+NOT_OF_THE_NETWORKS = {"executor", "address", "group_size", "grid", "repetitions", "conv_repetitions",
+                       "all_layers_repetitions", "n_curve", "curve_seed", "n_unit_data", "n_bins",
+                       "overfit_repetitions", "conv_overfit_repetitions", "grid_repetitions"}
+
+
+def same_networks_problem(effective: dict[str, dict], reads: dict[str, set[str]]) -> str | None:
+    """Where a chapter that measures another chapter's networks would get other networks: the first
+    shared value that makes the networks (read by both chapters) and differs between them.
+    ``effective``: each chapter's values; ``reads``: the shared names each chapter reads."""
+    for chapter, producers in MEASURES_NETWORKS_OF.items():
+        for producer in producers:
+            if chapter not in effective or producer not in effective:
+                continue
+            for key in sorted((reads[chapter] & reads[producer]) - NOT_OF_THE_NETWORKS):
+                mine, theirs = effective[chapter].get(key), effective[producer].get(key)
+                if mine != theirs:
+                    return (f"chapter {chapter} measures the networks of chapter {producer}, but they are given "
+                            f"different {key}: {producer} {json.dumps(theirs)}, {chapter} {json.dumps(mine)}, so "
+                            f"{chapter} would measure other networks than its page says. Give {key} once in the "
+                            f"file's defaults (for every chapter), or the same value in both chapters' sections")
+    return None
 
 
 def closest(name: str, names) -> str:

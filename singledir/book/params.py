@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .checks import closest, null_default_kind, value_problem
+from .checks import closest, null_default_kind, same_networks_problem, value_problem
 from . import shared as shared_file
 from .shared import SharedDefaultError, shared, shared_defaults
 
@@ -170,6 +170,10 @@ def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
         out[name] = {**shared, **mine}
         for key, value in out[name].items():
             _check_type(path, name, key, value, declared[key])
+    problem = same_networks_problem({n: effective_parameters(src, out[n]) for n, src in chapters.items()},
+                                    {n: shared_names(read_chapter(src)) for n, src in chapters.items()})
+    if problem:
+        raise BookError(f"{path}: {problem}")
     unused = set(defaults) - used_defaults
     if unused:
         declared_anywhere = set().union(*(declared_parameters(read_chapter(p)) for p in chapters.values()))
