@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 
 # the kind of each parameter whose default is null ("null" keeps its meaning: all, automatic, none)
@@ -105,3 +106,27 @@ def dask_address_problem(address: str, timeout: float = 5.0) -> str | None:
             return None
     except OSError as e:
         return f"no scheduler answers there within {timeout:.0f} s ({e.strerror or e})"
+
+
+def cache_folder_problem() -> str | None:
+    """Whether the cache folder (``$SINGLEDIR_CACHE``), where every trained network is kept, can be
+    written; checked before any network trains."""
+    import tempfile
+
+    from ..base.cache import cache_dir
+
+    root = cache_dir()
+    var = (f"SINGLEDIR_CACHE={os.environ['SINGLEDIR_CACHE']}" if os.environ.get("SINGLEDIR_CACHE")
+           else "SINGLEDIR_CACHE is not set")
+    if root.exists() and not root.is_dir():
+        return (f"the cache folder {root} ({var}) is a file, not a folder: set SINGLEDIR_CACHE to a folder (make book "
+                f"uses .cache in the repository), or move the file away")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        return (f"the cache folder {root} ({var}) cannot be written ({e.strerror or e}), and every trained network "
+                f"is kept there: make it writable (chmod -R u+w {root}), or set SINGLEDIR_CACHE to a folder you "
+                f"can write")
+    return None

@@ -114,10 +114,20 @@ def read_params_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     if not path.exists():
         raise BookError(f"parameter file {path} (extended by {_seen[-1]}) does not exist" if _seen else
                         f"parameter file {path} does not exist")
+    if path.is_dir():
+        raise BookError(f"{path}{f' (extended by {_seen[-1]})' if _seen else ''} is a folder, not a parameter "
+                        f"file: name a .yml file, e.g. {'extends: default.yml' if _seen else '--params params/smoke.yml'}")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise BookError(f"{path} is not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise BookError(f"{path}: byte {e.start} ({e.object[e.start:e.start + 1]!r}) is not UTF-8 text; save the file "
+                        f"as UTF-8 (an editor's 'encoding' setting), or retype the character") from None
+    if not doc:
+        raise BookError(f"{path} is empty: it would build the whole default design under another name. Write what it "
+                        f"changes, e.g.\n  extends: default.yml\n  defaults:\n    bn_seeds: [0, 1, 2]\n"
+                        f"(see params/smoke.yml), or build a preset with --params params/default.yml")
     if not isinstance(doc, dict):
         raise BookError(f"{path}: a parameter file is a mapping with sections {', '.join(SECTIONS)}")
     unknown = set(doc) - set(SECTIONS)
