@@ -13,7 +13,20 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+TAG = "SINGLEDIR_TEST_PROCESS_TAG"  # in the environment of every process a test starts, and so of their children
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), TAG: f"{os.getpid()}-{time.time_ns()}"}
+
+
+def _tagged() -> list[psutil.Process]:
+    """Every process, however deep below the ones these tests start, that inherited their tag."""
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if p.pid != os.getpid() and p.environ().get(TAG) == ENV[TAG]:
+                out.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return out
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -50,7 +63,7 @@ def _kill_and_check(proc: subprocess.Popen, within: float = 15) -> None:
     tree = _tree(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    left = _survivors(tree, within)
+    left = _survivors(tree + _tagged(), within)
     for line in left:  # leave nothing behind even when the test fails
         try:
             os.kill(int(line.split()[0]), signal.SIGKILL)
@@ -122,6 +135,27 @@ def test_a_build_killed_mid_training_leaves_no_process(tmp_path):
             time.sleep(0.3)
         assert proc.poll() is None, "the build ended before its workers trained"
         assert any(map(_is_worker, _tree(proc.pid))), "no worker trained within 240 s"
+        _kill_and_check(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_test_session_leaves_no_process_behind():
+    """A pytest run whose tests start the worker pool, ended normally and killed mid-run."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+           "tests/test_workers.py::test_a_worker_runs_on_one_thread_with_the_callers_cache"]
+    done = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:]
+    left = _survivors(_tagged(), 10)
+    assert not left, f"left behind by a test session that ended normally: {left}"
+    proc = subprocess.Popen(cmd[:-1] + ["tests/test_workers.py"], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(map(_is_worker, _tree(proc.pid))) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert proc.poll() is None and any(map(_is_worker, _tree(proc.pid))), "no worker started"
         _kill_and_check(proc)
     finally:
         if proc.poll() is None:
