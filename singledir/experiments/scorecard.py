@@ -238,7 +238,7 @@ def ledger_markdown(ledger: Path, preset: str, design: str, say=None) -> str:
         t = read_ledger_file(path, m["design"])
         if isinstance(t, str):
             if say is not None:
-                say(f"ledger: skipped {path}: {t}; restore it from git (git checkout -- {path.name}) or move it away")
+                say(f"ledger: skipped {path}: {t}; restore it from git (git checkout -- {path}) or move it away")
         else:
             tables[path] = t
     if not tables:
