@@ -174,7 +174,7 @@ def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
         if undeclared:
             hint = closest(min(undeclared), declared)
             raise BookError(f"{path}: chapter {name} has no parameter(s) {sorted(undeclared)}{hint or ';'} "
-                            f"it declares: {', '.join(declared)}")
+                            f"{'It' if hint else 'it'} declares: {', '.join(declared)}")
         shared = {k: v for k, v in defaults.items() if k in declared}
         used_defaults |= set(shared)
         out[name] = {**shared, **mine}
