@@ -26,8 +26,10 @@ import time
 from pathlib import Path
 
 from ..experiments.scorecard import ledger_markdown
+from .checks import cache_folder_problem
 from .keys import chapter_key, design_hash, executed_key, executed_meta
-from .params import ROOT, BookError, chapter_paths, load_params, read_params_file
+from .lock import BuildFolderBusy, build_lock
+from .params import ROOT, BookError, chapter_paths, check_dask_addresses, load_params, read_params_file
 from .results import chapter_findings, clean_leftovers, findings_problem
 from .runner import execute_chapter, say
 from .staging import build_info, render, split_text, stage, time_split, write_scorecard_csv
@@ -35,7 +37,7 @@ from .staging import build_info, render, split_text, stage, time_split, write_sc
 LEDGER = ROOT / "results"  # the verdict ledger: the scorecard of every build a closing note reports
 
 
-def record_build(csv_path: Path, ledger: Path, preset: str, design: str, complete: bool) -> Path:
+def record_build(csv_path: Path, ledger: Path, preset: str, design: str, complete: bool, behind: str = "") -> Path:
     """Copy a build's ``scorecard.csv`` into the ledger as ``PRESET-DATE-DESIGN.csv`` (or, when a
     build of that design was recorded the same day, ``PRESET-DATE-DESIGN.N.csv``: an entry is never
     overwritten); refused unless every chapter of the build is current (a ledger entry describes one
@@ -44,8 +46,8 @@ def record_build(csv_path: Path, ledger: Path, preset: str, design: str, complet
     import shutil
 
     if not complete:
-        raise BookError("not recorded in the ledger: some chapters are missing or stale with this design; "
-                        "build every chapter first (without --only)")
+        raise BookError("not recorded in the ledger: not every chapter is current with this design"
+                        + (f" ({behind})" if behind else "") + "; build every chapter first (without --only)")
     ledger.mkdir(parents=True, exist_ok=True)
     stem = f"{preset}-{datetime.date.today().isoformat()}-{design}"
     dest, n = ledger / f"{stem}.csv", 1
@@ -136,9 +138,22 @@ def build(params_path: Path, build_dir: Path = ROOT / "_build", only: list[str] 
     missing = set(names) - set(chapters)
     if missing:
         raise BookError(f"unknown chapter(s) {sorted(missing)}; chapters: {', '.join(chapters)}")
+    check_dask_addresses(params_path, chapters, params, names)
+    if (problem := cache_folder_problem()) is not None:
+        raise BookError(problem)
     build_dir = Path(build_dir).absolute()  # the kernels run in ROOT: paths given to them are absolute
+    try:
+        with build_lock(build_dir, _display_path(params_path), say):
+            claim_build_dir(build_dir, params_path)
+            return _execute(params_path, build_dir, chapters, params, names, html, progress, force, record)
+    except BuildFolderBusy as e:
+        raise BookError(str(e)) from None
+
+
+def _execute(params_path: Path, build_dir: Path, chapters: dict[str, Path], params: dict, names: list[str],
+             html: bool, progress: bool, force: bool, record: Path | None) -> dict[str, float | None]:
+    """:func:`build`'s work once the build folder is locked and claimed."""
     exec_dir = build_dir / "exec"
-    claim_build_dir(build_dir, params_path)
     say(f"building {_display_path(params_path)} into {_display_path(build_dir)}")
     from ..base.cache import cache_dir
 
@@ -235,14 +250,19 @@ def _finish(params_path: Path, build_dir: Path, chapters: dict[str, Path], param
                         {n: {**m, "current": fresh[n]} for n, m in metas.items()}, design)
     not_built = [n for n in chapters if n not in metas]
     if record is not None:  # before staging, so the first page's ledger table shows this build
-        record_build(build_dir / "scorecard.csv", Path(record), Path(params_path).stem, design,
-                     not not_built and all(fresh.values()))
+        stale = [n for n in built if not fresh[n]]
+        behind = "; ".join([*([f"never built: {', '.join(not_built)}"] if not_built else []),
+                            *([f"stale (source, parameters or code changed since it ran): {', '.join(stale)}"]
+                              if stale else [])])
+        if behind:
+            behind += f" (build them with: {rebuild_command(params_path, build_dir, not_built + stale)})"
+        record_build(build_dir / "scorecard.csv", Path(record), Path(params_path).stem, design, not behind, behind)
     command = rebuild_command(params_path, build_dir, not_built) if not_built else None
     if html:
         src_dir = build_dir / "src"
         info = build_info(preset, read_params_file(params_path).get("description"), list(chapters), metas,
                           fresh, command)
-        ledger = ledger_markdown(LEDGER, Path(params_path).stem, design)
+        ledger = ledger_markdown(LEDGER, Path(params_path).stem, design, say)
         stage(exec_dir, src_dir, built, findings, info, ledger, design)
         _render_if_needed(src_dir, build_dir)
     if not_built:

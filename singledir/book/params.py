@@ -15,7 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from .shared import SharedDefaultError, shared
+from .checks import closest, null_default_kind, same_networks_problem, value_problem
+from . import shared as shared_file
+from .shared import SharedDefaultError, shared, shared_defaults
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,6 +49,30 @@ def declared_parameters(nb) -> dict[str, object]:
             if isinstance(t, ast.Name):
                 out[t.id] = _default_value(node.value)
     return out
+
+
+def shared_names(nb) -> set[str]:
+    """The names a chapter's ``parameters`` cell reads with ``shared("name")``."""
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    return {n for c in cells for node in ast.walk(ast.parse(c.source))
+            if isinstance(node, ast.expr) and (n := shared_name(node)) is not None}
+
+
+def check_shared_file(path: Path | None = None, root: Path = ROOT) -> None:
+    """Every name in ``chapters/shared.yml`` is read by some chapter (a misspelt name would change the
+    design hash and nothing else), and every value there is of its declared kind; errors name that file."""
+    path = Path(path or shared_file.SHARED_FILE)
+    try:
+        values = shared_defaults(path)
+    except SharedDefaultError as e:
+        raise BookError(str(e)) from None
+    read = set().union(*(shared_names(read_chapter(p)) for p in chapter_paths(root).values()))
+    for name in values:
+        if name not in read:
+            raise BookError(f"{path}: {name!r} is read by no chapter{closest(name, read) or '.'} Correct the name, or "
+                            f"remove the line (a chapter reads a shared value with {name} = shared({name!r}))")
+    for name, value in values.items():
+        _check_type(path, None, name, value, None)
 
 
 def shared_name(value: ast.expr) -> str | None:
@@ -88,10 +114,20 @@ def read_params_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     if not path.exists():
         raise BookError(f"parameter file {path} (extended by {_seen[-1]}) does not exist" if _seen else
                         f"parameter file {path} does not exist")
+    if path.is_dir():
+        raise BookError(f"{path}{f' (extended by {_seen[-1]})' if _seen else ''} is a folder, not a parameter "
+                        f"file: name a .yml file, e.g. {'extends: default.yml' if _seen else '--params params/smoke.yml'}")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise BookError(f"{path} is not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise BookError(f"{path}: byte {e.start} ({e.object[e.start:e.start + 1]!r}) is not UTF-8 text; save the file "
+                        f"as UTF-8 (an editor's 'encoding' setting), or retype the character") from None
+    if not doc:
+        raise BookError(f"{path} is empty: it would build the whole default design under another name. Write what it "
+                        f"changes, e.g.\n  extends: default.yml\n  defaults:\n    bn_seeds: [0, 1, 2]\n"
+                        f"(see params/smoke.yml), or build a preset with --params params/default.yml")
     if not isinstance(doc, dict):
         raise BookError(f"{path}: a parameter file is a mapping with sections {', '.join(SECTIONS)}")
     unknown = set(doc) - set(SECTIONS)
@@ -123,6 +159,7 @@ def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
     if not path.exists():
         raise BookError(f"parameter file {path} does not exist; presets: "
                         f"{', '.join(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'params').glob('*.yml')))}")
+    check_shared_file()
     doc = read_params_file(path)
     defaults = doc.get("defaults") or {}
     per = doc.get("chapters") or {}
@@ -135,16 +172,23 @@ def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
         mine = per.get(name) or {}
         undeclared = set(mine) - set(declared)
         if undeclared:
-            raise BookError(f"{path}: chapter {name} has no parameter(s) {sorted(undeclared)}; "
-                            f"it declares: {', '.join(declared)}")
+            hint = closest(min(undeclared), declared)
+            raise BookError(f"{path}: chapter {name} has no parameter(s) {sorted(undeclared)}{hint or ';'} "
+                            f"{'It' if hint else 'it'} declares: {', '.join(declared)}")
         shared = {k: v for k, v in defaults.items() if k in declared}
         used_defaults |= set(shared)
         out[name] = {**shared, **mine}
         for key, value in out[name].items():
             _check_type(path, name, key, value, declared[key])
+    problem = same_networks_problem({n: effective_parameters(src, out[n]) for n, src in chapters.items()},
+                                    {n: shared_names(read_chapter(src)) for n, src in chapters.items()})
+    if problem:
+        raise BookError(f"{path}: {problem}")
     unused = set(defaults) - used_defaults
     if unused:
-        raise BookError(f"{path}: default(s) {sorted(unused)} are declared by no chapter")
+        declared_anywhere = set().union(*(declared_parameters(read_chapter(p)) for p in chapters.values()))
+        raise BookError(f"{path}: default(s) {sorted(unused)} are declared by no chapter"
+                        f"{closest(min(unused), declared_anywhere)}")
     return out
 
 
@@ -165,21 +209,24 @@ def _check_value(key: str, value) -> str | None:
         from ..measure.perturb import noise_scales_problem
 
         return noise_scales_problem(value, allow_empty=False)  # a chapter that declares it draws the curve
-    return None
+    return value_problem(key, value)
 
 
-def _check_type(path: Path, chapter: str, key: str, value, default) -> None:
+def _check_type(path: Path, chapter: str | None, key: str, value, default) -> None:
     """``value`` must be of the kind of the chapter's default (a number, text, true or false, a list,
-    a mapping, checked key by key), or null; a default of None takes anything."""
+    a mapping, checked key by key), or null; a default of None takes the kind declared for it
+    (:data:`singledir.book.checks.NULL_DEFAULT_KINDS`), or anything. ``chapter`` None: a value of
+    ``chapters/shared.yml``."""
+    where = f"{path}: chapter {chapter}, parameter {key}" if chapter else f"{path}: {key}"
     problem = _check_value(key, value)
     if problem:
-        raise BookError(f"{path}: chapter {chapter}, parameter {key}: {problem}")
-    if default is None or value is None:
+        raise BookError(f"{where}: {problem}")
+    if value is None:
         return
-    want, got = _kind(default), _kind(value)
-    if want != got:
-        raise BookError(f"{path}: chapter {chapter}, parameter {key}: {value!r} is {got}, but it takes {want}, "
-                        f"like its default {json.dumps(default)}")
+    want, got = _kind(default) if default is not None else null_default_kind(key), _kind(value)
+    if want is not None and want != got:
+        like = f"like its default {json.dumps(default)}" if default is not None else "or null (its default)"
+        raise BookError(f"{where}: {value!r} is {got}, but it takes {want}, {like}")
     if isinstance(default, dict):
         for k, v in value.items():
             if k in default:
@@ -203,6 +250,25 @@ def _named_files(value) -> list[Path]:
             if path.is_file():
                 out.append(path)
     return out
+
+
+def check_dask_addresses(params_path: Path, chapters: dict[str, Path], params: dict[str, dict],
+                         names: list[str]) -> None:
+    """Before any chapter runs: a Dask scheduler answers at the ``address`` of every chapter of
+    ``names`` that runs on ``executor: dask``."""
+    from .checks import dask_address_problem
+
+    for name in names:
+        values = effective_parameters(chapters[name], params[name])
+        address = values.get("address")
+        if values.get("executor") != "dask" or not address:
+            continue
+        problem = dask_address_problem(address)
+        if problem:
+            where = params_path if "address" in params[name] else shared_file.SHARED_FILE
+            raise BookError(f"{where}: chapter {name}, parameter address {address!r}: {problem}. Start the "
+                            f"scheduler (dask scheduler --port PORT) and give its address, or write address: null "
+                            f"(a local Dask cluster) or executor: processes")
 
 
 def effective_parameters(source: Path, params: dict) -> dict:

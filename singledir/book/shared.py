@@ -35,9 +35,11 @@ def shared_defaults(path: Path | None = None) -> dict:
 @functools.lru_cache(maxsize=8)
 def _parsed(path: Path, stamp: tuple[int, int]) -> dict:
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise SharedDefaultError(f"{path} is not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise SharedDefaultError(f"{path}: byte {e.start} is not UTF-8 text; save the file as UTF-8") from None
     if not isinstance(doc, dict):
         raise SharedDefaultError(f"{path} must be a mapping of parameter names to values, not {type(doc).__name__}")
     return doc

@@ -14,10 +14,12 @@ setup as ``E1_setup_data``, ``E1_setup_network``, ... .
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
 import math
 import os
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -192,32 +194,71 @@ def power_markdown(findings: list[dict]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _ledger_date(path: Path, preset: str) -> str:
-    """``DATE`` of a ledger file ``PRESET-DATE-DESIGN[.N].csv``."""
-    return path.name[len(preset) + 1:].split(".")[0].rsplit("-", 1)[0]
+LEDGER_NAME = r"(?P<preset>.+)-(?P<date>\d{4}-\d{2}-\d{2})-(?P<design>[0-9a-f]+)(?:\.(?P<n>\d+))?\.csv"
+LEDGER_COLUMNS = ("id", "role", "headline", "part_verdict", "design", "executed")  # what the ledger table reads
 
 
-def _ledger_repeat(path: Path) -> str:
-    """``"build N"`` for ``PRESET-DATE-DESIGN.N.csv`` (a later build of a design on one day), else ``""``."""
-    parts = path.name.split(".")
-    return f"build {parts[1]}" if len(parts) == 3 else ""
+def ledger_files(ledger: Path, preset: str, say=None) -> dict[Path, re.Match]:
+    """The ledger files of ``preset`` exactly, ``{path: its name's match}``: ``PRESET-DATE-DESIGN.csv``
+    or ``PRESET-DATE-DESIGN.N.csv``. Another preset's (``default-fast-...`` beside ``default``) is not
+    looked at; any other ``PRESET-*.csv`` (a stray ``default-notes.csv``) is skipped, with one line
+    through ``say``."""
+    out = {}
+    for path in sorted(ledger.glob(f"{glob.escape(preset)}-*.csv")) if ledger.is_dir() else []:
+        m = re.fullmatch(LEDGER_NAME, path.name)
+        if m and m["preset"] == preset:
+            out[path] = m
+        elif not m and say is not None:
+            say(f"ledger: skipped {path}: not a ledger entry of {preset} (named {preset}-DATE-DESIGN.csv or "
+                f"{preset}-DATE-DESIGN.N.csv); move it out of {ledger}")
+    return out
 
 
-def ledger_markdown(ledger: Path, preset: str, design: str) -> str:
-    """Per claim, the headline verdicts of the earlier builds of ``preset`` kept in the ledger
-    folder (``results/PRESET-DATE-DESIGN[.N].csv``), oldest first, beside this build's design."""
-    files = sorted(ledger.glob(f"{preset}-*.csv")) if ledger.is_dir() else []
-    if not files:
-        return f"*The ledger holds no earlier build of `{preset}`.*\n"
+def read_ledger_file(path: Path, design: str):
+    """A ledger file's table, or the text of what is wrong with it (empty, cut short, not a CSV, a
+    column missing, another design than its name says)."""
     import pandas as pd
 
-    tables = {path: pd.read_csv(path) for path in files}
+    try:
+        t = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.ParserError as e:
+        return f"it is cut short or not a CSV file ({str(e).strip().splitlines()[0][:120]})"
+    except (pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as e:
+        return f"it cannot be read as a CSV file ({type(e).__name__}: {str(e).strip().splitlines()[0][:120]})"
+    missing = [c for c in LEDGER_COLUMNS if c not in t.columns]
+    if missing:
+        return f"column(s) {', '.join(missing)} missing (a scorecard.csv of the book has them)"
+    if t.empty:
+        return "it holds no rows (a header only)"
+    cut = t[t[["id", "role", "design"]].isna().any(axis=1)]
+    if len(cut):
+        return f"row {cut.index[0] + 2} is incomplete (the file was cut short or edited)"
+    if set(t.design) != {design}:
+        return f"its rows are of design(s) {', '.join(sorted(set(t.design)))}, its name says {design}"
+    return t
+
+
+def ledger_markdown(ledger: Path, preset: str, design: str, say=None) -> str:
+    """Per claim, the headline verdicts of the earlier builds of ``preset`` kept in the ledger
+    folder (``results/PRESET-DATE-DESIGN[.N].csv``), oldest first, beside this build's design. A
+    file that is damaged or not a ledger entry is left out, with one line through ``say``
+    naming it and what is wrong."""
+    tables, names = {}, ledger_files(ledger, preset, say)
+    for path, m in names.items():
+        t = read_ledger_file(path, m["design"])
+        if isinstance(t, str):
+            if say is not None:
+                say(f"ledger: skipped {path}: {t}; restore it from git (git checkout -- {path}) or move it away")
+        else:
+            tables[path] = t
+    if not tables:
+        return f"*The ledger holds no earlier build of `{preset}`.*\n"
     cols, verdicts = [], {}
-    for path in sorted(files, key=lambda p: (_ledger_date(p, preset), str(tables[p].executed.dropna().max()))):
-        t = tables[path]
-        date, again = _ledger_date(path, preset), _ledger_repeat(path)
-        label = (f"{date}{f' ({again})' if again else ''}, design `{t.design.iloc[0]}`"
-                 + (" (this design)" if t.design.iloc[0] == design else ""))
+    for path in sorted(tables, key=lambda p: (names[p]["date"], str(tables[p].executed.dropna().max()))):
+        t, m = tables[path], names[path]
+        again = f" (build {m['n']})" if m["n"] else ""
+        label = (f"{m['date']}{again}, design `{m['design']}`"
+                 + (" (this design)" if m["design"] == design else ""))
         cols.append(label)
         for _, r in t[t.role == "primary"].iterrows():
             verdicts.setdefault(r.id, {})[label] = f"{r.headline} ({r.part_verdict} at 95%)"

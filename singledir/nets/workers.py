@@ -13,7 +13,10 @@ which keeps all its workers busy at once.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Sequence
 
 import torch
@@ -44,19 +47,32 @@ def workers_for_this_machine() -> int:
 def process_pool(n_workers: int | None = None):
     """A pool of ``n_workers`` (default: one per core) fresh single-thread processes (spawned: no
     state of this process, a notebook kernel's included, is copied into them), started once per
-    process and reused; shut down at exit."""
-    from concurrent.futures import ProcessPoolExecutor
+    process and reused; shut down at exit. The workers end with this process however it ends,
+    SIGKILL included (:func:`end_with_parent`), and with them the pool's resource tracker."""
     from multiprocessing import get_context
 
     n = int(n_workers or workers_for_this_machine())
     pool = _POOLS.get(n)
     if pool is None or getattr(pool, "_broken", False):
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_start, initargs=(n,))
+        pool = _Pool(max_workers=n, mp_context=get_context("spawn"), initializer=_start,
+                     initargs=(n, os.getpid(), False))
         _POOLS[n] = pool
         import atexit
 
         atexit.register(pool.shutdown)
     return pool
+
+
+class _Pool(ProcessPoolExecutor):
+    """A pool whose workers end with this process (:func:`end_with_parent`). A worker is started by
+    whichever thread submits while none is idle, and the parent-death signal follows the thread that
+    started a process: it is armed only in a worker started from the main thread (a thread of the
+    worker watches its parent in every case)."""
+
+    def _spawn_process(self):
+        main = threading.current_thread() is threading.main_thread()
+        self._initargs = (*self._initargs[:2], main)
+        super()._spawn_process()
 
 
 def passed_env() -> dict[str, str]:
@@ -84,10 +100,40 @@ def call_with_env(env: dict[str, str], fn, *args, **kwargs):
     return fn(*args, **kwargs)
 
 
-def _start(n_workers: int) -> None:
+def _start(n_workers: int, parent: int | None = None, death_signal: bool = False) -> None:
+    if parent is not None:
+        end_with_parent(parent, death_signal)
     os.environ[WORKER_ENV] = "1"
     os.environ[PHASE_SHARE_ENV] = repr(1.0 / n_workers)  # n workers side by side share the machine
     torch.set_num_threads(1)
+
+
+def end_with_parent(parent: int, death_signal: bool = True, interval: float = 0.5) -> None:
+    """Make this process end when process ``parent`` ends, however it ends (SIGKILL included): a
+    worker left behind keeps its memory (hundreds of MB) and the pool's resource tracker alive. On
+    Linux the kernel sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``; only where the
+    parent started this process from its main thread, as the signal follows the starting thread);
+    everywhere, a daemon thread checks every ``interval`` seconds that the parent is still this
+    process's parent and exits at once when it is not."""
+    import signal
+
+    if death_signal and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass  # the thread below still watches
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)  # no clean-up: there is nobody left to hand a result to
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 def trains_in_worker(configs: Sequence[RunConfig], datasets, device: torch.device) -> bool:
