@@ -31,7 +31,8 @@ ADDRESS = re.compile(r"(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9a-fA-F:]+\]|[^:/
 
 # chapters that measure the networks another chapter trains (its trained networks come from the cache)
 MEASURES_NETWORKS_OF = {"05_selectivity": ("04_dropout_batchnorm",), "06_ablation_value": ("04_dropout_batchnorm",),
-                        "08_after_the_paper": ("03_generalization", "04_dropout_batchnorm", "05_selectivity")}
+                        "08_after_the_paper": ("02_memorization", "03_generalization", "04_dropout_batchnorm",
+                                               "05_selectivity")}
 # shared values that change how networks are measured or where they train, not which networks train
 NOT_OF_THE_NETWORKS = {"executor", "address", "group_size", "grid", "repetitions", "conv_repetitions",
                        "all_layers_repetitions", "n_curve", "curve_seed", "n_unit_data", "n_bins",
