@@ -50,6 +50,7 @@ LEDGER_PAGE = "ledger_table.md"  # the ledger's earlier verdicts, included by in
 
 
 POWER_PAGE = "power_table.md"  # what this build could detect per part, included by index.md
+GRID_PAGE = "verdict_grid.md"  # every claim's headline at a glance, included at the top of index.md
 FOREST_FIGURE, FOREST_DATA = "forest.png", "forest.csv"  # every primary part against its rule, in index.md
 
 
@@ -154,12 +155,14 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
     """Stage the book in ``src_dir`` with the executed chapters ``names`` (the table of contents
     lists only those); True if anything changed."""
     from ..experiments.scorecard import power_markdown, scale_markdown, scorecard_markdown
+    from .grid import grid_markdown
 
     shown = [f for f in (findings or []) if f.get("chapter") in names]
     changed = _write_if_changed(src_dir / SCORECARD_PAGE, scorecard_markdown(shown))
     changed |= _write_if_changed(src_dir / SCALE_PAGE, scale_markdown(shown))
     changed |= _write_if_changed(src_dir / POWER_PAGE, power_markdown(shown))
     changed |= _write_forest(src_dir, shown)
+    changed |= _write_if_changed(src_dir / GRID_PAGE, grid_markdown(shown))
     changed |= _write_if_changed(src_dir / BUILD_INFO_PAGE, info)
     changed |= _write_if_changed(src_dir / LEDGER_PAGE, (f"This build's design: `{design}`.\n\n" if design else "")
                                  + (ledger or "*No ledger.*\n"))
