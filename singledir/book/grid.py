@@ -60,3 +60,29 @@ def grid_markdown(findings: list[dict], columns: dict[str, dict[str, str]] | Non
         right = cells(after[i] if i < len(after) else None)
         rows.append("| " + " | ".join(left + right) + " |")
     return "\n".join(rows) + "\n"
+
+
+VERDICT_DIR = "verdicts"  # one box per claim, written at staging, included where the chapter decides it
+
+
+def verdict_box(claim_id: str, findings: list[dict]) -> str:
+    """A claim's closing box (MyST): the same headline as the first page's grid and a small table
+    of its parts (estimate, 95% interval, rule, verdict at 95% with its route, verdict after
+    Holm and gatekeeping). ``findings`` are every finding the first page shows, since the headline
+    is corrected over the claim's family."""
+    claim = CLAIMS[claim_id]
+    f = next((x for x in findings if x["id"] == claim_id), None)
+    if f is None:
+        return (f":::{{admonition}} {claim_id}: not decided in this build\n:class: verdict\n\n"
+                f"Its chapter has not run in this build.\n:::\n")
+    c = corrected_verdicts(findings)[claim_id]
+    num = lambda v: f"{v:.3f}" if v == v else "n/a"
+    rows = ["| part | estimate (95% interval) | rule | at 95% | after correction |", "|---|---|---|---|---|"]
+    for p, after in zip(f["parts"], c["parts"]):
+        role = " (primary)" if p.get("primary") else ""
+        route = f": {p['route']}" if p.get("route") else ""
+        rows.append(f"| {p['name']}{role} | {num(p['estimate'])} ({num(p['ci_low'])} to {num(p['ci_high'])}), "
+                    f"n {p['n']} | {p['rule']} | {p['verdict']}{route} | {mark(after)} |")
+    return (f":::{{admonition}} {claim_id}: {c['headline']}\n:class: verdict {c['headline']}\n\n"
+            f"Headline {mark(c['headline'])} (the primary part after Holm's correction, as on the first page); "
+            f"over the corrected parts: {c['verdict']}.\n\n" + "\n".join(rows) + "\n:::\n")

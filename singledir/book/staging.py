@@ -155,7 +155,8 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
     """Stage the book in ``src_dir`` with the executed chapters ``names`` (the table of contents
     lists only those); True if anything changed."""
     from ..experiments.scorecard import power_markdown, scale_markdown, scorecard_markdown
-    from .grid import grid_markdown
+    from .grid import VERDICT_DIR, grid_markdown, verdict_box
+    from ..experiments.claims import CLAIMS
 
     shown = [f for f in (findings or []) if f.get("chapter") in names]
     changed = _write_if_changed(src_dir / SCORECARD_PAGE, scorecard_markdown(shown))
@@ -163,6 +164,8 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
     changed |= _write_if_changed(src_dir / POWER_PAGE, power_markdown(shown))
     changed |= _write_forest(src_dir, shown)
     changed |= _write_if_changed(src_dir / GRID_PAGE, grid_markdown(shown))
+    for cid in CLAIMS:  # each chapter's closing box for a claim, the first page's headline in it
+        changed |= _write_if_changed(src_dir / VERDICT_DIR / f"{cid}.md", verdict_box(cid, shown))
     changed |= _write_if_changed(src_dir / BUILD_INFO_PAGE, info)
     changed |= _write_if_changed(src_dir / LEDGER_PAGE, (f"This build's design: `{design}`.\n\n" if design else "")
                                  + (ledger or "*No ledger.*\n"))
