@@ -100,6 +100,22 @@ SCORECARD_JS = """() => Array.from(document.querySelectorAll('div.scorecard.verd
 }))"""
 
 
+GRID_JS = """() => {
+    const t = document.querySelector('div.verdict-grid table');
+    if (!t) return null;
+    const cells = Array.from(t.querySelectorAll('tbody td'));
+    return {bottom: t.getBoundingClientRect().bottom, scroll: window.scrollY,
+            ids: cells.filter(td => /^[EF]\\d+$/.test(td.innerText.trim())).map(td => td.innerText.trim()),
+            marks: Array.from(t.querySelectorAll('tbody tr')).flatMap(tr => {
+                const c = Array.from(tr.cells);
+                const n = c.length / 2;
+                return [c.slice(0, n), c.slice(n)].filter(h => h[0].innerText.trim()).map(h => ({
+                    id: h[0].innerText.trim(), link: !!h[1].querySelector('a'),
+                    mark: h[n - 1].innerText.trim(), coloured: !!h[n - 1].querySelector('span.verdict-mark')}));
+            })};
+}"""
+
+
 CODE_JS = """() => ({
     cells: Array.from(document.querySelectorAll('div.cell details.hide.above-input')).map(d => ({
         open: d.open, code: (d.querySelector('.cell_input') || {textContent: ''}).textContent})),
@@ -199,6 +215,7 @@ def visit(origin: str, pages: list[str]) -> tuple[dict[str, dict], list[str]]:
                 resp = page.goto(f"{origin}/{name}", wait_until="load", timeout=60_000)
                 report["status"] = resp.status if resp else None
                 report["title"] = page.title()
+                report["grid"] = page.evaluate(GRID_JS)  # before anything scrolls: the first screen
                 report["images"] = page.evaluate(IMAGES_JS)
                 report["math"] = page.evaluate(MATH_JS)
                 report["scorecard"] = page.evaluate(SCORECARD_JS)
@@ -380,3 +397,24 @@ def test_the_scorecard_shows_what_the_chapters_computed(visited, served_book, sm
         url = urlparse(row["link"])
         target = (html / url.path.lstrip("/")).read_text()
         assert f'id="{url.fragment}"' in target, (cid, row["link"])
+
+def test_the_first_screen_shows_every_claims_verdict(visited, smoke_build):
+    """At 1280 x 900 the verdict grid, with a row for every claim, fits the first screen; each row
+    links to its claim's figure and says the headline verdict of the scorecard in a coloured mark;
+    the forest plot of the primary parts is a numbered figure."""
+    import csv
+
+    from singledir.experiments.claims import CLAIMS
+
+    reports, _ = visited
+    grid = reports["index.html"]["grid"]
+    assert grid is not None, "no verdict grid on the first page"
+    assert grid["scroll"] == 0 and grid["bottom"] <= 900, f"the grid ends at {grid['bottom']:.0f} px, below the first screen"
+    assert sorted(grid["ids"]) == sorted(CLAIMS)
+    with open(smoke_build.build_dir / "scorecard.csv") as fh:
+        headline = {r["id"]: r["headline"] for r in csv.DictReader(line for line in fh if not line.startswith("#"))
+                    if r["role"] == "primary"}
+    for row in grid["marks"]:
+        assert row["coloured"] and row["link"], row
+        assert row["mark"] == headline[row["id"]], row
+    assert "fig-forest" in reports["index.html"]["code"]["figures"]

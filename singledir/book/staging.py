@@ -50,6 +50,8 @@ LEDGER_PAGE = "ledger_table.md"  # the ledger's earlier verdicts, included by in
 
 
 POWER_PAGE = "power_table.md"  # what this build could detect per part, included by index.md
+GRID_PAGE = "verdict_grid.md"  # every claim's headline at a glance, included at the top of index.md
+FOREST_FIGURE, FOREST_DATA = "forest.png", "forest.csv"  # every primary part against its rule, in index.md
 
 
 def _machine_text(m: dict) -> str:
@@ -153,11 +155,17 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
     """Stage the book in ``src_dir`` with the executed chapters ``names`` (the table of contents
     lists only those); True if anything changed."""
     from ..experiments.scorecard import power_markdown, scale_markdown, scorecard_markdown
+    from .grid import VERDICT_DIR, grid_markdown, verdict_box
+    from ..experiments.claims import CLAIMS
 
     shown = [f for f in (findings or []) if f.get("chapter") in names]
     changed = _write_if_changed(src_dir / SCORECARD_PAGE, scorecard_markdown(shown))
     changed |= _write_if_changed(src_dir / SCALE_PAGE, scale_markdown(shown))
     changed |= _write_if_changed(src_dir / POWER_PAGE, power_markdown(shown))
+    changed |= _write_forest(src_dir, shown)
+    changed |= _write_if_changed(src_dir / GRID_PAGE, grid_markdown(shown))
+    for cid in CLAIMS:  # each chapter's closing box for a claim, the first page's headline in it
+        changed |= _write_if_changed(src_dir / VERDICT_DIR / f"{cid}.md", verdict_box(cid, shown))
     changed |= _write_if_changed(src_dir / BUILD_INFO_PAGE, info)
     changed |= _write_if_changed(src_dir / LEDGER_PAGE, (f"This build's design: `{design}`.\n\n" if design else "")
                                  + (ledger or "*No ledger.*\n"))
@@ -172,6 +180,21 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
                 changed |= _copy_if_changed(p, src_dir / folder / p.relative_to(ROOT / folder))
     for name in names:
         changed |= _copy_if_changed(exec_dir / f"{name}.ipynb", src_dir / "chapters" / f"{name}.ipynb")
+    return changed
+
+
+def _write_forest(src_dir: Path, findings: list[dict]) -> bool:
+    """The forest plot of ``findings``' primary parts and its numbers, beside the first page."""
+    import tempfile
+
+    from .forest import forest_figure, forest_table
+
+    table = forest_table(findings)
+    changed = _write_if_changed(src_dir / FOREST_DATA, table.to_csv(index=False))
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / FOREST_FIGURE
+        forest_figure(table, png)
+        changed |= _copy_if_changed(png, src_dir / FOREST_FIGURE)
     return changed
 
 

@@ -1,0 +1,128 @@
+"""The first page's forest plot: every primary part's 95% interval against its rule, on one scale.
+
+Parts measure different things (a rank correlation, a difference of normalized AUCs, a share of
+maps), so each is drawn in units of its own smallest effect of interest, turned so that the
+paper's side is to the right:
+
+* a claim of direction (the paper's side of 0, effect of interest ``E``): ``x = sign * value / E``;
+  it is reproduced when its interval lies wholly right of 0 and reaches 1, contradicted when it
+  lies wholly left of 1 ("smaller than" the effect, or of opposite sign);
+* a band of half-width ``h`` (no relation, alike): ``x = value / h``; reproduced inside (-1, 1);
+* a margin (at most ``m`` worse, effect of interest ``E`` beyond it): ``x = (value + m) / E``;
+  reproduced right of 0.
+
+The paper's own value is marked where a part states one as a number. :func:`forest_table` gives
+the numbers (also written beside the figure as a CSV file), :func:`forest_figure` draws them.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ..experiments.claims import CLAIMS
+from ..experiments.verdicts import corrected_verdicts, effect_of_interest
+
+KINDS = {"sign": "paper's side right of 0, effect of interest at 1",
+         "band": "the band is (-1, 1)", "margin": "the margin at 0, paper's side right of it"}
+COLOURS = {"reproduced": "#1a7f37", "contradicted": "#cf222e", "inconclusive": "#8c959f"}
+X_RANGE = (-3.0, 4.0)
+
+
+def _paper_value(text: str) -> float:
+    """The first number a part's paper text states (``"-0.728 (over all checkpoints)"``), else NaN."""
+    m = re.match(r"\s*([-+]?\d*\.\d+|[-+]?\d+)(?![\d.%/])", text or "")
+    return float(m.group(1)) if m else math.nan
+
+
+def _scaler(claim_id: str, part) -> tuple[str, callable]:
+    rule = part.rule
+    effect = effect_of_interest(claim_id, part)[0]
+    if rule.sign:
+        return "sign", lambda v: rule.sign * v / effect
+    if rule.is_band:
+        half = (rule.high - rule.low) / 2
+        return "band", lambda v: (v - (rule.high + rule.low) / 2) / half
+    edge = rule.low if math.isfinite(rule.low) else rule.high
+    side = 1 if math.isfinite(rule.low) else -1
+    return "margin", lambda v: side * (v - edge) / effect
+
+
+def forest_table(findings: list[dict], label: str = "this build") -> pd.DataFrame:
+    """One row per primary part of ``findings``: ``id, part, kind, x, lo, hi, paper, headline,
+    build`` (``x, lo, hi, paper`` in units of the part's effect of interest, see the module)."""
+    corrected = corrected_verdicts(findings)
+    rows = []
+    for f in findings:
+        claim = CLAIMS.get(f["id"])
+        p = next((q for q in f["parts"] if q.get("primary")), None)
+        if claim is None or p is None:
+            continue
+        part = next((q for q in claim.parts if q.name == p["name"]), None)
+        if part is None:
+            continue
+        kind, scale = _scaler(f["id"], part)
+        lo, hi = sorted((scale(p["ci_low"]), scale(p["ci_high"]))) if math.isfinite(p["ci_low"]) else (math.nan,) * 2
+        rows.append({"id": f["id"], "part": p["name"], "kind": kind, "x": scale(p["estimate"]), "lo": lo, "hi": hi,
+                     "paper": scale(_paper_value(part.paper)), "headline": corrected[f["id"]]["headline"],
+                     "route": p.get("route", ""), "build": label})
+    return pd.DataFrame(rows, columns=["id", "part", "kind", "x", "lo", "hi", "paper", "headline", "route", "build"])
+
+
+def forest_figure(table: pd.DataFrame, path: Path) -> None:
+    """Draw :func:`forest_table` rows (several builds side by side where ``build`` differs) into
+    ``path`` (PNG): one row per primary part, its interval coloured and labelled by its headline
+    verdict (the word is written beside it: colour is never the only signal); an arrow at the
+    axis' edge where an interval goes on past it. Column-wide, its text at the page's smallest
+    legible size (:mod:`singledir.experiments.plots`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..experiments.plots import COLUMN_INCHES, DPI, MIN_FONT_PT
+
+    ids = list(dict.fromkeys(table.id))
+    builds = list(dict.fromkeys(table.build))
+    pt = MIN_FONT_PT  # the page's smallest legible text, at the column's width
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 0.3 * max(len(ids), 1) * max(len(builds), 1) ** 0.5 + 1.0),
+                           dpi=DPI)
+    if not ids:
+        ax.text(0.5, 0.5, "No findings yet: execute the chapters (make book).", ha="center", va="center")
+        ax.set_axis_off()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return
+    for i, cid in enumerate(ids):  # each rule's region: where an interval reproduces the claim
+        kind = table[table.id == cid].kind.iloc[0]
+        left, right = (-1.0, 1.0) if kind == "band" else (0.0, X_RANGE[1])
+        ax.fill_between([left, right], i - 0.45, i + 0.45, color="#dafbe1", lw=0, zorder=0)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.axvline(1, color="black", lw=0.8, ls="--")
+    for j, build in enumerate(builds):
+        off = (j - (len(builds) - 1) / 2) * 0.25
+        for _, r in table[table.build == build].iterrows():
+            y = ids.index(r.id) + off
+            c = COLOURS.get(r.headline, "#8c959f")
+            if math.isfinite(r.lo):
+                lo, hi = max(r.lo, X_RANGE[0]), min(r.hi, X_RANGE[1])
+                ax.plot([lo, hi], [y, y], color=c, lw=2.2, solid_capstyle="butt")
+                ax.plot([min(max(r.x, X_RANGE[0]), X_RANGE[1])], [y], "o", color=c, ms=4)
+                for edge, beyond, marker in ((X_RANGE[0], r.lo < X_RANGE[0], "<"), (X_RANGE[1], r.hi > X_RANGE[1], ">")):
+                    if beyond:  # the interval goes on past the axis
+                        ax.plot([edge], [y], marker, color=c, ms=6, clip_on=False)
+            if math.isfinite(r.paper):
+                ax.plot([min(max(r.paper, X_RANGE[0]), X_RANGE[1])], [y], "x", color="black", ms=5)
+            ax.text(X_RANGE[1] + 0.1, y, r.headline + (f" ({build})" if len(builds) > 1 else ""),
+                    va="center", fontsize=pt, color=c)
+    ax.set_yticks(range(len(ids)), ids, fontsize=pt)
+    ax.tick_params(axis="x", labelsize=pt)
+    ax.set_ylim(len(ids) - 0.5, -0.5)
+    ax.set_xlim(*X_RANGE)
+    ax.set_xlabel("estimate and 95% interval, in units of the effect of interest", fontsize=pt)
+    ax.grid(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
