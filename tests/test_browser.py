@@ -158,8 +158,13 @@ READER_JS = """([minFontPt, dpi]) => {
         text_px: minFontPt * dpi / 72 * img.getBoundingClientRect().width / img.naturalWidth}));
     const pasted = Array.from(article.querySelectorAll('.pasted-text, figure[id] table td'))
         .map(e => e.textContent.trim()).filter(t => /^(nan|-?inf|none)$/i.test(t));
+    const bold = Array.from(article.querySelectorAll('p')).map(p => ({
+        text: p.innerText.slice(0, 60),
+        runs: Array.from(p.querySelectorAll('*')).filter(e => parseInt(getComputedStyle(e).fontWeight) >= 600
+            && !(e.parentElement && e.parentElement !== p && parseInt(getComputedStyle(e.parentElement).fontWeight) >= 600)
+            && e.innerText.trim()).length})).filter(p => p.runs > 5);
     const degenerate = (article.innerText.match(/[-\\d.]+ \\u00b1 0\\.0+(?!\\d)/g) || []);
-    return {stray, warned, tables, figures, pasted, degenerate};
+    return {stray, warned, tables, figures, pasted, degenerate, bold};
 }"""
 
 
@@ -180,6 +185,7 @@ def reader_faults(r: dict) -> list[str]:
                        f"({f['natural']} px image shown {f['shown']:.0f} px wide)")
     out += [f"glued value reads {v!r}" for v in r["pasted"]]
     out += [f"degenerate number printed: {d!r}" for d in r["degenerate"]]
+    out += [f"a paragraph with {p['runs']} bold runs (at most 5): {p['text']!r}" for p in r.get("bold", [])]
     return out
 
 
@@ -255,7 +261,8 @@ def test_the_checks_catch_a_broken_page(tmp_path):
 
 def test_the_reader_checks_catch_each_fault(tmp_path):
     """A page with each fault a reader meets: a stray image, a warning in an output, a table wider
-    than the column, a table whose header a sticky panel covers, a figure shown too small, a nan."""
+    than the column, a table whose header a sticky panel covers, a figure shown too small, a nan,
+    a paragraph of bold runs."""
     from PIL import Image
 
     Image.new("RGB", (2000, 400), "white").save(tmp_path / "wide.png")
@@ -270,6 +277,8 @@ def test_the_reader_checks_catch_each_fault(tmp_path):
         "<figure id='fig-small'><img src='wide.png' style='width:600px'></figure>"
         "<figure id='fig-ok'><img src='ok.png'></figure>"
         "<p>rho is <span class='pasted-text'>nan</span>; gap 0.0 \u00b1 0.0 points</p>"
+        "<p>all bold: " + " and ".join(f"<strong>{i}</strong>" for i in range(6)) + "</p>"
+        "<p>five is fine: " + " and ".join(f"<b>{i}</b>" for i in range(5)) + "</p>"
         "<div id='panel'></div><table id='covered'><thead><tr><th>a</th></tr></thead></table>"
         "</article></body></html>")
     with serve(tmp_path) as origin:
@@ -283,6 +292,7 @@ def test_the_reader_checks_catch_each_fault(tmp_path):
     assert "figure #fig-small: its smallest text shows" in text and "fig-ok" not in text
     assert "glued value reads 'nan'" in text
     assert "degenerate number printed: '0.0 \u00b1 0.0'" in text
+    assert "a paragraph with 6 bold runs (at most 5): 'all bold:" in text and "five is fine" not in text
 
 
 def test_every_page_reads_as_a_reader_expects(visited):
