@@ -88,11 +88,16 @@ def test_sweep_tables_of_different_sweeps_under_one_name_do_not_replace_each_oth
     assert again.runs.attrs["tables"] == small.runs.attrs["tables"]
 
 
-def _interrupted_sweep(cache: str, cfgs, stop_after: int):
-    """Child process: run the sweep and die hard (no cleanup) after `stop_after` finished runs."""
+CHILD_ENV = "SINGLEDIR_TEST_CHILD"  # marks the processes the interrupted sweep's child starts
+
+
+def _interrupted_sweep(cache: str, cfgs, stop_after: int, mark: str):
+    """Child process: run the sweep and die hard (no cleanup) after `stop_after` finished runs. The
+    processes it starts (its training worker) carry ``mark``, so that the test can end them."""
     import os
 
     os.environ["SINGLEDIR_CACHE"] = cache
+    os.environ[CHILD_ENV] = mark
     from singledir.experiments import sweep as sweep_mod
 
     real = sweep_mod.analyze_run
@@ -109,11 +114,25 @@ def _interrupted_sweep(cache: str, cfgs, stop_after: int):
 
 
 def test_interrupted_sweep_resumes_and_loses_no_finished_run(tmp_path, monkeypatch):
+    """A sweep killed after two finished runs resumes with those two from the cache. The child
+    dies without cleanup, so its worker process (adopted by PID 1) is ended here."""
+    import uuid
+
+    from helpers import end_processes, processes_marked
+
     cfgs = sweep_mod.expand(BASE, seed=[0, 1, 2])
-    p = mp.get_context("spawn").Process(target=_interrupted_sweep, args=(str(tmp_path), cfgs, 2))
+    mark = uuid.uuid4().hex
+    p = mp.get_context("spawn").Process(target=_interrupted_sweep, args=(str(tmp_path), cfgs, 2, mark))
     p.start()
-    p.join(300)
-    assert p.exitcode == 3
+    try:
+        p.join(300)
+        assert p.exitcode == 3
+    finally:
+        if p.is_alive():  # the wait timed out: end what it waited for
+            p.kill()
+            p.join()
+        end_processes(processes_marked(CHILD_ENV, mark))
+    assert processes_marked(CHILD_ENV, mark) == []
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
     r = sweep_mod.run_sweep(cfgs, AN)
     assert r.runs.attrs["cached"] == 2 and r.runs.attrs["computed"] == 1
