@@ -17,6 +17,17 @@ BASE = RunConfig(dataset="digits", n_train=200, n_test=100, model=MLPConfig(widt
 AN = sweep_mod.Measurements(grid=5, repetitions=2, noise_scales=(0.1, 1.0), noise_repetitions=1)
 
 
+def trapezoid_area(table: pd.DataFrame, x: str = "fraction", metric: str = "accuracy") -> float:
+    """The trapezoid rule written out: the mean of ``metric`` over repetitions at each ``x``, joined
+    by straight lines, and the area under them."""
+    by: dict[float, list[float]] = {}
+    for at, v in zip(table[x], table[metric]):
+        by.setdefault(float(at), []).append(float(v))
+    xs = sorted(by)
+    ys = [sum(by[a]) / len(by[a]) for a in xs]
+    return sum((x1 - x0) * (y0 + y1) / 2 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]))
+
+
 def test_expand_builds_the_grid_and_refuses_unknown_axes():
     cfgs = sweep_mod.expand(BASE, corruption=[0.0, 0.5], seed=[0, 1, 2], train__lr=[1e-3, 1e-2])
     assert len(cfgs) == 12
@@ -41,10 +52,13 @@ def test_local_sweep_tables_and_cache(tmp_path, monkeypatch):
     assert r.runs.attrs["computed"] == 4
     assert set(r.curves.columns) >= {"run", "repetition", "n_ablated", "fraction", "accuracy", "loss", "epoch", "baseline"}
     assert len(r.curves) == 4 * 2 * 5 and len(r.noise) == 4 * 1 * 2
-    # the AUC in the run table is the AUC of that run's curve
+    # the AUC in the run table is the area under that run's curve, from no unit to every unit ablated
     for run, g in r.curves.groupby("run"):
-        from singledir.measure.perturb import auc
-        assert r.runs.set_index("run").loc[run, "auc_zero"] == pytest.approx(auc(g))
+        assert sorted(set(g.fraction)) == [0.0, 0.25, 0.5, 0.75, 1.0] and len(g) == 2 * 5
+        assert r.runs.set_index("run").loc[run, "auc_zero"] == pytest.approx(trapezoid_area(g), abs=1e-12)
+    # two noise scales: the area over log10(scale) divided by its range is the mean of their accuracies
+    for run, g in r.noise.groupby("run"):
+        assert r.runs.set_index("run").loc[run, "noise_auc"] == pytest.approx(g.accuracy.mean(), abs=1e-12)
     tables = Path(r.runs.attrs["tables"])
     assert tables.parent == tmp_path / "sweeps" and tables.name.startswith("t-")
     assert pd.read_parquet(tables / "runs.parquet").equals(r.runs)
@@ -62,11 +76,12 @@ def test_live_unit_curve_and_normalized_noise(tmp_path, monkeypatch):
                                                                           noise_scales=(0.1, 1.0)), name="live")
     row = r.runs.iloc[0]
     live = r.curves[r.curves.units == "live"]
-    from singledir.measure.perturb import auc, normalized_auc
-    assert row.auc_live_norm_zero == pytest.approx(normalized_auc(live))
+    live_intact = live[live.n_ablated == 0].accuracy.mean()
+    assert row.auc_live_norm_zero == pytest.approx(trapezoid_area(live) / live_intact, abs=1e-12)
     assert live.n_ablated.max() == row.units_total - row.dead_units  # only the live units are ablated
     paper = r.curves[r.curves.units == "paper"]
-    assert row.auc_zero == pytest.approx(auc(paper))  # the curve over every unit is unchanged
+    assert paper.n_ablated.max() == row.units_total == 24
+    assert row.auc_zero == pytest.approx(trapezoid_area(paper), abs=1e-12)  # the curve over every unit is unchanged
     assert row.intact_acc == pytest.approx(paper[paper.n_ablated == 0].accuracy.mean())
     assert row.noise_auc_norm == pytest.approx(row.noise_auc / row.intact_acc)
 
