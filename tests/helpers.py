@@ -87,6 +87,17 @@ def fisher_interval(lo: float, hi: float, n: int = 30) -> dict:
     return stats.pivot_result(math.tanh(c), c, s, math.inf, "fisher", n)
 
 
+def trapezoid_area(table, x: str = "fraction", metric: str = "accuracy") -> float:
+    """The trapezoid rule written out: the mean of ``metric`` over repetitions at each ``x``, joined
+    by straight lines, and the area under them."""
+    by: dict[float, list[float]] = {}
+    for at, v in zip(table[x], table[metric]):
+        by.setdefault(float(at), []).append(float(v))
+    xs = sorted(by)
+    ys = [sum(by[a]) / len(by[a]) for a in xs]
+    return sum((x1 - x0) * (y0 + y1) / 2 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]))
+
+
 # ---------------------------------------------------------------------------------------------
 # Processes the test session starts (tests/conftest.py fails the run if one outlives it)
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 import pytest
 
+from helpers import trapezoid_area
 from singledir.experiments import sweep as sweep_mod
 from singledir.nets.models import MLPConfig
 from singledir.nets.runs import RunConfig, TrainConfig
@@ -15,17 +16,6 @@ from singledir.nets.runs import RunConfig, TrainConfig
 BASE = RunConfig(dataset="digits", n_train=200, n_test=100, model=MLPConfig(widths=(12, 12)),
                  train=TrainConfig(epochs=2, batch_size=64, lr=3e-3))
 AN = sweep_mod.Measurements(grid=5, repetitions=2, noise_scales=(0.1, 1.0), noise_repetitions=1)
-
-
-def trapezoid_area(table: pd.DataFrame, x: str = "fraction", metric: str = "accuracy") -> float:
-    """The trapezoid rule written out: the mean of ``metric`` over repetitions at each ``x``, joined
-    by straight lines, and the area under them."""
-    by: dict[float, list[float]] = {}
-    for at, v in zip(table[x], table[metric]):
-        by.setdefault(float(at), []).append(float(v))
-    xs = sorted(by)
-    ys = [sum(by[a]) / len(by[a]) for a in xs]
-    return sum((x1 - x0) * (y0 + y1) / 2 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]))
 
 
 def test_expand_builds_the_grid_and_refuses_unknown_axes():
