@@ -155,3 +155,33 @@ def end_processes(procs, grace: float = 5.0) -> list:
             pass
     psutil.wait_procs(alive, timeout=grace)
     return alive
+
+
+def run_ending_on_timeout(args, *, timeout: float, capture_output: bool = False, **kwargs):
+    """``subprocess.run`` that, when ``timeout`` passes, ends the command and every process it
+    started (its process group, and descendants that left it, such as kernels) before raising
+    ``subprocess.TimeoutExpired``; ``subprocess.run`` would kill the command alone."""
+    import os
+    import signal
+    import subprocess
+
+    import psutil
+
+    if capture_output:
+        kwargs["stdout"] = kwargs["stderr"] = subprocess.PIPE
+    proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:  # the timeout, or Ctrl-C in the test session
+        try:
+            kids = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.Error:
+            kids = []
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it had ended
+            pass
+        end_processes(kids)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_ending_on_timeout
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "benchmarks").glob("bench_*.py"))
 RATIO = re.compile(r"ratio \d+\.\d+x")
@@ -78,8 +80,8 @@ AGREEMENT = {
 
 def run_quick(script: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, str(script), "--quick"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return run_ending_on_timeout([sys.executable, str(script), "--quick"], cwd=ROOT, env=env, capture_output=True,
+                                 text=True, timeout=300)
 
 
 def test_every_benchmark_is_found_and_says_what_it_agrees_on():

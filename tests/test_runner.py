@@ -29,7 +29,7 @@ from singledir.book import runner
 from singledir.experiments.verdicts import claim_order
 from singledir.book import staging
 from singledir.book.params import BookError
-from helpers import CHAPTER_HEADER, end_processes
+from helpers import CHAPTER_HEADER, end_processes, run_ending_on_timeout
 
 ROOT = params_mod.ROOT
 SMOKE = ROOT / "params" / "smoke.yml"
@@ -123,8 +123,8 @@ def driver(tmp_path: Path) -> Path:
 
 
 def run_book(tmp_path: Path, *args, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(driver(tmp_path)), str(tmp_path / "chapters"), *map(str, args)],
-                          cwd=cwd, env=env(), capture_output=True, text=True, timeout=300)
+    return run_ending_on_timeout([sys.executable, str(driver(tmp_path)), str(tmp_path / "chapters"), *map(str, args)],
+                                 cwd=cwd, env=env(), capture_output=True, text=True, timeout=300)
 
 
 def meta(build_dir: Path, name: str) -> dict:
@@ -470,9 +470,9 @@ def test_a_chapter_section_that_is_not_a_mapping_is_named(tmp_path, value):
 
 def test_the_command_line_runs_as_make_book_calls_it(tmp_path):
     """`python -m singledir.book ...`, as the Makefile and the README call it, reaches main()."""
-    proc = subprocess.run([sys.executable, "-m", "singledir.book", "--params", str(SMOKE), "--only", "--no-html",
-                           "--build-dir", str(tmp_path / "b")], cwd=ROOT, env=env(), capture_output=True, text=True,
-                          timeout=120)
+    proc = run_ending_on_timeout([sys.executable, "-m", "singledir.book", "--params", str(SMOKE), "--only", "--no-html",
+                                  "--build-dir", str(tmp_path / "b")], cwd=ROOT, env=env(), capture_output=True,
+                                 text=True, timeout=120)
     assert proc.returncode == 1 and "--only needs the names" in proc.stderr, proc.stdout + proc.stderr
 
 

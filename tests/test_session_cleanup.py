@@ -83,3 +83,30 @@ def test_this_session_marks_its_processes():
     finally:
         p.kill()
         p.wait()
+
+
+def test_a_command_that_runs_past_its_timeout_is_ended_with_what_it_started(tmp_path):
+    """run_ending_on_timeout: the command, a child in its process group and a child that left it
+    (as a kernel does) are all ended when the timeout passes."""
+    import pytest
+
+    from helpers import run_ending_on_timeout
+
+    pids = tmp_path / "pids"
+    script = ("import subprocess, sys, time\n"
+              "a = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+              "b = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'], start_new_session=True)\n"
+              f"open({str(pids)!r}, 'w').write(f'{{a.pid}} {{b.pid}}')\n"
+              "time.sleep(300)\n")
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_ending_on_timeout([sys.executable, "-c", script], timeout=5, capture_output=True, text=True)
+    children = [int(p) for p in pids.read_text().split()]
+    assert len(children) == 2
+    assert not any(_alive(p) for p in children)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
