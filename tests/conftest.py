@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -59,16 +60,28 @@ def session_processes() -> list:
 
 
 def _close_the_packages_pools() -> None:
-    """Close now what the package closes at exit (atexit, which runs after this check): the worker
-    pools of singledir.nets.workers and the Dask clusters of singledir.experiments.executors."""
-    workers = sys.modules.get("singledir.nets.workers")
-    for pool in list(getattr(workers, "_POOLS", {}).values()):
+    """Close now what the package closes at exit (atexit, which runs after this check): its worker
+    process pools (singledir.nets.workers) and its Dask clusters (singledir.experiments.executors),
+    found as every live ProcessPoolExecutor and Dask client of this process, however the package
+    keeps them."""
+    import gc
+    from concurrent.futures import ProcessPoolExecutor
+
+    client_type = getattr(sys.modules.get("distributed"), "Client", None) or ProcessPoolExecutor
+    with warnings.catch_warnings():  # isinstance on some of torch's objects warns of deprecations
+        warnings.simplefilter("ignore")
+        objects = gc.get_objects()
+        pools = [o for o in objects if isinstance(o, ProcessPoolExecutor)]
+        clients = [o for o in objects if isinstance(o, client_type) and not isinstance(o, ProcessPoolExecutor)]
+        del objects
+    for pool in pools:
         pool.shutdown(wait=True, cancel_futures=True)
-    executors = sys.modules.get("singledir.experiments.executors")
-    for client in list(getattr(executors, "_LOCAL_CLUSTERS", {}).values()):
+    for client in clients:
         try:
+            cluster = client.cluster
             client.close()
-            client.cluster.close()
+            if cluster is not None:
+                cluster.close()
         except Exception:  # already closed
             pass
 
