@@ -85,3 +85,103 @@ def fisher_interval(lo: float, hi: float, n: int = 30) -> dict:
     zl, zh = math.atanh(lo), math.atanh(hi)
     c, s = (zl + zh) / 2, (zh - zl) / 2 / st.norm.ppf(0.975)
     return stats.pivot_result(math.tanh(c), c, s, math.inf, "fisher", n)
+
+
+def trapezoid_area(table, x: str = "fraction", metric: str = "accuracy") -> float:
+    """The trapezoid rule written out: the mean of ``metric`` over repetitions at each ``x``, joined
+    by straight lines, and the area under them."""
+    by: dict[float, list[float]] = {}
+    for at, v in zip(table[x], table[metric]):
+        by.setdefault(float(at), []).append(float(v))
+    xs = sorted(by)
+    ys = [sum(by[a]) / len(by[a]) for a in xs]
+    return sum((x1 - x0) * (y0 + y1) / 2 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes the test session starts (tests/conftest.py fails the run if one outlives it)
+# ---------------------------------------------------------------------------------------------
+SESSION_ENV = "SINGLEDIR_TEST_SESSION"  # set by conftest.py: every process the session starts inherits it
+
+
+def processes_marked(name: str, value: str) -> list:
+    """Live processes (zombies left out) other than this one whose environment holds ``name=value``:
+    the processes started below a process that set it, also those whose parent has died and
+    which were adopted by PID 1. Processes of other users are skipped."""
+    import os
+
+    import psutil
+
+    out = []
+    for p in psutil.process_iter():
+        if p.pid == os.getpid():
+            continue
+        try:
+            if p.environ().get(name) == value and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except (psutil.Error, OSError):  # gone meanwhile, or not ours to read
+            continue
+    return out
+
+
+def describe(p) -> str:
+    """``pid 123 (parent 1): python -c ...`` for a message."""
+    import psutil
+
+    try:
+        return f"pid {p.pid} (parent {p.ppid()}): {' '.join(p.cmdline())[:300]}"
+    except psutil.Error:
+        return f"pid {p.pid} (gone)"
+
+
+def end_processes(procs, grace: float = 5.0) -> list:
+    """Terminate ``procs`` and wait up to ``grace`` seconds; kill what is left and wait for it. A
+    multiprocessing resource tracker ignores SIGTERM and exits by itself once the processes that
+    share its pipe are gone, within the grace period. Returns the processes that were still
+    alive after the SIGTERM and had to be killed."""
+    import psutil
+
+    procs = list(procs)
+    for p in procs:
+        try:
+            p.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=grace)
+    return alive
+
+
+def run_ending_on_timeout(args, *, timeout: float, capture_output: bool = False, **kwargs):
+    """``subprocess.run`` that, when ``timeout`` passes, ends the command and every process it
+    started (its process group, and descendants that left it, such as kernels) before raising
+    ``subprocess.TimeoutExpired``; ``subprocess.run`` would kill the command alone."""
+    import os
+    import signal
+    import subprocess
+
+    import psutil
+
+    if capture_output:
+        kwargs["stdout"] = kwargs["stderr"] = subprocess.PIPE
+    proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:  # the timeout, or Ctrl-C in the test session
+        try:
+            kids = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.Error:
+            kids = []
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it had ended
+            pass
+        end_processes(kids)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)

@@ -172,9 +172,15 @@ def test_concurrent_writers_of_one_key(tmp_path):
     procs = [ctx.Process(target=_writer, args=(str(tmp_path), keys, barrier)) for _ in range(3)]
     for p in procs:
         p.start()
-    for p in procs:
-        p.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0, 0, 0]
+    try:
+        for p in procs:
+            p.join(timeout=120)
+        assert [p.exitcode for p in procs] == [0, 0, 0]
+    finally:
+        for p in procs:  # a writer still running after the wait (stuck at the barrier) is ended
+            if p.is_alive():
+                p.kill()
+                p.join()
     assert leftovers(tmp_path) == []
     c = Cache("ns", root=tmp_path)
     bad = [k for k in keys if c.meta(k)["sha256"] != cache._sha256(c.paths(k)[0])]

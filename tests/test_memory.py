@@ -79,5 +79,18 @@ def test_the_allocator_policy_changes_no_value(tmp_path):
     assert held == default  # weights bit for bit, the history and the curve to the last digit
 
 
-def test_later_calls_repeat_the_first_answer():
-    assert memory.hold_freed_memory() is memory.hold_freed_memory() is True
+def test_later_calls_repeat_the_first_answer(monkeypatch):
+    """The policy is set once per process: after a first call told not to (the opt-out set), a
+    later call without the opt-out still answers False and touches no C library; after a first
+    call that set it, later calls answer True without calling mallopt again."""
+    opened = []
+    real_cdll = memory.ctypes.CDLL
+    monkeypatch.setattr(memory.ctypes, "CDLL", lambda *a, **k: opened.append(a) or real_cdll(*a, **k))
+    monkeypatch.setattr(memory, "_held", None)  # as in a fresh process
+    monkeypatch.setenv(memory.OPT_OUT_ENV, "1")
+    assert memory.hold_freed_memory() is False
+    monkeypatch.delenv(memory.OPT_OUT_ENV)
+    assert memory.hold_freed_memory() is False and opened == []
+    monkeypatch.setattr(memory, "_held", None)
+    assert memory.hold_freed_memory() is True and len(opened) == 1  # sets the same values again: harmless
+    assert memory.hold_freed_memory() is True and len(opened) == 1

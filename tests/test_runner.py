@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 import torch
 import yaml
@@ -27,7 +29,7 @@ from singledir.book import runner
 from singledir.experiments.verdicts import claim_order
 from singledir.book import staging
 from singledir.book.params import BookError
-from helpers import CHAPTER_HEADER
+from helpers import CHAPTER_HEADER, end_processes, run_ending_on_timeout
 
 ROOT = params_mod.ROOT
 SMOKE = ROOT / "params" / "smoke.yml"
@@ -64,6 +66,8 @@ progress_mod.note("a one-off note")
 if ready:
     Path(ready).touch()
 time.sleep(pause)
+if ready:
+    Path(ready + ".slept").touch()  # the pause ran to its end
 if fail:
     raise RuntimeError("asked to fail")
 ```
@@ -119,8 +123,8 @@ def driver(tmp_path: Path) -> Path:
 
 
 def run_book(tmp_path: Path, *args, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(driver(tmp_path)), str(tmp_path / "chapters"), *map(str, args)],
-                          cwd=cwd, env=env(), capture_output=True, text=True, timeout=300)
+    return run_ending_on_timeout([sys.executable, str(driver(tmp_path)), str(tmp_path / "chapters"), *map(str, args)],
+                                 cwd=cwd, env=env(), capture_output=True, text=True, timeout=300)
 
 
 def meta(build_dir: Path, name: str) -> dict:
@@ -183,13 +187,55 @@ def test_a_finished_chapters_kernel_is_shut_down_without_a_sigint():
 # ---------------------------------------------------------------------------------------------
 # Where the numbers came from
 # ---------------------------------------------------------------------------------------------
+def _widest(flags: set[str]) -> str | None:
+    """The widest vector instruction set among /proc/cpuinfo flags, written out for the test."""
+    if "avx512f" in flags:
+        isa = "AVX-512"
+    elif "avx2" in flags:
+        isa = "AVX2"
+    elif "avx" in flags:
+        isa = "AVX"
+    elif "sse4_2" in flags:
+        isa = "SSE4.2"
+    elif "sve" in flags:
+        isa = "SVE"
+    elif "asimd" in flags:
+        isa = "NEON"
+    else:
+        return None
+    return isa + (" + AMX" if "amx_tile" in flags else "")
+
+
 def test_machine_info():
     m = runner.machine_info()
     assert m["torch"] == torch.__version__ and m["torch_threads"] == torch.get_num_threads()
     assert m["cpu"] and m["instruction_set"] and m["device"].startswith(("cpu", "cuda"))
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    if " avx2" in flags and " avx512f" not in flags:
-        assert m["instruction_set"].startswith("AVX2")
+    assert m["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    # this machine's, whatever it is: the first flags line of /proc/cpuinfo read here
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = next((set(line.split(":", 1)[1].split()) for line in info.splitlines()
+                  if line.split(":")[0].strip() in ("flags", "Features")), set())
+    assert m["instruction_set"] == (_widest(flags) or platform.machine())
+
+
+@pytest.mark.parametrize("cpuinfo, cpu, isa", [
+    ("model name\t: Intel Xeon\nflags\t\t: fpu sse4_2 avx avx2 fma\n", "Intel Xeon", "AVX2"),
+    ("model name\t: Xeon\nflags\t\t: sse4_2 avx avx2 avx512f avx512bw\n\nmodel name\t: Xeon\nflags\t\t: sse4_2\n",
+     "Xeon", "AVX-512"),
+    ("model name\t: Sapphire\nflags\t\t: avx2 avx512f amx_tile amx_bf16\n", "Sapphire", "AVX-512 + AMX"),
+    ("model name\t: Old\nflags\t\t: sse sse2 sse4_1 sse4_2\n", "Old", "SSE4.2"),
+    ("model name\t: Older\nflags\t\t: sse avx\n", "Older", "AVX"),
+    ("processor\t: 0\nFeatures\t: fp asimd evtstrm sve\n", None, "SVE"),
+    ("processor\t: 0\nFeatures\t: fp asimd evtstrm\n", None, "NEON"),
+], ids=["avx2", "avx512", "amx", "sse4.2", "avx", "sve", "neon"])
+def test_machine_info_reads_the_widest_instruction_set_on_any_cpu(monkeypatch, cpuinfo, cpu, isa):
+    """The instruction-set field on hand-written /proc/cpuinfo texts of other machines."""
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: cpuinfo if str(self) == "/proc/cpuinfo"
+                        else real(self, *a, **k))
+    m = runner.machine_info()
+    assert m["instruction_set"] == isa
+    assert m["cpu"] == (cpu or platform.processor() or platform.machine())
 
 def test_scorecard_csv_says_where_each_number_came_from(fake_book):
     params = write_params(fake_book / "p.yml", {"01_approach": {"value": 1.5}, "02_memorization": {"value": 2.5}})
@@ -370,14 +416,26 @@ def test_ctrl_c_keeps_the_previous_result_and_says_so_in_one_line(tmp_path):
     proc = subprocess.Popen([sys.executable, str(driver(tmp_path)), str(tmp_path / "chapters"), "--params", str(slow),
                              "--build-dir", str(build_dir), "--no-html", "--force"], cwd=ROOT, env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    t0 = time.time()
-    while not ready.exists():
-        assert proc.poll() is None and time.time() - t0 < 120, proc.communicate()
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the runner's whole process group
-    out, err = proc.communicate(timeout=60)
+    kernel = []
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert proc.poll() is None, proc.communicate()
+            if time.monotonic() > deadline:
+                pytest.fail("the chapter did not reach its pause in 120 s")
+            time.sleep(0.1)
+        kernel = psutil.Process(proc.pid).children(recursive=True)  # the chapter's kernel, in its pause
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the runner's whole process group
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # the waits above timed out: end what they waited for
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        left = psutil.wait_procs(kernel, timeout=30)[1]
+        end_processes(left)
+    assert kernel and left == []  # the runner's kernel ended with it
     assert proc.returncode == 130, out + err
-    assert time.time() - t0 < 60  # the 120 s cell did not run to its end
+    assert not Path(f"{ready}.slept").exists()  # the 120 s pause did not run to its end
     assert "Traceback" not in out + err and "Error" not in err
     said = [line for line in err.splitlines() if line.startswith("[book]")]
     assert said == ["[book] interrupted during 02_memorization; kept the chapter(s) finished in this run: 01_approach; "
@@ -412,9 +470,9 @@ def test_a_chapter_section_that_is_not_a_mapping_is_named(tmp_path, value):
 
 def test_the_command_line_runs_as_make_book_calls_it(tmp_path):
     """`python -m singledir.book ...`, as the Makefile and the README call it, reaches main()."""
-    proc = subprocess.run([sys.executable, "-m", "singledir.book", "--params", str(SMOKE), "--only", "--no-html",
-                           "--build-dir", str(tmp_path / "b")], cwd=ROOT, env=env(), capture_output=True, text=True,
-                          timeout=120)
+    proc = run_ending_on_timeout([sys.executable, "-m", "singledir.book", "--params", str(SMOKE), "--only", "--no-html",
+                                  "--build-dir", str(tmp_path / "b")], cwd=ROOT, env=env(), capture_output=True,
+                                 text=True, timeout=120)
     assert proc.returncode == 1 and "--only needs the names" in proc.stderr, proc.stdout + proc.stderr
 
 

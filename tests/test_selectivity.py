@@ -58,9 +58,10 @@ def test_filter_l1_norms():
     net = build_model(ConvNetConfig(channels=(2, 3), strides=(1, 1), batch_norm=True), (1, 4, 4), 2)
     with torch.no_grad():
         net.conv[1][0].weight.copy_(torch.arange(3 * 2 * 9, dtype=torch.float32).view(3, 2, 3, 3) - 20)
-    w = net.conv[1][0].weight.detach()
-    expected = [w[i].abs().sum().item() for i in range(3)]
-    assert selectivity_mod.filter_l1_norms(net, "conv.1").tolist() == pytest.approx(expected)
+    # filter i holds 18 i - 20, ..., 18 i - 3: |-20| + ... + |-3| = 207; |-2| + |-1| + 0 + 1 + ... + 15 = 123;
+    # 16 + ... + 33 = 441 (the batch norm after it and the conv's missing bias do not count)
+    assert selectivity_mod.filter_l1_norms(net, "conv.1").tolist() == [207.0, 123.0, 441.0]
+    assert selectivity_mod.filter_l1_norms(net, "conv.1.0").tolist() == [207.0, 123.0, 441.0]  # the conv itself
     mlp = build_model(MLPConfig(widths=(3,)), (1, 2, 2), 2)
     with pytest.raises(ValueError, match="no convolution"):
         selectivity_mod.filter_l1_norms(mlp, "hidden.0")

@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 import pytest
 
+from helpers import trapezoid_area
 from singledir.experiments import sweep as sweep_mod
 from singledir.nets.models import MLPConfig
 from singledir.nets.runs import RunConfig, TrainConfig
@@ -41,10 +42,13 @@ def test_local_sweep_tables_and_cache(tmp_path, monkeypatch):
     assert r.runs.attrs["computed"] == 4
     assert set(r.curves.columns) >= {"run", "repetition", "n_ablated", "fraction", "accuracy", "loss", "epoch", "baseline"}
     assert len(r.curves) == 4 * 2 * 5 and len(r.noise) == 4 * 1 * 2
-    # the AUC in the run table is the AUC of that run's curve
+    # the AUC in the run table is the area under that run's curve, from no unit to every unit ablated
     for run, g in r.curves.groupby("run"):
-        from singledir.measure.perturb import auc
-        assert r.runs.set_index("run").loc[run, "auc_zero"] == pytest.approx(auc(g))
+        assert sorted(set(g.fraction)) == [0.0, 0.25, 0.5, 0.75, 1.0] and len(g) == 2 * 5
+        assert r.runs.set_index("run").loc[run, "auc_zero"] == pytest.approx(trapezoid_area(g), abs=1e-12)
+    # two noise scales: the area over log10(scale) divided by its range is the mean of their accuracies
+    for run, g in r.noise.groupby("run"):
+        assert r.runs.set_index("run").loc[run, "noise_auc"] == pytest.approx(g.accuracy.mean(), abs=1e-12)
     tables = Path(r.runs.attrs["tables"])
     assert tables.parent == tmp_path / "sweeps" and tables.name.startswith("t-")
     assert pd.read_parquet(tables / "runs.parquet").equals(r.runs)
@@ -62,11 +66,12 @@ def test_live_unit_curve_and_normalized_noise(tmp_path, monkeypatch):
                                                                           noise_scales=(0.1, 1.0)), name="live")
     row = r.runs.iloc[0]
     live = r.curves[r.curves.units == "live"]
-    from singledir.measure.perturb import auc, normalized_auc
-    assert row.auc_live_norm_zero == pytest.approx(normalized_auc(live))
+    live_intact = live[live.n_ablated == 0].accuracy.mean()
+    assert row.auc_live_norm_zero == pytest.approx(trapezoid_area(live) / live_intact, abs=1e-12)
     assert live.n_ablated.max() == row.units_total - row.dead_units  # only the live units are ablated
     paper = r.curves[r.curves.units == "paper"]
-    assert row.auc_zero == pytest.approx(auc(paper))  # the curve over every unit is unchanged
+    assert paper.n_ablated.max() == row.units_total == 24
+    assert row.auc_zero == pytest.approx(trapezoid_area(paper), abs=1e-12)  # the curve over every unit is unchanged
     assert row.intact_acc == pytest.approx(paper[paper.n_ablated == 0].accuracy.mean())
     assert row.noise_auc_norm == pytest.approx(row.noise_auc / row.intact_acc)
 
@@ -88,11 +93,16 @@ def test_sweep_tables_of_different_sweeps_under_one_name_do_not_replace_each_oth
     assert again.runs.attrs["tables"] == small.runs.attrs["tables"]
 
 
-def _interrupted_sweep(cache: str, cfgs, stop_after: int):
-    """Child process: run the sweep and die hard (no cleanup) after `stop_after` finished runs."""
+CHILD_ENV = "SINGLEDIR_TEST_CHILD"  # marks the processes the interrupted sweep's child starts
+
+
+def _interrupted_sweep(cache: str, cfgs, stop_after: int, mark: str):
+    """Child process: run the sweep and die hard (no cleanup) after `stop_after` finished runs. The
+    processes it starts (its training worker) carry ``mark``, so that the test can end them."""
     import os
 
     os.environ["SINGLEDIR_CACHE"] = cache
+    os.environ[CHILD_ENV] = mark
     from singledir.experiments import sweep as sweep_mod
 
     real = sweep_mod.analyze_run
@@ -109,11 +119,25 @@ def _interrupted_sweep(cache: str, cfgs, stop_after: int):
 
 
 def test_interrupted_sweep_resumes_and_loses_no_finished_run(tmp_path, monkeypatch):
+    """A sweep killed after two finished runs resumes with those two from the cache. The child
+    dies without cleanup, so its worker process (adopted by PID 1) is ended here."""
+    import uuid
+
+    from helpers import end_processes, processes_marked
+
     cfgs = sweep_mod.expand(BASE, seed=[0, 1, 2])
-    p = mp.get_context("spawn").Process(target=_interrupted_sweep, args=(str(tmp_path), cfgs, 2))
+    mark = uuid.uuid4().hex
+    p = mp.get_context("spawn").Process(target=_interrupted_sweep, args=(str(tmp_path), cfgs, 2, mark))
     p.start()
-    p.join(300)
-    assert p.exitcode == 3
+    try:
+        p.join(300)
+        assert p.exitcode == 3
+    finally:
+        if p.is_alive():  # the wait timed out: end what it waited for
+            p.kill()
+            p.join()
+        end_processes(processes_marked(CHILD_ENV, mark))
+    assert processes_marked(CHILD_ENV, mark) == []
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path))
     r = sweep_mod.run_sweep(cfgs, AN)
     assert r.runs.attrs["cached"] == 2 and r.runs.attrs["computed"] == 1

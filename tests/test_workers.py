@@ -55,13 +55,27 @@ def test_a_network_asked_for_here_is_the_one_a_worker_trains(tmp_path, monkeypat
     assert all(torch.equal(a, b) for a, b in zip(here.model.state_dict().values(), there.model.state_dict().values()))
 
 
-def test_epoch_notes_travel_and_note_the_last_epoch(tmp_path, monkeypatch):
+def test_epoch_notes_travel_and_note_every_20_s_and_the_last_epoch(tmp_path, monkeypatch):
+    """On a clock the test moves: no note before 20 s have passed since the last one, a note at
+    20 s, and the last epoch always; the clock's start travels with the pickled notes."""
+    import types
+
+    now = [500.0]
+    monkeypatch.setattr(workers, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     log = tmp_path / "progress.log"
     monkeypatch.setenv("SINGLEDIR_PROGRESS_LOG", str(log))
-    notes = pickle.loads(pickle.dumps(workers.EpochNotes("sweep x: ", 4, 3)))
-    notes(1)
-    notes(3)
-    assert log.read_text().splitlines() == ["sweep x: training 4 network(s) together: epoch 3/3, 0s"]
+    notes = pickle.loads(pickle.dumps(workers.EpochNotes("sweep x: ", 4, 5)))
+    now[0] += 19.0
+    notes(1)  # 19 s: nothing yet
+    assert not log.exists()
+    now[0] += 6.0
+    notes(2)  # 25 s since the start
+    now[0] += 10.0
+    notes(3)  # 10 s since the last note
+    now[0] += 62.0
+    notes(5)  # the last epoch
+    assert log.read_text().splitlines() == ["sweep x: training 4 network(s) together: epoch 2/5, 25s",
+                                            "sweep x: training 4 network(s) together: epoch 5/5, 1:37"]
 
 
 def test_group_sizes_on_the_cpu_are_the_measured_ones():
