@@ -142,6 +142,7 @@ READER_JS = """([minFontPt, dpi]) => {
         const head = Array.from(t.querySelectorAll('thead th')).length ? Array.from(t.querySelectorAll('thead th'))
             : Array.from((t.rows[0] || {cells: []}).cells);
         const covered = [];
+        if (t.closest('.toggle-hidden') || getComputedStyle(t).visibility === 'hidden') return null;  // in a closed dropdown
         for (const th of head) {
             th.scrollIntoView({block: 'center'});
             const b = th.getBoundingClientRect();
@@ -152,7 +153,7 @@ READER_JS = """([minFontPt, dpi]) => {
         const box = t.parentElement.getBoundingClientRect();
         return {near: where(t), width: r.width, right: r.left + r.width, column_right: column.right,
                 box_right: box.right, scroll: t.scrollWidth - t.clientWidth, covered};
-    });
+    }).filter(t => t);
     const figures = Array.from(article.querySelectorAll('figure[id] img')).map(img => ({
         figure: img.closest('figure[id]').id, natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
         text_px: minFontPt * dpi / 72 * img.getBoundingClientRect().width / img.naturalWidth}));

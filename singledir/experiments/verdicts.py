@@ -209,21 +209,20 @@ def family(claim_id: str) -> str:
 
 
 def contradicted_when(claim_id: str, part: Part) -> str:
-    """The rule's contradicting routes in words (see :mod:`singledir.experiments.rules`)."""
+    """The rule's contradicting routes in a few words (see :mod:`singledir.experiments.rules`)."""
     effect = effect_of_interest(claim_id, part)[0]
     if part.rule.sign:
-        side = "above" if part.rule.sign < 0 else "below"
-        return (f"interval wholly {side} 0 (opposite sign), or excluding every effect of {effect:g} or more on "
-                "the paper's side (smaller than the effect of interest)")
-    return "interval wholly outside the band" if part.rule.is_band else "interval wholly on the other side"
+        return f"opposite sign, or smaller than {effect:g}"
+    return "wholly outside the band" if part.rule.is_band else "wholly on the other side"
 
 
 def rules_table() -> pd.DataFrame:
-    """Every claim's parts and rules, one row per part: the table chapter 1 prints."""
+    """Every claim's parts and rules, one row per part: the table chapter 1 prints (each effect of
+    interest's reason is in the power table)."""
     return pd.DataFrame([{"id": c.id, "section": c.section, "claim": c.claim, "part": p.name,
                           "role": "primary" if p.primary else "secondary",
                           "statistic": p.statistic, "replicates": p.unit, "reproduced when": p.rule.describe(),
                           "contradicted when": contradicted_when(c.id, p),
-                          "effect of interest": f"{effect_of_interest(c.id, p)[0]:g}: {effect_of_interest(c.id, p)[1]}",
+                          "effect of interest": effect_of_interest(c.id, p)[0],
                           "paper": p.paper or c.paper}
                          for c in CLAIMS.values() for p in c.parts])
