@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 
-import pandas as pd
 import pytest
 
 from singledir.book import forest

@@ -94,7 +94,7 @@ def test_a_part_with_too_few_replicates_or_no_spread_is_a_description():
 
 def test_standardized_size_is_the_mean_over_the_sd_of_the_replicates():
     a, b = np.array([0.3, 0.5, 0.4, 0.6]), np.array([0.1, 0.2, 0.3, 0.2])
-    d = a - b  # 0.2, 0.3, 0.1, 0.4: mean 0.25, sd sqrt(((.05)^2 + (.05)^2 + (.15)^2 + (.15)^2) / 3)
+    # a - b = 0.2, 0.3, 0.1, 0.4: mean 0.25, sd sqrt(((.05)^2 + (.05)^2 + (.15)^2 + (.15)^2) / 3)
     sd = math.sqrt((0.0025 + 0.0025 + 0.0225 + 0.0225) / 3)
     _, (part,) = verdicts.decide("E7", {"conv net": stats.difference(a, b, paired=True)})
     assert part.standardized == pytest.approx(0.25 / sd)

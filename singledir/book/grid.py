@@ -70,7 +70,6 @@ def verdict_box(claim_id: str, findings: list[dict]) -> str:
     of its parts (estimate, 95% interval, rule, verdict at 95% with its route, verdict after
     Holm and gatekeeping). ``findings`` are every finding the first page shows, since the headline
     is corrected over the claim's family."""
-    claim = CLAIMS[claim_id]
     f = next((x for x in findings if x["id"] == claim_id), None)
     if f is None:
         return (f":::{{admonition}} {claim_id}: not decided in this build\n:class: verdict\n\n"

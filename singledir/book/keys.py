@@ -22,10 +22,15 @@ def _is_module(name: str) -> bool:
 def chapter_imports(source: Path) -> list[str]:
     """The ``singledir`` modules a chapter's code cells import (``from singledir.floor import x``
     names a module when ``x`` is one, else the package)."""
+    return notebook_imports(read_chapter(source))
+
+
+def notebook_imports(nb) -> list[str]:
+    """:func:`chapter_imports` of a chapter already read."""
     import ast
 
     names = set()
-    for cell in read_chapter(source).cells:
+    for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         try:
@@ -122,14 +127,16 @@ def design_hash(chapter_sources: list[Path], params: dict) -> str:
     h.update(json.dumps(shared.shared_defaults(), sort_keys=True, default=str).encode())
     modules = set()
     for p in sorted(chapter_sources, key=lambda q: q.name):
-        h.update(p.name.encode() + b"\0" + chapter_code(p).encode())
-        modules.update(chapter_imports(p))
+        nb = read_chapter(p)  # once per chapter: its code cells and the modules they import
+        h.update(p.name.encode() + b"\0" + chapter_code(nb).encode())
+        modules.update(notebook_imports(nb))
     for m in sorted(modules):
         h.update(f"{m}:{source_version(m)}".encode())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     return h.hexdigest()[:12]
 
 
-def chapter_code(source: Path) -> str:
-    """A chapter's code cells, in order, each stripped of trailing blanks: what of it computes."""
-    return "\n\0".join(c.source.rstrip() for c in read_chapter(source).cells if c.cell_type == "code")
+def chapter_code(nb) -> str:
+    """A chapter's code cells (a notebook read by :func:`read_chapter`), in order, each stripped of
+    trailing blanks: what of it computes."""
+    return "\n\0".join(c.source.rstrip() for c in nb.cells if c.cell_type == "code")

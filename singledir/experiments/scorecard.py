@@ -24,8 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .claims import CLAIMS, SENSITIVITY_BAND
-from .verdicts import (DESCRIPTION, PartResult, claim_order, corrected_verdicts, decide, effect_of_interest, family,
-                       headline_verdicts)
+from .verdicts import DESCRIPTION, PartResult, claim_order, corrected_verdicts, decide, effect_of_interest, family
 from ..base.cache import atomic_write, cache_dir
 
 SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
