@@ -83,7 +83,7 @@ def case_values(name: str, quick: bool) -> tuple[float, list[float]]:
                               train=TrainConfig(epochs=3, batch_size=128, lr=0.001, eval_every=3)) for s in range(8)]
             return _train(cfgs, quick)
         return _train(_conv(quick, bn="without" not in name, seeds=(0, 1), epochs=2), quick)
-    from singledir.experiments import followups
+    from singledir.measure import followups
     from singledir.measure import perturb
 
     model, ds = _trained(quick)

@@ -1,6 +1,6 @@
 """Sweep throughput in-process against a two-worker Dask LocalCluster, on the same configs.
 
-Each case runs one chapter-like sweep (:class:`singledir.experiments.chapter.Setup` and
+Each case runs one chapter-like sweep (:class:`singledir.pages.chapter.Setup` and
 :class:`singledir.experiments.sweep.Measurements`: train, then the ablation curve of every network) twice,
 in this process (torch's default threads) and on a LocalCluster of two single-thread workers,
 with the networks in two groups (one per worker), each from an empty cache, and prints
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from singledir.experiments import executors  # noqa: E402
 from singledir.experiments import sweep as sweep_mod  # noqa: E402
-from singledir.experiments.chapter import Setup  # noqa: E402
+from singledir.pages.chapter import Setup  # noqa: E402
 
 
 def timed_sweep(setup: Setup, cfgs, measurements: sweep_mod.Measurements) -> tuple[pd.DataFrame, float]:

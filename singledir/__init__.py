@@ -14,11 +14,16 @@ checks this and that no two modules import each other in a circle):
   sizes) and ``groups`` (many as one) -> ``training`` (``train_network``);
 * ``measure``: ``record`` (hooks) -> ``engine`` (how a perturbation is evaluated fast) -> ``perturb``
   (ablation, noise, importance), ``ablations`` (per-class damage, ordered ablation, optimal
-  constants), ``selectivity``, ``information``, ``units`` (per-unit tables);
-* ``experiments``: ``sweep`` (many runs, resumable) and ``executors`` (its worker processes,
-  Dask), ``stats`` (intervals, power), ``claims`` (the claims and their rules), ``scorecard``
-  (findings), ``chapter`` (what chapters share), ``early_stopping``, ``plots``, ``followups`` and
-  ``followup_plots`` (chapter 8's measures and figures);
+  constants), ``selectivity``, ``information``, ``units`` (per-unit tables), ``checkpoints``,
+  ``subsets``, ``disagreement``, ``early_stopping`` and ``followups`` (chapter 8's measures);
+* ``decide``: ``stats`` (intervals, power) -> ``rules`` (how an interval decides a part) ->
+  ``claims`` (the claims, their rules and effects of interest) -> ``verdicts``, ``sizing``; neither
+  torch nor a renderer;
+* ``experiments``: ``sweep`` (many runs, resumable) and ``executors`` (its worker processes, Dask);
+* ``pages``: what writes the book: ``plots`` and ``followup_plots`` (figures), ``scorecard``
+  (findings, markdown tables, CSV, the ledger view), ``chapter`` (glue and report), ``grid`` and
+  ``forest`` (the first page's verdict grid and forest plot); the only floor below ``book`` that
+  knows the renderer;
 * ``book``: ``shared`` (the defaults several chapters share, ``chapters/shared.yml``), ``params``
   (parameter files), ``runner`` (executing a chapter), ``results`` (the findings files a run
   wrote), ``staging`` (rendering), ``cli`` (``python -m singledir.book``).

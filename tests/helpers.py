@@ -80,7 +80,7 @@ def fisher_interval(lo: float, hi: float, n: int = 30) -> dict:
 
     from scipy import stats as st
 
-    from singledir.experiments import stats
+    from singledir.decide import stats
 
     zl, zh = math.atanh(lo), math.atanh(hi)
     c, s = (zl + zh) / 2, (zh - zl) / 2 / st.norm.ppf(0.975)

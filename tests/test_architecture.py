@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "singledir"
-FLOORS = ("base", "data", "nets", "measure", "experiments", "book")  # bottom to top
+FLOORS = ("base", "data", "nets", "measure", "decide", "experiments", "pages", "book")  # bottom to top
+# third-party modules a floor may not import: the renderer lives on the page floor and above; deciding
+# a claim needs no tensors
+RENDERER = ("myst_nb", "IPython")
+NOT_BELOW_PAGES = {f: RENDERER for f in FLOORS[:FLOORS.index("pages")]}
+FORBIDDEN = {**NOT_BELOW_PAGES, "decide": RENDERER + ("torch", "torchvision")}
 
 
 def module_files(package: Path = PACKAGE) -> dict[str, Path]:
@@ -36,6 +41,27 @@ def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str
             continue
         out |= {t for t in targets if t in modules and t != name}
     return out
+
+
+def external_imports(path: Path) -> set[str]:
+    """The top-level names of the modules outside the package that a file imports, at any depth."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".")[0])
+    return out - {"singledir"}
+
+
+def forbidden_imports(package: Path = PACKAGE) -> list[str]:
+    """Each module that imports a third-party module its floor may not (:data:`FORBIDDEN`)."""
+    bad = []
+    for name, path in module_files(package).items():
+        parts = name.split(".")
+        banned = FORBIDDEN.get(parts[1], ()) if len(parts) > 1 else ()
+        bad += [f"{name} (floor {parts[1]}) imports {m}" for m in sorted(external_imports(path) & set(banned))]
+    return bad
 
 
 def floor(name: str) -> int:
@@ -81,6 +107,28 @@ def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
 def test_every_module_imports_only_its_floor_and_the_floors_below():
     bad = upward_imports(import_graph())
     assert not bad, "upward imports (move the code down a floor, or the caller up):\n" + "\n".join(bad)
+
+
+def test_no_renderer_below_the_page_floor_and_no_torch_in_deciding():
+    bad = forbidden_imports()
+    assert not bad, ("renderer below the page floor or torch in deciding (move the code to singledir/pages, "
+                     "or out of singledir/decide):\n" + "\n".join(bad))
+
+
+@pytest.mark.parametrize("module, line, expected", [
+    ("experiments/sweep.py", "from myst_nb import glue", "singledir.experiments.sweep (floor experiments) imports myst_nb"),
+    ("measure/units.py", "import IPython.display", "singledir.measure.units (floor measure) imports IPython"),
+    ("decide/stats.py", "import torch", "singledir.decide.stats (floor decide) imports torch"),
+    ("decide/verdicts.py", "from torch import nn", "singledir.decide.verdicts (floor decide) imports torch"),
+])
+def test_the_third_party_check_catches_a_bad_import(tmp_path, module, line, expected):
+    import shutil
+
+    copy = tmp_path / "singledir"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / module
+    target.write_text(target.read_text() + f"\n\ndef _bad():\n    {line}\n")
+    assert forbidden_imports(copy) == [expected]
 
 
 def test_no_modules_import_each_other_in_a_circle():

@@ -171,7 +171,7 @@ READER_JS = """([minFontPt, dpi]) => {
 
 def reader_faults(r: dict) -> list[str]:
     """What a reader would trip over on a page (see READER_JS), one line each."""
-    from singledir.experiments import plots
+    from singledir.pages import plots
 
     out = [f"image outside a numbered figure: {s}" for s in r["stray"]]
     out += [f"warning or traceback in an output: {w!r}" for w in r["warned"]]
@@ -194,7 +194,7 @@ def visit(origin: str, pages: list[str]) -> tuple[dict[str, dict], list[str]]:
     """Open each page in headless Chromium: ``({page: report}, [blocked requests to other origins])``."""
     from playwright.sync_api import sync_playwright
 
-    from singledir.experiments import plots
+    from singledir.pages import plots
 
     reports, outside = {}, []
     with sync_playwright() as p:
@@ -415,7 +415,7 @@ def test_the_first_screen_shows_every_claims_verdict(visited, smoke_build):
     the forest plot of the primary parts is a numbered figure."""
     import csv
 
-    from singledir.experiments.claims import CLAIMS
+    from singledir.decide.claims import CLAIMS
 
     reports, _ = visited
     grid = reports["index.html"]["grid"]

@@ -1,9 +1,9 @@
-"""singledir.experiments.chapter: what the chapters share, built from a chapter's parameters."""
+"""singledir.pages.chapter: what the chapters share, built from a chapter's parameters."""
 from __future__ import annotations
 
 import pytest
 
-from singledir.experiments.chapter import MEASUREMENT_PARAMETERS, Setup, measurements, network_name
+from singledir.pages.chapter import MEASUREMENT_PARAMETERS, Setup, measurements, network_name
 from singledir.experiments.sweep import Measurements
 from singledir.nets.models import MLPConfig
 

@@ -1,4 +1,4 @@
-"""singledir.experiments.claims: every rule fed synthetic intervals, p-values that agree with the 95%
+"""singledir.decide.claims: every rule fed synthetic intervals, p-values that agree with the 95%
 verdicts, the combination of parts, Holm's correction of the headline verdicts, every claim wired to
 the chapter that reports it (the design hash: test_keys.py; findings written and tabulated:
 test_scorecard.py)."""
@@ -14,10 +14,10 @@ from scipy import stats as st
 
 from helpers import fisher_interval
 from singledir.book import params as params_mod
-from singledir.experiments import claims as claims_mod
-from singledir.experiments import verdicts
-from singledir.experiments import scorecard as scorecard_mod
-from singledir.experiments import stats
+from singledir.decide import claims as claims_mod
+from singledir.decide import verdicts
+from singledir.pages import scorecard as scorecard_mod
+from singledir.decide import stats
 
 
 def inside(rule: claims_mod.Rule) -> tuple[float, float]:

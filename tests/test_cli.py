@@ -18,7 +18,7 @@ from singledir.book import cli
 from singledir.book.keys import chapter_key, executed_key, executed_meta
 from singledir.book import params as params_mod
 from singledir.book import runner
-from singledir.experiments import scorecard
+from singledir.pages import scorecard
 from singledir.book.params import BookError
 
 SMOKE = params_mod.ROOT / "params" / "smoke.yml"

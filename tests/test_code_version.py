@@ -57,10 +57,10 @@ def test_comments_and_docstrings_are_not_code(tmp_path):
     assert cache.code_text("def (:\n") == "def (:\n"  # what does not parse counts as its text
 
 @pytest.mark.parametrize("module, outside", [
-    ("singledir.nets.training", {"book.cli", "experiments.plots", "experiments.scorecard", "experiments.sweep",
-                                 "measure.perturb", "experiments.early_stopping"}),
-    ("singledir.experiments.sweep", {"book.cli", "experiments.plots", "experiments.scorecard",
-                                     "experiments.early_stopping"}),
+    ("singledir.nets.training", {"book.cli", "pages.plots", "pages.scorecard", "experiments.sweep",
+                                 "measure.perturb", "measure.early_stopping"}),
+    ("singledir.experiments.sweep", {"book.cli", "pages.plots", "pages.scorecard",
+                                     "measure.early_stopping"}),
 ])
 def test_code_version_changes_with_every_module_a_run_imports_and_no_other(tmp_path, module, outside):
     shutil.copytree(ROOT / "singledir", tmp_path / "singledir", ignore=shutil.ignore_patterns("__pycache__"))

@@ -1,11 +1,11 @@
-"""singledir.experiments.early_stopping: the rule that picks the epoch of the best ablation AUC, and the
+"""singledir.measure.early_stopping: the rule that picks the epoch of the best ablation AUC, and the
 training callback that applies it."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from singledir.experiments import early_stopping as early_stopping_mod
+from singledir.measure import early_stopping as early_stopping_mod
 from singledir.nets.models import MLPConfig, build_model
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from singledir.experiments import scorecard
+from singledir.pages import scorecard
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = ROOT / "results" / "default-2026-11-30-db4348fe7bd0.csv"

@@ -1,11 +1,11 @@
-"""Chapter 8's figures (singledir.experiments.followup_plots) drawn from small hand-made tables: every
+"""Chapter 8's figures (singledir.pages.followup_plots) drawn from small hand-made tables: every
 panel labelled, legible in the book's column, one figure per call."""
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
-from singledir.experiments import followup_plots, plots
+from singledir.pages import followup_plots, plots
 
 RNG = np.random.default_rng(0)
 UNITS = pd.DataFrame({"net": ["conv net"] * 6 + ["MLP"] * 6, "run": ["c0"] * 6 + ["m0"] * 6,

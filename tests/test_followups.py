@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from singledir.experiments import followups
+from singledir.measure import followups
 
 
 def test_epoch_picks_compares_both_early_stopping_rules_among_the_fitted_checkpoints():
@@ -104,7 +104,7 @@ def test_ablation_value_gaps_per_network_over_its_intact_loss():
 from types import SimpleNamespace  # noqa: E402
 
 from helpers import mlp_and_data  # noqa: E402
-from singledir.experiments import stats  # noqa: E402
+from singledir.decide import stats  # noqa: E402
 from singledir.measure.checkpoints import selectivity_table  # noqa: E402
 from singledir.nets.runs import TrainedRun  # noqa: E402
 from test_subsets import memorizing_net  # noqa: E402

@@ -1,4 +1,4 @@
-"""The first page's forest plot (singledir.book.forest): each primary part in units of its effect
+"""The first page's forest plot (singledir.pages.forest): each primary part in units of its effect
 of interest, the paper's side to the right, with hand-computed positions."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import asdict
 
 import pytest
 
-from singledir.book import forest
-from singledir.experiments import verdicts
+from singledir.pages import forest
+from singledir.decide import verdicts
 
 from helpers import fisher_interval
 from test_claims import t_result

@@ -1,11 +1,11 @@
-"""The first page's verdict grid (singledir.book.grid): every claim a row, its short name linked to
+"""The first page's verdict grid (singledir.pages.grid): every claim a row, its short name linked to
 its figure, a mark per build that says its verdict."""
 from __future__ import annotations
 
 from dataclasses import asdict
 
-from singledir.book import grid
-from singledir.experiments import claims, verdicts
+from singledir.pages import grid
+from singledir.decide import claims, verdicts
 
 from helpers import fisher_interval
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from helpers import APPROACH, SMOKE_APPROACH
 from singledir.book import params as params_mod
 from singledir.book.keys import chapter_key, design_hash
-from singledir.experiments import claims as claims_mod
-from singledir.experiments import rules as rules_mod
+from singledir.decide import claims as claims_mod
+from singledir.decide import rules as rules_mod
 
 ROOT = params_mod.ROOT
 
@@ -60,7 +60,7 @@ def _chapter(path: Path, prose: str, code: str) -> None:
 def test_design_hash_changes_with_any_rule_code_or_value_and_not_with_prose(tmp_path, monkeypatch):
     a, b = tmp_path / "01_a.md", tmp_path / "02_b.md"
     _chapter(a, "chapter a", "seeds = 5")
-    _chapter(b, "chapter b", "from singledir.experiments import stats\nx = 1")
+    _chapter(b, "chapter b", "from singledir.decide import stats\nx = 1")
     params = {"01_a": {"seeds": [0, 1, 2], "epochs": 40}, "02_b": {}}
     h = design_hash([a, b], params)
     assert re.fullmatch(r"[0-9a-f]{12}", h)
@@ -68,11 +68,11 @@ def test_design_hash_changes_with_any_rule_code_or_value_and_not_with_prose(tmp_
     assert design_hash([a, b], {**params, "01_a": {"seeds": [0, 1, 2], "epochs": 41}}) != h
     assert design_hash([a, b], {**params, "01_a": {"seeds": [0, 1], "epochs": 40}}) != h
     assert design_hash([a], params) != h
-    _chapter(b, "chapter b, reworded at length", "from singledir.experiments import stats\nx = 1")
+    _chapter(b, "chapter b, reworded at length", "from singledir.decide import stats\nx = 1")
     assert design_hash([a, b], params) == h  # prose is not the design
-    _chapter(b, "chapter b", "from singledir.experiments import stats\nx = 2")
+    _chapter(b, "chapter b", "from singledir.decide import stats\nx = 2")
     assert design_hash([a, b], params) != h  # a code cell is
-    _chapter(b, "chapter b", "from singledir.experiments import stats\nx = 1")
+    _chapter(b, "chapter b", "from singledir.decide import stats\nx = 1")
     assert design_hash([a, b], params) == h
     # the code of a module a chapter imports: a changed statement changes the design, a docstring does not
     from singledir.base import cache as cache_mod

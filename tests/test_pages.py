@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from singledir.book import params as params_mod  # noqa: E402
-from singledir.experiments import claims as claims_mod  # noqa: E402
-from singledir.experiments import plots  # noqa: E402
+from singledir.decide import claims as claims_mod  # noqa: E402
+from singledir.pages import plots  # noqa: E402
 
 INDEX = params_mod.ROOT / "index.md"
 

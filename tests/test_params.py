@@ -247,7 +247,7 @@ def test_every_parameter_a_chapter_declares_is_used_by_its_code():
     import ast
     import dataclasses
 
-    from singledir.experiments.chapter import MEASUREMENT_PARAMETERS, Setup
+    from singledir.pages.chapter import MEASUREMENT_PARAMETERS, Setup
 
     for name, path in params_mod.chapter_paths().items():
         nb = params_mod.read_chapter(path)

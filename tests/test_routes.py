@@ -1,4 +1,4 @@
-"""The routes by which a part is decided (singledir.experiments.rules): a claim of direction is
+"""The routes by which a part is decided (singledir.decide.rules): a claim of direction is
 reproduced on the paper's side of 0 and contradicted by sign or by size (smaller than its effect of
 interest); parts with too few replicates describe; secondary parts are gatekept behind their
 claim's primary; each route's simulated error rate stays at or below 5% at the presets' sizes."""
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from singledir.experiments import claims, stats, verdicts
-from singledir.experiments.rules import NEGATIVE, NOT_WORSE, POSITIVE, Rule, band
+from singledir.decide import claims, stats, verdicts
+from singledir.decide.rules import NEGATIVE, NOT_WORSE, POSITIVE, Rule, band
 
 from helpers import fisher_interval
 from test_claims import t_result

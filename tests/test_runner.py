@@ -26,7 +26,7 @@ from singledir.book.keys import chapter_key, executed_key, executed_meta
 from singledir.book import params as params_mod
 from singledir.book import results
 from singledir.book import runner
-from singledir.experiments.verdicts import claim_order
+from singledir.decide.verdicts import claim_order
 from singledir.book import staging
 from singledir.book.params import BookError
 from helpers import CHAPTER_HEADER, end_processes, run_ending_on_timeout
@@ -52,8 +52,8 @@ ready = ""
 import time
 from pathlib import Path
 from singledir.base import progress as progress_mod
-from singledir.experiments import claims as claims_mod
-from singledir.experiments import scorecard
+from singledir.decide import claims as claims_mod
+from singledir.pages import scorecard
 scorecard.report("{finding}", {{p.name: {{"estimate": value, "ci_low": value, "ci_high": value, "n": 3}}
                                for p in claims_mod.CLAIMS["{finding}"].parts}},
                  scale="tiny", setup={{k: "x" for k in scorecard.SETUP_KEYS}})
@@ -242,7 +242,7 @@ def test_scorecard_csv_says_where_each_number_came_from(fake_book):
     build_dir = fake_book / "_build"
     cli.build(params, build_dir=build_dir, html=False, progress=False)
     table = pd.read_csv(build_dir / "scorecard.csv")
-    from singledir.experiments import scorecard
+    from singledir.pages import scorecard
 
     assert list(table.columns) == [*scorecard.CSV_COLUMNS, *scorecard.CSV_META_COLUMNS]
     assert list(table.id) == ["E1", "E1", "E2", "E2"] and list(table.ours) == [1.5, 1.5, 2.5, 2.5]  # two parts each

@@ -1,4 +1,4 @@
-"""singledir.experiments.scorecard: a finding written and tabulated (its JSON file, the scorecard CSV
+"""singledir.pages.scorecard: a finding written and tabulated (its JSON file, the scorecard CSV
 and table) and the texts the chapters glue for a part with no number."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from helpers import fisher_interval
-from singledir.experiments import scorecard as scorecard_mod
-from singledir.experiments import stats
-from singledir.experiments import verdicts
+from singledir.pages import scorecard as scorecard_mod
+from singledir.decide import stats
+from singledir.decide import verdicts
 
 
 SETUP = {k: "x" for k in scorecard_mod.SETUP_KEYS}

@@ -1,4 +1,4 @@
-"""Sizing a design from the ledger's spread (singledir.experiments.sizing): the pivot rebuilt from
+"""Sizing a design from the ledger's spread (singledir.decide.sizing): the pivot rebuilt from
 a recorded interval is the one the interval came from, and the count is the one stats.n_needed
 gives on the original result."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from singledir.experiments import claims, sizing, stats, verdicts
+from singledir.decide import claims, sizing, stats, verdicts
 
 
 def _row(cid: str, part: str, r: dict, with_pivot: bool) -> dict:

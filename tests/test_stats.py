@@ -1,4 +1,4 @@
-"""singledir.experiments.stats: intervals that keep their 95% coverage (measured by simulation), detectable
+"""singledir.decide.stats: intervals that keep their 95% coverage (measured by simulation), detectable
 effects from the interval that decides a part, networks as the unit of replication, correlations
 within layers, partial correlation, selection by a score.
 
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from singledir.experiments import stats as sd
+from singledir.decide import stats as sd
 
 COVERAGE = (0.93, 0.97)
 SMALL_N = (3, 4, 5, 8, 12, 28)
@@ -31,7 +31,7 @@ def _t_bounds(center, se, df):
 
 
 def _fisher_bounds(r, n, controlled=0):
-    """Fisher's z interval with the Bonett-Wright variance, as :func:`singledir.experiments.stats.spearman`."""
+    """Fisher's z interval with the Bonett-Wright variance, as :func:`singledir.decide.stats.spearman`."""
     z = np.arctanh(np.clip(r, -sd._RHO_CLIP, sd._RHO_CLIP))
     h = stats.norm.ppf(0.975) * np.sqrt((1 + r * r / 2) / (n - 3 - controlled))
     return np.tanh(z - h), np.tanh(z + h)

@@ -1,4 +1,4 @@
-"""How a claim is decided from its parts (singledir.experiments.verdicts): combining parts, p-values
+"""How a claim is decided from its parts (singledir.decide.verdicts): combining parts, p-values
 and detectable effects, Holm's correction within each family, effects of interest, the rules table."""
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from singledir.experiments import claims as claims_mod
-from singledir.experiments import scorecard as scorecard_mod
-from singledir.experiments import stats
-from singledir.experiments import verdicts
+from singledir.decide import claims as claims_mod
+from singledir.pages import scorecard as scorecard_mod
+from singledir.decide import stats
+from singledir.decide import verdicts
 
 from helpers import fisher_interval
 from test_claims import PARTS, fisher_result, t_result

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..experiments.scorecard import ledger_markdown
+from ..pages.scorecard import ledger_markdown
 from .checks import cache_folder_problem
 from .keys import chapter_key, design_hash, executed_key, executed_meta
 from .lock import BuildFolderBusy, build_lock

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..experiments import claims, rules, verdicts
+from ..decide import claims, rules, verdicts
 from .params import _named_files, effective_parameters, read_chapter
 from . import shared
 
@@ -112,8 +112,8 @@ def design_hash(chapter_sources: list[Path], params: dict) -> str:
     """A short hash of a build's design: exactly what decides its numbers and verdicts, and nothing
     a page only says.
 
-    It covers the claims, their rules and how they decide (:mod:`singledir.experiments.claims`,
-    :mod:`~singledir.experiments.rules`, :mod:`~singledir.experiments.verdicts`), the chapters'
+    It covers the claims, their rules and how they decide (:mod:`singledir.decide.claims`,
+    :mod:`~singledir.decide.rules`, :mod:`~singledir.decide.verdicts`), the chapters'
     code cells, the code version of every package module the chapters import (its syntax tree
     without docstrings, :func:`singledir.base.cache.source_version`), the shared defaults' values
     and the parameter values the chapters ran with. Changing a rule, a statistic, a seed, an epoch

@@ -11,17 +11,17 @@ from .runner import say
 
 
 def _id_number(finding: dict) -> tuple[int, float]:
-    from ..experiments.verdicts import claim_order
+    from ..decide.verdicts import claim_order
 
     return claim_order(finding.get("id", ""))
 
 
 def expected_findings(meta: dict, name: str) -> list[str]:
     """The findings files a chapter's run wrote (recorded in its notebook's metadata when it ran; for
-    a notebook of an older runner, the claims that :mod:`singledir.experiments.claims` gives the chapter)."""
+    a notebook of an older runner, the claims that :mod:`singledir.decide.claims` gives the chapter)."""
     if isinstance(meta.get("findings"), list):
         return [str(f) for f in meta["findings"]]
-    from ..experiments.claims import CLAIMS
+    from ..decide.claims import CLAIMS
 
     return [f"{cid}.json" for cid, claim in CLAIMS.items() if claim.chapter == name]
 

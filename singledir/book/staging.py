@@ -37,8 +37,8 @@ SCALE_PAGE = "scale_table.md"  # the paper's scale beside this build's, included
 def write_scorecard_csv(findings: list[dict], path: Path, metas: dict[str, dict] | None = None,
                         design: str = "") -> None:
     """``scorecard.csv``: one row per part of each claim, then where its chapter ran (see
-    :func:`singledir.experiments.scorecard.write_csv`; ``metas``: ``{chapter: executed notebook's metadata}``)."""
-    from ..experiments.scorecard import write_csv
+    :func:`singledir.pages.scorecard.write_csv`; ``metas``: ``{chapter: executed notebook's metadata}``)."""
+    from ..pages.scorecard import write_csv
 
     write_csv(findings, path, metas, design)
 
@@ -154,9 +154,9 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
           info: str = "", ledger: str = "", design: str = "") -> bool:
     """Stage the book in ``src_dir`` with the executed chapters ``names`` (the table of contents
     lists only those); True if anything changed."""
-    from ..experiments.scorecard import power_markdown, scale_markdown, scorecard_markdown
-    from .grid import VERDICT_DIR, grid_markdown, verdict_box
-    from ..experiments.claims import CLAIMS
+    from ..pages.scorecard import power_markdown, scale_markdown, scorecard_markdown
+    from ..pages.grid import VERDICT_DIR, grid_markdown, verdict_box
+    from ..decide.claims import CLAIMS
 
     shown = [f for f in (findings or []) if f.get("chapter") in names]
     changed = _write_if_changed(src_dir / SCORECARD_PAGE, scorecard_markdown(shown))
@@ -187,7 +187,7 @@ def _write_forest(src_dir: Path, findings: list[dict]) -> bool:
     """The forest plot of ``findings``' primary parts and its numbers, beside the first page."""
     import tempfile
 
-    from .forest import forest_figure, forest_table
+    from ..pages.forest import forest_figure, forest_table
 
     table = forest_table(findings)
     changed = _write_if_changed(src_dir / FOREST_DATA, table.to_csv(index=False))

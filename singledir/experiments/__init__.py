@@ -1,2 +1,2 @@
-"""The experiments floor: sweeps, statistics, the paper's claims, the scorecard, early stopping,
-plots, and what the chapters share (``chapter``)."""
+"""The experiments floor: running many networks and their measures (``sweep``) and where they run
+(``executors``: worker processes, Dask)."""

@@ -8,8 +8,8 @@ its colour.
 """
 from __future__ import annotations
 
-from ..experiments.claims import CLAIMS
-from ..experiments.verdicts import claim_order, corrected_verdicts
+from ..decide.claims import CLAIMS
+from ..decide.verdicts import claim_order, corrected_verdicts
 
 SHORT_NAMES = {
     "E1": "corrupted labels: ablation curves fall faster", "E2": "corrupted labels: more sensitive to noise",
@@ -36,7 +36,7 @@ def grid_markdown(findings: list[dict], columns: dict[str, dict[str, str]] | Non
 
     Args:
         findings: this build's findings (each claim's headline after Holm, see
-            :func:`singledir.experiments.verdicts.corrected_verdicts`).
+            :func:`singledir.decide.verdicts.corrected_verdicts`).
         columns: more builds to show beside this one, ``{label: {claim id: headline}}`` (the
             registered builds), oldest first.
     """

@@ -2,12 +2,12 @@
 
 A registered design fixes its counts before its networks exist. They come from the builds the
 ledger (``results/``) already holds: each part's interval there gives its pivot (the spread of its
-replicates), and :func:`singledir.experiments.stats.n_needed` finds how many replicates bring what
+replicates), and :func:`singledir.decide.stats.n_needed` finds how many replicates bring what
 the part can detect down to its effect of interest at the wanted power. For a claim of direction
-the same count serves both routes (see :meth:`singledir.experiments.rules.Rule.detectable`).
+the same count serves both routes (see :meth:`singledir.decide.rules.Rule.detectable`).
 Only the interval, ``n`` and the pivot columns of a row are read; its verdict columns are not.
 
-``python -m singledir.experiments.sizing results/default-*.csv results/decisive-*.csv --power 0.9``
+``python -m singledir.decide.sizing results/default-*.csv results/decisive-*.csv --power 0.9``
 prints, per part, the replicates each build's spread asks for and the largest of them.
 """
 from __future__ import annotations

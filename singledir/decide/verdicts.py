@@ -1,4 +1,4 @@
-"""How a claim is decided from its parts' results, by the rules of :mod:`singledir.experiments.claims`.
+"""How a claim is decided from its parts' results, by the rules of :mod:`singledir.decide.claims`.
 
 :func:`decide` applies a claim's rules to its parts' 95% intervals (each part's verdict, p-value,
 detectable effect and effect of interest); :func:`claim_verdict` combines the parts;
@@ -111,7 +111,7 @@ def decide(claim_id: str, results: dict[str, dict]) -> tuple[str, list[PartResul
 
     Args:
         claim_id: ``"E1"`` ... ``"E13"``, ``"F1"`` ... ``"F8"``.
-        results: ``{part name: result}`` for every part, each a :mod:`singledir.experiments.stats` result
+        results: ``{part name: result}`` for every part, each a :mod:`singledir.decide.stats` result
             (``estimate``, ``ci_low``, ``ci_high``, ``n`` and its pivot).
 
     Returns:
@@ -209,7 +209,7 @@ def family(claim_id: str) -> str:
 
 
 def contradicted_when(claim_id: str, part: Part) -> str:
-    """The rule's contradicting routes in a few words (see :mod:`singledir.experiments.rules`)."""
+    """The rule's contradicting routes in a few words (see :mod:`singledir.decide.rules`)."""
     effect = effect_of_interest(claim_id, part)[0]
     if part.rule.sign:
         return f"opposite sign, or smaller than {effect:g}"

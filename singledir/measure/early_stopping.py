@@ -23,7 +23,7 @@ from typing import Sequence
 
 from torch import nn
 
-from ..measure import perturb
+from . import perturb
 from ..nets.models import unit_layer_names
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..experiments.claims import CLAIMS
-from ..experiments.verdicts import corrected_verdicts, effect_of_interest
+from ..decide.claims import CLAIMS
+from ..decide.verdicts import corrected_verdicts, effect_of_interest
 
 KINDS = {"sign": "paper's side right of 0, effect of interest at 1",
          "band": "the band is (-1, 1)", "margin": "the margin at 0, paper's side right of it"}
@@ -76,13 +76,13 @@ def forest_figure(table: pd.DataFrame, path: Path) -> None:
     ``path`` (PNG): one row per primary part, its interval coloured and labelled by its headline
     verdict (the word is written beside it: colour is never the only signal); an arrow at the
     axis' edge where an interval goes on past it. Column-wide, its text at the page's smallest
-    legible size (:mod:`singledir.experiments.plots`)."""
+    legible size (:mod:`singledir.pages.plots`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..experiments.plots import COLUMN_INCHES, DPI, MIN_FONT_PT
+    from .plots import COLUMN_INCHES, DPI, MIN_FONT_PT
 
     ids = list(dict.fromkeys(table.id))
     builds = list(dict.fromkeys(table.build))

@@ -32,11 +32,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..measure import ablations, perturb, selectivity, units
-from ..measure.checkpoints import over_checkpoints, selectivity_table, targeted_ablation
-from ..measure.disagreement import disagreement
-from ..measure.engine import Data
-from ..measure.subsets import correct, costliest_units, random_units, subset_drops
+from . import ablations, perturb, selectivity, units
+from .checkpoints import over_checkpoints, selectivity_table, targeted_ablation
+from .disagreement import disagreement
+from .engine import Data
+from .subsets import correct, costliest_units, random_units, subset_drops
 from ..nets.runs import evaluate
 from .early_stopping import choose_epoch
 

@@ -9,7 +9,7 @@ from typing import Iterable
 from ..nets.models import describe, model_config_from_dict
 from ..nets.runs import RunConfig
 from . import scorecard
-from .sweep import Measurements, SweepResult, run_sweep
+from ..experiments.sweep import Measurements, SweepResult, run_sweep
 
 
 def glue_values(values: dict) -> None:
@@ -45,7 +45,7 @@ def network_name(model) -> str:
 
 
 def report(claim_id: str, results: dict[str, dict], *, scale: str, **setup) -> dict:
-    """:func:`singledir.experiments.scorecard.report` with the finding's setup given as keywords
+    """:func:`singledir.pages.scorecard.report` with the finding's setup given as keywords
     (``data``, ``network``, ``epochs``, ``seeds``, ``layers``, ``statistic``; any value, written as text)."""
     return scorecard.report(claim_id, results, scale=scale, setup=setup)
 

@@ -9,19 +9,19 @@ a range of values that agrees with the paper. A part's verdict:
   inside an equivalence band for a "no relation" claim);
 * **contradicted**: the interval lies wholly outside it or, for a claim of direction, excludes
   every effect at least as large as the part's effect of interest on the paper's side (the routes
-  of :mod:`singledir.experiments.rules`);
+  of :mod:`singledir.decide.rules`);
 * **inconclusive**: neither; the book then states what the run could have detected (the smallest
   effect beyond the boundary, or for a band the narrowest band it could certify, at 80% power);
 * **description**: fewer than three replicates, or no spread: the part decides nothing.
 
 Each claim names one *primary* part. The claim's headline verdict is its primary part's verdict
 with Holm's correction over its family's primary parts
-(:func:`singledir.experiments.verdicts.headline_verdicts`); the other parts are secondary and
-gatekept behind it (:func:`singledir.experiments.verdicts.corrected_verdicts`). Chapters compute
-the statistics and call :func:`singledir.experiments.verdicts.decide`; nothing in a chapter
+(:func:`singledir.decide.verdicts.headline_verdicts`); the other parts are secondary and
+gatekept behind it (:func:`singledir.decide.verdicts.corrected_verdicts`). Chapters compute
+the statistics and call :func:`singledir.decide.verdicts.decide`; nothing in a chapter
 chooses a verdict.
 
-The rules, their routes and the thresholds they use are in :mod:`singledir.experiments.rules`;
+The rules, their routes and the thresholds they use are in :mod:`singledir.decide.rules`;
 every part's smallest effect of interest is in :data:`EFFECTS` below, with its reason.
 
 Claims F1 ... F8 test later publications on the same networks (chapter 8, "after the paper"); they

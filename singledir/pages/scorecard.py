@@ -1,7 +1,7 @@
 """Findings: each claim's parts, numbers, intervals and verdicts, machine-readable and glued.
 
 A chapter computes the statistics of a claim's parts and calls :func:`report` once per claim
-(E1 ... E13). The verdicts come from the rules of :mod:`singledir.experiments.claims`, fixed before the chapter
+(E1 ... E13). The verdicts come from the rules of :mod:`singledir.decide.claims`, fixed before the chapter
 runs. The finding is written as ``E<n>.json`` into ``$SINGLEDIR_RESULTS`` (the book runner sets it
 to the build's results folder) and glued into the chapter, so the book's first page (the
 scorecard) and its scale table can show it without anything typed by hand.
@@ -23,8 +23,8 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from .claims import CLAIMS, SENSITIVITY_BAND
-from .verdicts import DESCRIPTION, PartResult, claim_order, corrected_verdicts, decide, effect_of_interest, family
+from ..decide.claims import CLAIMS, SENSITIVITY_BAND
+from ..decide.verdicts import DESCRIPTION, PartResult, claim_order, corrected_verdicts, decide, effect_of_interest, family
 from ..base.cache import atomic_write, cache_dir
 
 SETUP_KEYS = ("data", "network", "epochs", "seeds", "layers", "statistic")
@@ -44,11 +44,11 @@ def results_dir() -> Path:
 
 def report(claim_id: str, results: dict[str, dict], *, scale: str, setup: dict[str, str],
            glue: bool = True) -> dict:
-    """Decide ``claim_id`` from its parts' ``results`` (see :func:`singledir.experiments.verdicts.decide`), write the
+    """Decide ``claim_id`` from its parts' ``results`` (see :func:`singledir.decide.verdicts.decide`), write the
     finding to ``results_dir()/ID.json`` atomically and glue its fields into the chapter.
 
     Args:
-        results: ``{part name: result}``, each a :mod:`singledir.experiments.stats` result (estimate, 95%
+        results: ``{part name: result}``, each a :mod:`singledir.decide.stats` result (estimate, 95%
             interval, n and the pivot the verdict's p-value and detectable effect come from).
         scale: what was run, in a sentence (data, networks, seeds).
         setup: this build's side of the scale table: ``data``, ``network``, ``epochs``, ``seeds``,
