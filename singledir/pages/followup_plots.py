@@ -1,14 +1,16 @@
 """Chapter 8's figures: each function only draws the table it is given and returns the figure
-(drawn for the book's column, like :mod:`singledir.plots`)."""
+(drawn for the book's column, see :mod:`singledir.pages.figures`; each figure
+carries the tables it was drawn from, :func:`~singledir.pages.figures.keeps_data`)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .plots import panels
+from .figures import keeps_data, panels
 
 
+@keeps_data
 def class_damage(live: pd.DataFrame):
     """F1: per live unit, the largest per-class accuracy drop (left) and the overall drop (right)
     against class selectivity; columns ``net, selectivity, max_drop, overall_drop, depth``."""
@@ -24,6 +26,7 @@ def class_damage(live: pd.DataFrame):
     return fig
 
 
+@keeps_data
 def alpha_sweep(table: pd.DataFrame, margin: float = 0.01):
     """F2: test accuracy and mean selectivity against the regularizer's alpha, mean and 95%
     t-interval over seeds, per kind of network; ``margin`` shades +/- around alpha 0's accuracy."""
@@ -42,6 +45,7 @@ def alpha_sweep(table: pd.DataFrame, margin: float = 0.01):
     return fig
 
 
+@keeps_data
 def ablation_values(units: pd.DataFrame):
     """F3: importance with the optimal constant against importance with zero (left) and with the
     training mean (right), one point per unit; columns ``net, imp_zero, imp_mean, imp_opt``."""
@@ -58,6 +62,7 @@ def ablation_values(units: pd.DataFrame):
     return fig
 
 
+@keeps_data
 def ordered_aucs(wide: pd.DataFrame):
     """F4: per network and layer, the AUC of the descending and ascending orders minus the random
     orders' mean, by score; columns ``net, score, desc_minus_random, asc_minus_random``."""
@@ -79,6 +84,7 @@ def ordered_aucs(wide: pd.DataFrame):
     return fig
 
 
+@keeps_data
 def choices(table: pd.DataFrame):
     """F5: test accuracy of what the AUC, the validation split, the last candidate (where a decision
     has one), a random choice and the best candidate give, per decision; columns ``decision,
@@ -98,6 +104,7 @@ def choices(table: pd.DataFrame):
     return fig
 
 
+@keeps_data
 def selectivity_over_training(curves: pd.DataFrame, summary: pd.DataFrame):
     """F6: mean selectivity of the maps against the epoch (left; half B of the images, mean and
     standard deviation over networks, one thin line per network) and, per network, the accuracy drop
@@ -121,6 +128,7 @@ def selectivity_over_training(curves: pd.DataFrame, summary: pd.DataFrame):
     return fig
 
 
+@keeps_data
 def memorization(table: pd.DataFrame):
     """F7: per network, the accuracy lost by the held-apart memorized examples and by the fitted
     clean ones, with the chosen units and with as many random units; mean and standard deviation
@@ -141,6 +149,7 @@ def memorization(table: pd.DataFrame):
     return fig
 
 
+@keeps_data
 def disagreement(pairs: pd.DataFrame):
     """F8: per pair of networks, test error against their disagreement (left) and against their
     mean AUC (right), for E3's seed pairs and E5's settings; the diagonal marks disagreement =
