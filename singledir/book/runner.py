@@ -24,6 +24,8 @@ from pathlib import Path
 from .keys import chapter_key, executed_meta
 from .params import ROOT, BookError, name_injected_parameters, read_chapter
 from ..base.progress import phase_seconds
+from ..base.sweeplog import sweep_counts
+from .provenance import git_commit, networks_trained_since
 
 def _prune_runs(build_dir: Path, name: str, keep: str | None) -> None:
     """Remove the findings folders of ``name``'s runs other than ``keep`` (runs that failed, were
@@ -229,7 +231,7 @@ def machine_info() -> dict:
     from ..base.cache import code_version
     from ..nets.runs import TRAINING_MODULE
 
-    return {"cpu": cpu or platform.processor() or platform.machine(), "instruction_set": isa,
+    return {"cpu": cpu or platform.processor() or platform.machine(), "cores": os.cpu_count(), "instruction_set": isa,
             "torch_cpu_capability": capability, "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "device": device, "python": platform.python_version(),
             # the code that trains the networks: two builds of one design differ where it does
@@ -266,6 +268,7 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
     nb = read_chapter(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     key = chapter_key(source, params)  # before running: an edit made meanwhile must not look executed
+    commit, wall0 = git_commit(), time.time()  # likewise
     committed = False
     log = build_dir / "progress" / f"{name}.log"
     t0 = time.perf_counter()
@@ -287,7 +290,9 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
                                      "executed": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                                      "preset": preset, "machine": machine_info(),
                                      "findings": sorted(p.name for p in results.glob("[EF]*.json")),
-                                     "phases": {k: round(v, 2) for k, v in phase_seconds(results).items()}}
+                                     "phases": {k: round(v, 2) for k, v in phase_seconds(results).items()},
+                                     "commit": commit, "sweeps": sweep_counts(results),
+                                     "networks_trained": networks_trained_since(wall0)}
         name_injected_parameters(out)
         nbformat.write(out, str(partial))
         os.replace(partial, final)  # the commit

@@ -30,6 +30,7 @@ import pandas as pd
 import torch
 
 from ..base.cache import Cache, atomic_write, cache_dir, code_version, config_key
+from ..base.sweeplog import record_sweep
 from ..base.progress import Progress, note
 from ..data.dataset import fingerprint, stratified_subset
 from ..measure import information, perturb
@@ -369,6 +370,7 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
                          _to_frame(ps, "noise", order), _to_frame(ps, "units", order))
     result.runs.attrs.update({"computed": len(todo), "cached": len(configs) - len(todo),
                               "seconds": time.perf_counter() - t0, "executor": executor})
+    record_sweep(name, [c.seed for c in configs], len(todo), len(configs) - len(todo))  # the book's provenance line
     if name:  # one folder per sweep: a smoke run's tables never replace the full book's
         tag = config_key({"runs": [c.to_dict() for c in configs], "analysis": a_dict})[:12]
         result.save(cache_dir() / "sweeps" / f"{name}-{tag}")
