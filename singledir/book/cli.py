@@ -29,6 +29,7 @@ from ..pages.scorecard import ledger_markdown
 from .checks import cache_folder_problem
 from .keys import chapter_key, design_hash, executed_key, executed_meta
 from .lock import BuildFolderBusy, build_lock
+from .provenance import forest_line, last_execution, record_execution, stage_figures
 from .params import ROOT, BookError, chapter_paths, check_dask_addresses, load_params, read_params_file
 from .results import chapter_findings, clean_leftovers, findings_problem
 from .runner import execute_chapter, say
@@ -178,6 +179,7 @@ def _execute(params_path: Path, build_dir: Path, chapters: dict[str, Path], para
             if split:
                 splits.append(split)
             say(f"{name}: {times[name]:.1f} s" + (f" ({split_text(meta)})" if split else ""))
+        record_execution(build_dir, [n for n, t in times.items() if t is not None])
         ran = sum(t for t in times.values() if t)
         say(f"chapters executed in {ran:.1f} s ({sum(t is not None for t in times.values())} run, "
             f"{sum(t is None for t in times.values())} up to date)")
@@ -261,9 +263,11 @@ def _finish(params_path: Path, build_dir: Path, chapters: dict[str, Path], param
     if html:
         src_dir = build_dir / "src"
         info = build_info(preset, read_params_file(params_path).get("description"), list(chapters), metas,
-                          fresh, command)
+                          fresh, command, last_execution(build_dir))
         ledger = ledger_markdown(LEDGER, Path(params_path).stem, design, say)
-        stage(exec_dir, src_dir, built, findings, info, ledger, design)
+        figures = stage_figures(build_dir, src_dir, metas, design, fresh, {
+            "line": forest_line(metas, design, preset), "figures": {"fig-forest": "forest.csv"}})
+        stage(exec_dir, src_dir, built, findings, info, ledger, design, figures)
         _render_if_needed(src_dir, build_dir)
     if not_built:
         say(f"not built yet with {preset}: {', '.join(not_built)}"

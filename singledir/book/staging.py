@@ -1,6 +1,7 @@
 """Staging the executed chapters and the first page's tables, and rendering them with Jupyter Book 1."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import yaml
 from .params import ROOT, BookError
 
 
-BOOK_FILES = ("_config.yml", "_toc.yml", "index.md")
+BOOK_FILES = ("_config.yml", "_toc.yml", "index.md", "build.md")
 
 
 STATIC = "book_static"
@@ -58,7 +59,8 @@ def _machine_text(m: dict) -> str:
     if not m:
         return "not recorded"
     cap = f" (torch's CPU kernels: {m['torch_cpu_capability']})" if m.get("torch_cpu_capability") else ""
-    return (f"{m.get('cpu', '?')}, {m.get('instruction_set', '?')}{cap}; {m.get('torch_threads', '?')} torch "
+    cores = f"{m['cores']} cores, " if m.get("cores") else ""
+    return (f"{m.get('cpu', '?')}, {cores}{m.get('instruction_set', '?')}{cap}; {m.get('torch_threads', '?')} torch "
             f"threads; torch {m.get('torch', '?')}; device {m.get('device', '?')}; Python {m.get('python', '?')}"
             + (f"; networks trained by code version `{m['training_code']}`" if m.get("training_code") else ""))
 
@@ -82,9 +84,10 @@ def split_text(meta: dict) -> str:
 
 
 def build_info(preset: str, description: str | None, chapters: list[str], metas: dict[str, dict],
-               current: dict[str, bool], command: str | None) -> str:
-    """Where the numbers came from, as MyST: the preset, and per executed chapter when and on what
-    machine it ran and for how long. Built from the notebooks' metadata only (no clock), so an
+               current: dict[str, bool], command: str | None, executed: list[str] | None = None) -> str:
+    """What the build did, as MyST: the preset, and per chapter whether the build executed it or kept
+    it (``executed``: the chapters the last build that executed any executed; None: not recorded),
+    when and on what machine it ran and for how long. Built from records only (no clock), so an
     unchanged book stages the same text and is not rendered again."""
     built = [n for n in chapters if n in metas]
     about = " ".join(str(description or "").split()).rstrip(".")
@@ -92,11 +95,16 @@ def build_info(preset: str, description: str | None, chapters: list[str], metas:
     if built:
         total = sum(float(metas[n].get("seconds") or 0) for n in built)
         machines = list(dict.fromkeys(_machine_text(metas[n].get("machine") or {}) for n in built))
+        if executed is not None:
+            now = [n for n in built if n in executed]
+            lines += [f"The build that made these pages executed {len(now)} of the {len(built)} chapters "
+                      f"({sum(float(metas[n].get('seconds') or 0) for n in now):.0f} s) and kept the others' "
+                      "earlier runs.", ""]
         lines += [f"Chapters executed in {total:.0f} s in all (their last runs); each chapter's seconds are split "
                   "into training, ablation and noise curves, unit measures (selectivity, information, single-unit "
                   "importance) and the rest, analysis (statistics, figures, the kernel's start). Rendering the "
                   "HTML comes on top (the build prints its time).", ""]
-        head = ("| chapter | executed | seconds | training | curves | unit measures | analysis | state |"
+        head = ("| chapter | this build | ran at | seconds | training | curves | unit measures | analysis | state |"
                 + (" machine |" if len(machines) > 1 else ""))
         lines += [head, "|---" * (head.count("|") - 1) + "|"]
         for n in built:
@@ -104,7 +112,8 @@ def build_info(preset: str, description: str | None, chapters: list[str], metas:
             state = "current" if current.get(n) else "stale: its source, parameters or code changed since"
             split = time_split(meta)
             cells = " | ".join(f"{v:.0f}" for v in split.values()) if split else " | ".join(["n/a"] * 4)
-            row = (f"| {{doc}}`/chapters/{n}` | {str(meta.get('executed', '?')).replace('T', ' ')} | "
+            did = "not recorded" if executed is None else "executed" if n in executed else "kept"
+            row = (f"| {{doc}}`/chapters/{n}` | {did} | {str(meta.get('executed', '?')).replace('T', ' ')} | "
                    f"{float(meta.get('seconds') or 0):.1f} | {cells} | {state} |")
             if len(machines) > 1:
                 row += f" M{machines.index(_machine_text(meta.get('machine') or {})) + 1} |"
@@ -151,9 +160,12 @@ def _write_if_changed(path: Path, text: str) -> bool:
 
 
 def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] | None = None,
-          info: str = "", ledger: str = "", design: str = "") -> bool:
+          info: str = "", ledger: str = "", design: str = "", figures: dict | None = None) -> bool:
     """Stage the book in ``src_dir`` with the executed chapters ``names`` (the table of contents
-    lists only those); True if anything changed."""
+    lists only those); True if anything changed. ``figures``: the line under each figure and its
+    data file, per page (:func:`singledir.book.provenance.stage_figures`, which copied the files)."""
+    from .provenance import FIGURE_DATA, PROVENANCE_FILE
+
     from ..pages.scorecard import power_markdown, scale_markdown, scorecard_markdown
     from ..pages.grid import VERDICT_DIR, grid_markdown, verdict_box
     from ..decide.claims import CLAIMS
@@ -163,6 +175,8 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
     changed |= _write_if_changed(src_dir / SCALE_PAGE, scale_markdown(shown))
     changed |= _write_if_changed(src_dir / POWER_PAGE, power_markdown(shown))
     changed |= _write_forest(src_dir, shown)
+    changed |= _copy_if_changed(src_dir / FOREST_DATA, src_dir / FIGURE_DATA / FOREST_DATA)  # beside index.html
+    changed |= _write_if_changed(src_dir / PROVENANCE_FILE, json.dumps(figures or {}, indent=1, sort_keys=True) + "\n")
     changed |= _write_if_changed(src_dir / GRID_PAGE, grid_markdown(shown))
     for cid in CLAIMS:  # each chapter's closing box for a claim, the first page's headline in it
         changed |= _write_if_changed(src_dir / VERDICT_DIR / f"{cid}.md", verdict_box(cid, shown))
