@@ -76,18 +76,18 @@ def forest_figure(table: pd.DataFrame, path: Path) -> None:
     ``path`` (PNG): one row per primary part, its interval coloured and labelled by its headline
     verdict (the word is written beside it: colour is never the only signal); an arrow at the
     axis' edge where an interval goes on past it. Column-wide, its text at the page's smallest
-    legible size (:mod:`singledir.pages.plots`)."""
+    legible size (:mod:`singledir.pages.figures`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plots import COLUMN_INCHES, DPI, MIN_FONT_PT
+    from .figures import COLUMN_INCHES, DPI, MIN_FONT_PT
 
     ids = list(dict.fromkeys(table.id))
     builds = list(dict.fromkeys(table.build))
     pt = MIN_FONT_PT  # the page's smallest legible text, at the column's width
-    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 0.3 * max(len(ids), 1) * max(len(builds), 1) ** 0.5 + 1.0),
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 0.19 * max(len(ids), 1) * max(len(builds), 1) ** 0.5 + 1.0),
                            dpi=DPI)
     if not ids:
         ax.text(0.5, 0.5, "No findings yet: execute the chapters (make book).", ha="center", va="center")
