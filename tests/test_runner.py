@@ -261,13 +261,18 @@ def test_build_info_page():
     text = staging.build_info("params/x.yml", "a test preset", ["01_approach", "02_memorization"], metas,
                            {"01_approach": True}, "python -m singledir.book --params params/x.yml --only 02_memorization")
     assert "`params/x.yml`" in text and "a test preset" in text
-    assert "| {doc}`/chapters/01_approach` | 2026-01-02 03:04:05+00:00 | 12.5 | n/a | n/a | n/a | n/a | current |" in text
+    assert ("| {doc}`/chapters/01_approach` | not recorded | 2026-01-02 03:04:05+00:00 | 12.5 | n/a | n/a | n/a | n/a "
+            "| current |") in text
     assert machine["cpu"] in text and machine["instruction_set"] in text and torch.__version__ in text
     assert f"{machine['torch_threads']} torch threads" in text
     assert "Not built yet with this preset: 02_memorization" in text and "--only 02_memorization" in text
     split = {"01_approach": {**metas["01_approach"], "phases": {"training": 7.0, "curves": 3.0, "units": 0.0}}}
     page = staging.build_info("params/x.yml", None, ["01_approach"], split, {"01_approach": True}, None)
     assert "| 12.5 | 7 | 3 | 0 | 2 | current |" in page  # analysis: the 2.5 s left, rounded
+    for executed, word in (([], "kept"), (["01_approach"], "executed")):  # what the last executing build did
+        page = staging.build_info("params/x.yml", None, ["01_approach"], split, {"01_approach": True}, None, executed)
+        assert f"| {{doc}}`/chapters/01_approach` | {word} |" in page
+        assert f"executed {len(executed)} of the 1 chapters" in page
 
 
 # ---------------------------------------------------------------------------------------------

@@ -154,5 +154,6 @@ def forest_line(metas: dict[str, dict], design: str, preset: str) -> dict:
              "cached": sum(sw.get("cached", 0) for sw in sweeps)}
     return {"preset": preset, "design": design, "commit": commit, "run": "every chapter's last run",
             "seeds": seeds_text(seeds), "networks": networks_text(
-                sum(trained) if trained and None not in trained else None, total).replace("its", "the chapters'"),
+                sum(trained) if trained and None not in trained else None, total)
+            .replace("in its run", "in the chapters' runs").replace("of its", "of the chapters'"),
             "command": remake_command(preset)}
