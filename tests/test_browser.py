@@ -116,6 +116,32 @@ GRID_JS = """() => {
 }"""
 
 
+# The first page's size and each page's figures (issue 33): the page's height at this width, the
+# lines of the scorecard's tallest row (a cell's text height over its line height), the provenance
+# line under each figure with the data file it links, and the headline each closing verdict box names.
+LAYOUT_JS = """() => {
+    const lines = td => {
+        const r = document.createRange(); r.selectNodeContents(td);
+        const h = r.getBoundingClientRect().height, lh = parseFloat(getComputedStyle(td).lineHeight);
+        return h && lh ? Math.round(h / lh) : 0;
+    };
+    const rows = Array.from(document.querySelectorAll('div.scorecard.verdicts table tbody tr')).map(tr => ({
+        id: tr.cells[0].innerText.trim(), lines: Math.max(...Array.from(tr.cells).map(lines))}));
+    return {
+        height: document.documentElement.scrollHeight, width: document.documentElement.clientWidth,
+        rows,
+        figures: Array.from(document.querySelectorAll('figure[id]')).filter(f => f.querySelector('img')).map(f => {
+            const p = f.querySelector('p.figure-provenance'), a = p && p.querySelector('a.figure-data');
+            const num = f.querySelector('span.caption-number');
+            return {id: f.id, number: num ? num.innerText.trim() : null, line: p ? p.innerText : null,
+                    csv: a ? a.href : null};
+        }),
+        boxes: Array.from(document.querySelectorAll('div.admonition.verdict > p.admonition-title'))
+            .map(t => t.innerText.trim()),
+    };
+}"""
+
+
 CODE_JS = """() => ({
     cells: Array.from(document.querySelectorAll('div.cell details.hide.above-input')).map(d => ({
         open: d.open, code: (d.querySelector('.cell_input') || {textContent: ''}).textContent})),
@@ -227,6 +253,7 @@ def visit(origin: str, pages: list[str]) -> tuple[dict[str, dict], list[str]]:
                 report["math"] = page.evaluate(MATH_JS)
                 report["scorecard"] = page.evaluate(SCORECARD_JS)
                 report["code"] = page.evaluate(CODE_JS)
+                report["layout"] = page.evaluate(LAYOUT_JS)
                 report["reader"] = page.evaluate(READER_JS, [plots.MIN_FONT_PT, plots.DPI])
                 reports[name] = report
                 page.close()
@@ -429,3 +456,65 @@ def test_the_first_screen_shows_every_claims_verdict(visited, smoke_build):
         assert row["coloured"] and row["link"], row
         assert row["mark"] == headline[row["id"]], row
     assert "fig-forest" in reports["index.html"]["code"]["figures"]
+
+
+SCREEN = (1280, 900)  # the reader's window, CSS pixels
+
+
+def test_the_first_page_is_at_most_four_screens_and_its_scorecard_rows_short(visited):
+    """At 1280 px the first page, the full scorecard included, is at most four 900 px screens
+    tall, the scorecard spans the page (no empty right margin) and none of its rows is taller than
+    four lines."""
+    reports, _ = visited
+    layout = reports["index.html"]["layout"]
+    assert layout["height"] <= 4 * SCREEN[1], f"the first page is {layout['height']} px tall at {SCREEN[0]} px"
+    tables = reports["index.html"]["reader"]["tables"]
+    widest = max(t["width"] for t in tables)
+    assert widest >= 0.9 * layout["width"], f"the scorecard is {widest:.0f} px wide in a {layout['width']} px window"
+    assert layout["rows"], "no scorecard rows"
+    tall = [r for r in layout["rows"] if r["lines"] > 4]
+    assert not tall, f"scorecard rows taller than 4 lines: {tall}"
+
+
+def test_every_figure_says_where_it_came_from_and_links_its_data(visited, served_book):
+    """Under every figure (the forest plot and each chapter's): a line with the preset, design,
+    commit, seeds and networks, the command that re-makes it, and a link to its data, a CSV file
+    that is in the HTML output beside the page and has a header."""
+    import re
+    from urllib.parse import urlparse
+
+    origin, html = served_book
+    seen = 0
+    for name, r in visited[0].items():
+        for f in r["layout"]["figures"]:
+            seen += 1
+            assert f["line"], (name, f["id"], "has no provenance line")
+            for word in ("preset", "design", "commit", "seeds", "networks", "re-make: make book"):
+                assert word in f["line"], (name, f["id"], word, f["line"])
+            assert f["csv"] and f["csv"].startswith(origin), (name, f["id"], f["csv"])
+            path = html / urlparse(f["csv"]).path.lstrip("/")
+            assert path.suffix == ".csv" and path.is_file(), (name, f["id"], f["csv"])
+            assert path.read_text().split("\n", 1)[0].strip(), (name, f["id"], "CSV without a header")
+    forest = [f for f in visited[0]["index.html"]["layout"]["figures"] if f["id"] == "fig-forest"]
+    assert forest and re.fullmatch(r"Fig\. \d+", forest[0]["number"] or ""), forest  # a numbered figure
+    assert seen > 20
+
+
+def test_each_chapters_headline_is_the_first_pages(visited):
+    """The closing box of each claim in its chapter names the same headline verdict as the first
+    page's verdict grid."""
+    import re
+
+    from singledir.decide.claims import CLAIMS
+
+    reports, _ = visited
+    first = {m["id"]: m["mark"] for m in reports["index.html"]["grid"]["marks"]}
+    boxes = {}
+    for name, r in reports.items():
+        for title in r["layout"]["boxes"]:
+            m = re.match(r"([EF]\d+): (.+)$", title)
+            if m:
+                boxes[m.group(1)] = m.group(2)
+    assert set(boxes) == set(CLAIMS), set(CLAIMS) ^ set(boxes)
+    assert boxes == {cid: first[cid] for cid in boxes}, {c: (boxes[c], first.get(c)) for c in boxes
+                                                         if boxes[c] != first.get(c)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as html_mod
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -343,17 +344,21 @@ def test_html_render(smoke_build, smoke_cache):
     assert "../_static/mathjax/tex-svg-full.js" in text
     assert (out / "_static" / "mathjax" / "tex-svg-full.js").read_bytes() == MATHJAX.read_bytes()
     assert "cdn.jsdelivr.net" not in text  # MathJax is served by the book itself
-    # the first page says where its numbers came from
+    # the page "What this build did" says where the numbers came from
     import torch
 
-    index = " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", (out / "index.html").read_text())).split())
-    assert "Where these numbers came from" in index and "params/smoke.yml" in index
+    index = " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", (out / "build.html").read_text())).split())
+    assert "What this build did" in index and "params/smoke.yml" in index
+    assert f"{os.cpu_count()} cores" in index
     machine = runner.machine_info()
     assert machine["cpu"] in index and machine["instruction_set"] in index and torch.__version__ in index
     assert f"{machine['torch_threads']} torch threads" in index
     for name in chapters:
         meta = executed_meta(build_dir / "exec" / f"{name}.ipynb")
         assert meta["executed"].replace("T", " ") in index and f"{meta['seconds']:.1f}" in index
+    # the session's build executed every chapter; this one, rendering only, kept them: the page
+    # describes the build that executed them
+    assert f"executed {len(chapters)} of the {len(chapters)} chapters" in index
     words = " ".join(html_mod.unescape(re.sub(r"<[^>]+>", " ", text)).split())
     assert "200 of the 400 training images were chosen" in words
     assert "The test set has 200 images" in words
