@@ -98,8 +98,8 @@ def build_info(preset: str, description: str | None, chapters: list[str], metas:
         if executed is not None:
             now = [n for n in built if n in executed]
             lines += [f"The build that made these pages executed {len(now)} of the {len(built)} chapters "
-                      f"({sum(float(metas[n].get('seconds') or 0) for n in now):.0f} s) and kept the others' "
-                      "earlier runs.", ""]
+                      f"({sum(float(metas[n].get('seconds') or 0) for n in now):.0f} s)"
+                      + (" and kept the others' earlier runs." if len(now) < len(built) else "."), ""]
         lines += [f"Chapters executed in {total:.0f} s in all (their last runs); each chapter's seconds are split "
                   "into training, ablation and noise curves, unit measures (selectivity, information, single-unit "
                   "importance) and the rest, analysis (statistics, figures, the kernel's start). Rendering the "
