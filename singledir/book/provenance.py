@@ -38,6 +38,14 @@ def git_commit(root: Path = ROOT) -> str:
     return commit + ("+changes" if dirty else "")
 
 
+def run_provenance(results: Path, commit: str, since: float) -> dict:
+    """What a chapter run records for its figures' line: its ``commit`` (taken at its start), its
+    sweeps' seeds and cache use (from its results folder) and the networks it trained since ``since``."""
+    from ..base.sweeplog import sweep_counts
+
+    return {"commit": commit, "sweeps": sweep_counts(results), "networks_trained": networks_trained_since(since)}
+
+
 def remake_command(preset: str, chapter: str | None = None) -> str:
     """``make book ONLY=CHAPTER PARAMS=PRESET`` (PARAMS left out for the default preset)."""
     parts = ["make book"] + ([f"ONLY={chapter}"] if chapter else [])

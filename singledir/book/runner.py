@@ -24,8 +24,7 @@ from pathlib import Path
 from .keys import chapter_key, executed_meta
 from .params import ROOT, BookError, name_injected_parameters, read_chapter
 from ..base.progress import phase_seconds
-from ..base.sweeplog import sweep_counts
-from .provenance import git_commit, networks_trained_since
+from .provenance import git_commit, run_provenance
 
 def _prune_runs(build_dir: Path, name: str, keep: str | None) -> None:
     """Remove the findings folders of ``name``'s runs other than ``keep`` (runs that failed, were
@@ -291,8 +290,7 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
                                      "preset": preset, "machine": machine_info(),
                                      "findings": sorted(p.name for p in results.glob("[EF]*.json")),
                                      "phases": {k: round(v, 2) for k, v in phase_seconds(results).items()},
-                                     "commit": commit, "sweeps": sweep_counts(results),
-                                     "networks_trained": networks_trained_since(wall0)}
+                                     **run_provenance(results, commit, wall0)}
         name_injected_parameters(out)
         nbformat.write(out, str(partial))
         os.replace(partial, final)  # the commit

@@ -349,7 +349,6 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
         store.put(keys[i], payload, meta={"config": configs[i].to_dict(), "analysis": a_dict, "code_version": version})
         payloads[i] = payload
         bar.update(1, note=f"run {i} (seed {configs[i].seed}, corruption {configs[i].corruption}) done")
-
     t0 = time.perf_counter()
     groups = _groups(configs, todo, group_size)
     try:

@@ -16,7 +16,7 @@ import seaborn as sns
 import torch
 
 from ..data.dataset import Dataset
-from .curve_plots import (ablation_curves, curve_panels, curves_and_noise, dropout_curves, noise_curves,  # noqa: F401
+from .curve_plots import (_mean_curves, ablation_curves, curve_panels, curves_and_noise, dropout_curves, noise_curves,  # noqa: F401
                           overfitting_panels, training_curves, training_with_auc)
 from .figures import (COLUMN_INCHES, COLUMN_PX, DATA_ATTR, DPI, MIN_FONT_PT, MIN_TEXT_PX, PANEL_HEIGHT,  # noqa: F401
                       figure_table, glue_figure, html_table, keeps_data, panels, smallest_text_px, write_figure_data)
