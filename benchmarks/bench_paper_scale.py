@@ -46,7 +46,7 @@ def epoch_counts(params: dict) -> dict[str, int]:
             + len(c3["conv_overfit_seeds"]) * c3["conv_overfit_train"]["epochs"]               # E4 (b)
             + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * len(c3["grid_seeds"]) * c3["grid_epochs"]  # E5
             + len(d["bn_seeds"]) * 2 * d["bn_train"]["epochs"]                                 # E7: with and without BN
-            + len(c8["alphas"]) * len(c8["f2_conv_seeds"]) * c8["f2_conv_train"]["epochs"])     # F2
+            + len(c8["alphas"]) * len(c8["f2_conv"]["seeds"]) * c8["f2_conv"]["train"]["epochs"])  # F2
     mlp2048 = (len(c3["overfit_seeds"]) * c3["overfit_train"]["epochs"]                        # E4 (a)
                # E6: true labels at each rate, corrupted labels at each rate and without dropout
                + (2 * len(c4["dropouts"]) + 1) * len(c4["dropout_seeds"]) * c4["dropout_train"]["epochs"])

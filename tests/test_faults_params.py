@@ -72,9 +72,10 @@ def test_a_bad_value_is_refused_up_front_naming_the_parameter(tmp_path, key, val
 
 
 def test_an_empty_seed_list_is_refused(tmp_path):
-    with pytest.raises(params_mod.BookError, match=r"chapter 08_after_the_paper, parameter f2_mlp_seeds: an empty "
+    f2_mlp = {"train": {"epochs": 20, "batch_size": 128, "lr": 0.001, "eval_every": 20}, "n_train": 2000, "seeds": []}
+    with pytest.raises(params_mod.BookError, match=r"chapter 08_after_the_paper, parameter f2_mlp\.seeds: an empty "
                                                    r"list trains no network; give at least one seed"):
-        _load(_params(tmp_path, chapters={"08_after_the_paper": {"f2_mlp_seeds": []}}))
+        _load(_params(tmp_path, chapters={"08_after_the_paper": {"f2_mlp": f2_mlp}}))
 
 
 def test_an_unreachable_dask_address_is_refused_before_any_chapter_runs(tmp_path):

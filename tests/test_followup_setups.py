@@ -17,9 +17,8 @@ def test_units_describe_chapter_5s_networks_on_their_test_images():
 
 
 def test_alpha_sweep_counts_seeds_per_alpha():
-    assert followup_setups.describe_alpha_sweep(SETUP, MLP, CONV, mlp_n_train=None, conv_n_train=200,
-                                                mlp_train={"epochs": 3}, conv_train={"epochs": 2}, mlp_seeds=[0, 1],
-                                                conv_seeds=[0]) == {
+    assert followup_setups.describe_alpha_sweep(SETUP, MLP, CONV, {"train": {"epochs": 3}, "n_train": None, "seeds": [0, 1]},
+                                                {"train": {"epochs": 2}, "n_train": 200, "seeds": [0]}) == {
         "data": "digits (all); cifar10 (200)", "network": f"MLP 16-16; {CONV_NAME} with BN",
         "epochs": "3; 2", "seeds": "2; 1 per alpha"}
 

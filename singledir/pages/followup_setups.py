@@ -25,15 +25,16 @@ def describe_units(setup: Setup, conv: dict, mlp: dict, *, conv_n_train: int | N
                   (len(bn_seeds), len(mlp_seeds)))
 
 
-def describe_alpha_sweep(setup: Setup, mlp: dict, conv: dict, *, mlp_n_train: int | None, conv_n_train: int | None,
-                         mlp_train: dict, conv_train: dict, mlp_seeds: list, conv_seeds: list) -> dict[str, str]:
-    """F2: MLPs and conv nets with batch norm trained at every alpha.
+def describe_alpha_sweep(setup: Setup, mlp: dict, conv: dict, mlp_runs: dict, conv_runs: dict) -> dict[str, str]:
+    """F2: MLPs and conv nets with batch norm trained at every alpha; ``mlp_runs`` and ``conv_runs``:
+    each kind's ``train`` (schedule), ``n_train`` and ``seeds``.
 
-    Example: ``describe_alpha_sweep(setup, mlp, conv, ..., mlp_seeds=[0, 1], conv_seeds=[0])["seeds"]``
-    is ``"2; 1 per alpha"``."""
-    return _cells((setup.data_text(mlp, mlp_n_train), setup.data_text(conv, conv_n_train)),
-                  (network_name(mlp), f"{network_name(conv)} with BN"), (mlp_train["epochs"], conv_train["epochs"]),
-                  (len(mlp_seeds), f"{len(conv_seeds)} per alpha"))
+    Example: ``describe_alpha_sweep(setup, mlp, conv, {"train": {"epochs": 3}, "n_train": None, "seeds": [0, 1]},
+    {"train": {"epochs": 2}, "n_train": 200, "seeds": [0]})["seeds"]`` is ``"2; 1 per alpha"``."""
+    return _cells((setup.data_text(mlp, mlp_runs["n_train"]), setup.data_text(conv, conv_runs["n_train"])),
+                  (network_name(mlp), f"{network_name(conv)} with BN"),
+                  (mlp_runs["train"]["epochs"], conv_runs["train"]["epochs"]),
+                  (len(mlp_runs["seeds"]), f"{len(conv_runs['seeds'])} per alpha"))
 
 
 def describe_choices(setup: Setup, mlp: dict, conv: dict, grid_model: dict, *, epochs: tuple,
