@@ -15,16 +15,20 @@ checks this and that no two modules import each other in a circle):
 * ``measure``: ``record`` (hooks) -> ``engine`` (how a perturbation is evaluated fast) -> ``perturb``
   (ablation, noise, importance), ``ablations`` (per-class damage, ordered ablation, optimal
   constants), ``selectivity``, ``information``, ``units`` (per-unit tables), ``checkpoints``,
-  ``subsets``, ``disagreement``, ``early_stopping`` and ``followups`` (chapter 8's measures);
+  ``subsets``, ``disagreement``, ``early_stopping``, ``followups`` (chapter 8's measures of one
+  network) -> ``followup_runs`` (the same over groups of networks, one table each);
 * ``decide``: ``stats`` (intervals, power) -> ``rules`` (how an interval decides a part) ->
-  ``claims`` (the claims, their rules and effects of interest) -> ``verdicts``, ``sizing``; neither
+  ``claims`` (the claims, their rules and effects of interest) -> ``verdicts``, ``sizing``;
+  ``followup_parts`` -> ``followup_numbers`` (chapter 8's scored parts and described numbers); neither
   torch nor a renderer;
 * ``experiments``: ``sweep`` (many runs, resumable) and ``executors`` (its worker processes, Dask);
 * ``pages``: what writes the book: ``plots`` and ``followup_plots`` (figures), ``scorecard``
   (findings, markdown tables, CSV, the ledger view), ``chapter`` (glue and report), ``grid`` and
-  ``forest`` (the first page's verdict grid and forest plot); the only floor below ``book`` that
+  ``forest`` (the first page's verdict grid and forest plot), ``followup_setups`` (chapter 8's
+  scale-table cells), ``sentences`` (the words a result chooses); the only floor below ``book`` that
   knows the renderer;
-* ``book``: ``shared`` (the defaults several chapters share, ``chapters/shared.yml``), ``params``
+* ``book``: ``shared`` (the defaults several chapters share, ``chapters/shared.yml``), ``renames_followups``
+  (chapter 8's old parameter names and their groups), ``params``
   (parameter files), ``runner`` (executing a chapter), ``results`` (the findings files a run
   wrote), ``staging`` (rendering), ``cli`` (``python -m singledir.book``).
 """
