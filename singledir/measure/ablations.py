@@ -15,7 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import perturb
+from .areas import auc
 from .engine import CHUNK, Data, Engine, Sums, check_layers, chunks, probe
+from .orders import random_orders
 from ..base.progress import timed
 from ..nets.models import evaluating
 from .record import hooked
@@ -185,9 +187,9 @@ def ordered_ablation(model: nn.Module, data: Data, layer: str, scores, *, grid: 
     if bad:
         raise ValueError(f"units {bad[:5]} of layer {layer!r} do not exist: it has {n} units")
     units_by = None if units is None else {layer: [int(u) for u in units]}
-    eligible = [u for _, u in perturb._orders([layer], {layer: n}, 1, 0, units_by)[0]]
+    eligible = [u for _, u in random_orders([layer], {layer: n}, 1, 0, units_by)[0]]
     by_score = _score_orders(s, sorted(eligible))
-    rand = [[u for _, u in o] for o in perturb._orders([layer], {layer: n}, int(random_repetitions), seed, units_by)]
+    rand = [[u for _, u in o] for o in random_orders([layer], {layer: n}, int(random_repetitions), seed, units_by)]
     curve = perturb.ablation_curve(model, data, layer, grid=grid, baseline=baseline, baseline_data=baseline_data,
                                    metrics=metrics, method=method, chunk_size=chunk_size, units=units_by,
                                    orders=[by_score["descending"], by_score["ascending"], *rand])
@@ -200,7 +202,7 @@ def ordered_ablation(model: nn.Module, data: Data, layer: str, scores, *, grid: 
 
 def ordered_aucs(table: pd.DataFrame, metric: str = "accuracy") -> dict[str, float]:
     """Each order's AUC in :func:`ordered_ablation`'s table: the trapezoid area of the
-    repetition-mean ``metric`` over the fraction ablated (:func:`singledir.measure.perturb.auc`).
+    repetition-mean ``metric`` over the fraction ablated (:func:`singledir.measure.areas.auc`).
 
     Args:
         table: :func:`ordered_ablation`'s table (of one layer and network).
@@ -217,7 +219,7 @@ def ordered_aucs(table: pd.DataFrame, metric: str = "accuracy") -> dict[str, flo
         raise ValueError(f"the table lacks 'order' or {metric!r}: give ordered_ablation's table")
     if "layer" in table and table.layer.nunique() > 1:
         raise ValueError(f"the table holds layers {sorted(table.layer.unique())}: give one layer's curves")
-    return {o: perturb.auc(table[table.order == o], metric) for o in ORDERS if (table.order == o).any()}
+    return {o: auc(table[table.order == o], metric) for o in ORDERS if (table.order == o).any()}
 
 
 # ---------------------------------------------------------------------------------------------
