@@ -130,6 +130,14 @@ def check_layers(model: nn.Module, layers: str | Sequence[str]) -> list[str]:
     return layers
 
 
+def checked_layers(model: nn.Module, layers: str | Sequence[str]) -> list[str]:
+    """:func:`check_layers`, an unknown layer refused with a ValueError (as every other bad argument)."""
+    try:
+        return check_layers(model, layers)
+    except KeyError as e:  # the package's unknown-layer message, as a ValueError
+        raise ValueError(e.args[0]) from None
+
+
 def check_metrics(metrics: Sequence[str], n_outputs: int | None) -> list[str]:
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     bad = [m for m in metrics if m not in METRICS]
