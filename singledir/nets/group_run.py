@@ -126,7 +126,7 @@ class GroupRun:
             on_epoch: Callable[[int], None] | None) -> None:
         from tqdm import tqdm
 
-        cfg, G, dev = self.cfg, self.G, self.device
+        cfg, G = self.cfg, self.G
         n = self.y_train.shape[1]
         inner = inner_checkpoints(cfg, n)
         if self.epoch == 0:
@@ -138,36 +138,7 @@ class GroupRun:
                    disable=(not sys.stderr.isatty()) if progress is None else not progress, leave=False)
         for epoch in bar:
             t0 = time.perf_counter()
-            self.net.train()
-            order = torch.stack([torch.randperm(n, generator=g) for g in self.order_gens]).to(dev)
-            for step, s0 in enumerate(range(0, n, cfg.batch_size), 1):
-                idx = order[:, s0:s0 + cfg.batch_size]
-                xb = self.net.batch(self.x_train, idx)
-                yb = self.y_train.gather(1, idx)
-                acts: list | None = [] if cfg.selectivity_alpha else None
-                with autocast(cfg, dev):
-                    out = self.net(xb, self.drop_gens, acts=acts)
-                B = yb.shape[1]
-                losses = F.cross_entropy(out.float().reshape(G * B, -1), yb.reshape(-1),
-                                         reduction="none").view(G, B).mean(1)
-                losses = _reg.regularized(losses, cfg.selectivity_alpha, self.net, acts, yb, out.shape[-1])
-                finite = torch.isfinite(losses).tolist()
-                for g in range(G):
-                    if self.live[g] and not finite[g]:  # diverged: keep the state before this step
-                        self.frozen[g] = self.net.member_state(g)
-                        self.history[g].append(nan_row(epoch))
-                        self.live[g] = False
-                active = [g for g in range(G) if self.live[g]]
-                if not active:
-                    break
-                loss = losses[active].sum() if len(active) < G else losses.sum()
-                self.opt.zero_grad()
-                loss.backward()
-                self.opt.step()
-                c = inner.get((epoch, step))
-                if c is not None:
-                    self.evaluate(c)
-                    self.checkpoint(c)
+            self.train_epoch(epoch, n, inner)
             self.epoch = epoch
             if not any(self.live):
                 break
@@ -182,3 +153,39 @@ class GroupRun:
                 snapshot(self)
             if on_epoch is not None:
                 on_epoch(epoch)
+
+    def train_epoch(self, epoch: int, n: int, inner: dict) -> None:
+        """One epoch's optimizer steps over ``n`` training images, each member in its own order; a
+        member whose loss is not finite is frozen as it was before that step, and the epoch ends when
+        none is left; the checkpoints inside the epoch (``inner``) are evaluated and kept."""
+        cfg, G, dev = self.cfg, self.G, self.device
+        self.net.train()
+        order = torch.stack([torch.randperm(n, generator=g) for g in self.order_gens]).to(dev)
+        for step, s0 in enumerate(range(0, n, cfg.batch_size), 1):
+            idx = order[:, s0:s0 + cfg.batch_size]
+            xb = self.net.batch(self.x_train, idx)
+            yb = self.y_train.gather(1, idx)
+            acts: list | None = [] if cfg.selectivity_alpha else None
+            with autocast(cfg, dev):
+                out = self.net(xb, self.drop_gens, acts=acts)
+            B = yb.shape[1]
+            losses = F.cross_entropy(out.float().reshape(G * B, -1), yb.reshape(-1),
+                                     reduction="none").view(G, B).mean(1)
+            losses = _reg.regularized(losses, cfg.selectivity_alpha, self.net, acts, yb, out.shape[-1])
+            finite = torch.isfinite(losses).tolist()
+            for g in range(G):
+                if self.live[g] and not finite[g]:  # diverged: keep the state before this step
+                    self.frozen[g] = self.net.member_state(g)
+                    self.history[g].append(nan_row(epoch))
+                    self.live[g] = False
+            active = [g for g in range(G) if self.live[g]]
+            if not active:
+                return
+            loss = losses[active].sum() if len(active) < G else losses.sum()
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            c = inner.get((epoch, step))
+            if c is not None:
+                self.evaluate(c)
+                self.checkpoint(c)
