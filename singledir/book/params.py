@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from .checks import closest, null_default_kind, same_networks_problem, value_problem
+from .parsed import parsed_once
 from . import shared as shared_file
 from .shared import SharedDefaultError, shared, shared_defaults
 
@@ -31,6 +32,7 @@ def chapter_paths(root: Path = ROOT) -> dict[str, Path]:
     return {p.stem: p for p in sorted((root / "chapters").glob("[0-9][0-9]_*.md"))}
 
 
+@parsed_once  # a build asks for each chapter many times: it is parsed once
 def read_chapter(path: Path):
     import jupytext
 
