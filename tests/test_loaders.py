@@ -221,7 +221,7 @@ def test_mixed_sizes_name_two_files_with_their_sizes_and_the_parameter(tmp_path,
     msg = str(e.value)
     assert f"{tmp_path / 'train' / 'a' / '00.png'} is 8x8 pixels (width x height; 5 image(s) of that size)" in msg
     assert f"{odd} is 5x7 (1 image(s))" in msg
-    assert "Set image_size" in msg and "defaults: {data: {image_size: 64}}" in msg
+    assert "Set image_size" in msg and "defaults: {image_size: 64}" in msg
     # the fix works: one square size for every image
     assert load_dataset(f"folder:{tmp_path}", image_size=6).x_train.shape == (4, 3, 6, 6)
 

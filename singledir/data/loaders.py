@@ -264,7 +264,7 @@ def load_folder(path: str, image_size: int | None = None, **_) -> Raw:
                 f"folder dataset {root}: the images have {len(sizes)} different sizes, e.g. {f1[0]} is "
                 f"{s1[0]}x{s1[1]} pixels (width x height; {len(f1)} image(s) of that size) and {f2[0]} is "
                 f"{s2[0]}x{s2[1]} ({len(f2)} image(s)). Set image_size to resize every image to one square size: in a parameter "
-                "file `defaults: {data: {image_size: 64}}` (the data group of chapters 1-6 and 8; chapter 7 "
-                "declares an image_size of its own, chapter 5's ResNet takes resnet: {image_size: ...}).")
+                "file `defaults: {image_size: 64}` (chapters 1-6 and chapter 7 declare image_size; "
+                "chapter 5's ResNet also takes resnet_image_size).")
     return (torch.stack(x_tr).numpy(), np.asarray([c for _, c in train_files], dtype=np.int64),
             torch.stack(x_te).numpy(), np.asarray([c for _, c in test_files], dtype=np.int64), tuple(classes))
