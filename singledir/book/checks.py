@@ -38,8 +38,8 @@ MEASURES_NETWORKS_OF = {"05_selectivity": ("04_dropout_batchnorm",), "06_ablatio
                                                "05_selectivity")}
 # shared groups, and members of groups, that change how networks are measured or where they train,
 # not which networks train
-NOT_OF_THE_NETWORKS = {"compute", "curves", "units", "e4_mlp.repetitions", "e4_mlp.patience",
-                       "e4_conv.repetitions", "e5_grid.repetitions"}
+NOT_OF_THE_NETWORKS = {"compute", "curves", "units", "e4_mlp.repetitions", "e4_conv.repetitions",
+                       "e5_grid.repetitions"}
 
 # parameters that are groups: every name of chapters/shared.yml, and the groups a chapter declares as
 # literals. A parameter file's mapping for a group replaces the members it names and keeps the others.
