@@ -32,8 +32,7 @@ checks this and that no two modules import each other in a circle):
   scale-table cells), ``sentences`` (the words a result chooses); the only floor below ``book`` that
   knows the renderer;
 * ``book``: ``shared`` (the defaults several chapters share, ``chapters/shared.yml``), ``parsed``
-  (each chapter's source parsed once), ``renames_followups`` (chapter 8's old parameter names and
-  their groups), ``params`` (parameter files), ``runner`` (executing a chapter), ``results`` (the findings files a run
+  (each chapter's source parsed once), ``params`` (parameter files), ``runner`` (executing a chapter), ``results`` (the findings files a run
   wrote), ``staging`` (rendering), ``cli`` (``python -m singledir.book``).
 """
 __version__ = "0.2.0"

@@ -1,16 +1,23 @@
-"""Chapter 8's grouped parameters: every renamed key names a key of a group the chapter declares,
-no old key is declared any more, and no preset still gives one."""
+"""Chapter 8's grouped parameters: every key of its flat layout (in ``checks.MOVED``) names a member
+of a group the chapter declares, no old key is declared any more, and no preset still gives one."""
 import pytest
 import yaml
 
 from singledir.book import params as params_mod
-from singledir.book.renames_followups import FOLLOWUP_RENAMES
+from singledir.book.checks import MOVED
 
 CHAPTER = "08_after_the_paper"
+FOLLOWUP_GROUPS = ("f2_mlp", "f2_conv", "f3_fit", "f4_orders", "f7_units")
+FOLLOWUP_RENAMES = {old: new for old, new in MOVED.items() if new.split(".")[0] in FOLLOWUP_GROUPS}
 
 
 def _declared():
     return params_mod.declared_parameters(params_mod.read_chapter(params_mod.chapter_paths()[CHAPTER]))
+
+
+def test_every_group_of_chapter_8_has_its_old_keys():
+    assert {new.split(".")[0] for new in FOLLOWUP_RENAMES.values()} == set(FOLLOWUP_GROUPS)
+    assert len(FOLLOWUP_RENAMES) == 12
 
 
 def test_every_new_key_is_a_key_of_a_declared_group():

@@ -25,8 +25,8 @@ def test_signed_difference_names_the_side_and_the_size(estimate, expected):
     (1, "1 network never fits its training set and gives no value"),
     (3, "3 networks never fit their training set and give no value"),
 ])
-def test_unfit_networks_counts_them_in_words_that_agree(n, expected):
-    assert sentences.unfit_networks(n) == expected
+def test_never_fit_counts_them_in_words_that_agree(n, expected):
+    assert sentences.never_fit(n) == expected
 
 
 @pytest.mark.parametrize("function, estimate, expected", [
