@@ -72,23 +72,23 @@ def decisive_values() -> dict[str, dict]:
 def workload(v: dict[str, dict]) -> dict[str, float]:
     """Network-epoch-images of each kind the preset trains (chapters 5, 6 and 8 reuse chapter 4's
     conv nets and chapter 3's networks; chapter 1's two MLPs and the ResNet are left out)."""
-    c2, c3, c4, c5, c8 = (v[k] for k in ("02_memorization", "03_generalization", "04_dropout_batchnorm",
-                                           "05_selectivity", "08_after_the_paper"))
+    c4, c5, c8 = (v[k] for k in ("04_dropout_batchnorm", "05_selectivity", "08_after_the_paper"))
+    e1 = v["02_memorization"]["e1"]
+    e3, e4_mlp, e4_conv, e5 = (v["03_generalization"][k] for k in ("e3", "e4_mlp", "e4_conv", "e5_grid"))
+    bn_, conv_n, dropout = c4["bn"], c4["conv"]["n_train"], c4["dropout"]
     n_all = 4000  # mnist5k's training split, which n_train None means
-    bn = (len(c2["corruptions"]) * len(c2["e1_conv_seeds"]) * c2["e1_conv_train"]["epochs"] * c2["conv_n_train"]
-          + c3["n_networks"] * c3["e3_train"]["epochs"] * c3["conv_n_train"]
-          + len(c3["conv_overfit_seeds"]) * c3["conv_overfit_train"]["epochs"] * c3["conv_n_train"]
-          + len(c4["bn_seeds"]) * c4["bn_train"]["epochs"] * c4["conv_n_train"]
+    bn = (len(e1["corruptions"]) * len(e1["conv_seeds"]) * e1["conv_train"]["epochs"] * conv_n
+          + e3["n_networks"] * e3["train"]["epochs"] * conv_n
+          + len(e4_conv["seeds"]) * e4_conv["train"]["epochs"] * conv_n
+          + len(bn_["seeds"]) * bn_["train"]["epochs"] * conv_n
           + len(c8["alphas"]) * len(c8["f2_conv_seeds"]) * c8["f2_conv_train"]["epochs"] * c8["f2_conv_n_train"])
-    plain = len(c4["bn_seeds"]) * c4["bn_train"]["epochs"] * c4["conv_n_train"]
-    mlp128 = (len(c2["corruptions"]) * len(c2["e1_mlp_seeds"]) * c2["e1_mlp_train"]["epochs"] * n_all
-              + len(c5["mlp_seeds"]) * c5["mlp_train"]["epochs"] * n_all
-              + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * len(c3["grid_seeds"]) * c3["grid_epochs"]
-              * c3["grid_n_train"]
+    plain = len(bn_["seeds"]) * bn_["train"]["epochs"] * conv_n
+    mlp128 = (len(e1["corruptions"]) * len(e1["mlp_seeds"]) * e1["mlp_train"]["epochs"] * n_all
+              + len(c5["mlp"]["seeds"]) * c5["mlp"]["train"]["epochs"] * n_all
+              + len(e5["learning_rates"]) * len(e5["batch_sizes"]) * len(e5["seeds"]) * e5["epochs"] * e5["n_train"]
               + len(c8["alphas"]) * len(c8["f2_mlp_seeds"]) * c8["f2_mlp_train"]["epochs"] * c8["f2_n_train"])
-    mlp256 = (2 * len(c4["dropouts"]) + 1) * len(c4["dropout_seeds"]) * c4["dropout_train"]["epochs"] \
-        * c4["dropout_n_train"]
-    mlp512 = len(c3["overfit_seeds"]) * c3["overfit_train"]["epochs"] * c3["overfit_n_train"]
+    mlp256 = (2 * len(dropout["rates"]) + 1) * len(dropout["seeds"]) * dropout["train"]["epochs"] * dropout["n_train"]
+    mlp512 = len(e4_mlp["seeds"]) * e4_mlp["train"]["epochs"] * e4_mlp["n_train"]
     return {"mlp 128-128": mlp128, "mlp 256-256": mlp256, "mlp 512-512": mlp512,
             "conv net x1/8 with batch norm": bn, "conv net x1/8 without batch norm": plain}
 
@@ -104,9 +104,9 @@ def cases(quick: bool, v: dict[str, dict]) -> list[tuple[str, list[RunConfig], i
         return sweep.expand(base, seed=range(count // 2), corruption=[0.0, 1.0])
 
     def conv(bn, count, epochs):
-        base = RunConfig.from_dict({"dataset": "mnist5k", "n_train": c4["conv_n_train"], "n_pool": None,
-                                    "model": {**c4["conv"], "batch_norm": bn},
-                                    "train": {**c4["bn_train"], "epochs": epochs, "eval_every": epochs}})
+        base = RunConfig.from_dict({"dataset": "mnist5k", "n_train": c4["conv"]["n_train"], "n_pool": None,
+                                    "model": {**c4["conv"]["model"], "batch_norm": bn},
+                                    "train": {**c4["bn"]["train"], "epochs": epochs, "eval_every": epochs}})
         return sweep.expand(base, seed=range(count))
 
     if quick:

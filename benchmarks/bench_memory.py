@@ -47,14 +47,14 @@ def _train(configs, quick: bool) -> tuple[float, list]:
     their histories."""
     import torch
 
-    from singledir.nets import groups
+    from singledir.nets.group_run import GroupRun
     from singledir.nets.runs import load_run_dataset
 
     torch.set_num_threads(1)
     if quick:
         configs = [c.with_(n_train=200, train=dataclasses.replace(c.train, epochs=1, eval_every=1)) for c in configs]
     dss = [load_run_dataset(c) for c in configs]
-    g = groups._Group(configs, dss, torch.device("cpu"))
+    g = GroupRun(configs, dss, torch.device("cpu"))
     t0 = time.perf_counter()
     g.run(False, None, None)
     seconds = time.perf_counter() - t0

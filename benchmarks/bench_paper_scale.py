@@ -34,22 +34,20 @@ def epoch_counts(params: dict) -> dict[str, int]:
     4's conv nets, chapter 8 chapter 3's; the 128-wide MLPs of chapters 5 and 8 and the ResNet (not
     trained) are left out)."""
     c = params["chapters"]
-    d = params["defaults"]
-    c1, c4 = c["01_approach"], c["04_dropout_batchnorm"]
-    c2 = {**d, **c["02_memorization"]}  # chapter 2's E1 values are shared with chapter 8 through the defaults
-    c3 = {**d, **c["03_generalization"]}  # chapter 3's values, some shared with chapter 8 through the defaults
-    c8 = {**d, **c["08_after_the_paper"]}
+    d = params["defaults"]  # the shared groups (chapters 2, 3 and 8 share E1, E3, E4 and E5's through them)
+    c1, c4, c8 = c["01_approach"], c["04_dropout_batchnorm"]["dropout"], {**d, **c["08_after_the_paper"]}
+    e1, e3, e4_mlp, e4_conv, e5, bn = (d[k] for k in ("e1", "e3", "e4_mlp", "e4_conv", "e5_grid", "bn"))
     mlp512 = (c1["train"]["epochs"] + c1["corrupted_epochs"]
-              + len(c2["corruptions"]) * len(c2["e1_mlp_seeds"]) * c2["e1_mlp_train"]["epochs"])
-    conv = (len(c2["corruptions"]) * len(c2["e1_conv_seeds"]) * c2["e1_conv_train"]["epochs"]  # E1, E2
-            + c3["n_networks"] * c3["e3_train"]["epochs"]                                      # E3
-            + len(c3["conv_overfit_seeds"]) * c3["conv_overfit_train"]["epochs"]               # E4 (b)
-            + len(c3["learning_rates"]) * len(c3["batch_sizes"]) * len(c3["grid_seeds"]) * c3["grid_epochs"]  # E5
-            + len(d["bn_seeds"]) * 2 * d["bn_train"]["epochs"]                                 # E7: with and without BN
-            + len(c8["alphas"]) * len(c8["f2_conv_seeds"]) * c8["f2_conv_train"]["epochs"])     # F2
-    mlp2048 = (len(c3["overfit_seeds"]) * c3["overfit_train"]["epochs"]                        # E4 (a)
+              + len(e1["corruptions"]) * len(e1["mlp_seeds"]) * e1["mlp_train"]["epochs"])
+    conv = (len(e1["corruptions"]) * len(e1["conv_seeds"]) * e1["conv_train"]["epochs"]       # E1, E2
+            + e3["n_networks"] * e3["train"]["epochs"]                                         # E3
+            + len(e4_conv["seeds"]) * e4_conv["train"]["epochs"]                               # E4 (b)
+            + len(e5["learning_rates"]) * len(e5["batch_sizes"]) * len(e5["seeds"]) * e5["epochs"]  # E5
+            + len(bn["seeds"]) * 2 * bn["train"]["epochs"]                                     # E7: with and without BN
+            + len(c8["alphas"]) * len(c8["f2_conv"]["seeds"]) * c8["f2_conv"]["train"]["epochs"])  # F2
+    mlp2048 = (len(e4_mlp["seeds"]) * e4_mlp["train"]["epochs"]                                 # E4 (a)
                # E6: true labels at each rate, corrupted labels at each rate and without dropout
-               + (2 * len(c4["dropouts"]) + 1) * len(c4["dropout_seeds"]) * c4["dropout_train"]["epochs"])
+               + (2 * len(c4["rates"]) + 1) * len(c4["seeds"]) * c4["train"]["epochs"])
     return {"mlp 512-512 (MNIST)": mlp512, "conv net x1 (CIFAR-10)": conv, "mlp 2048-2048 (MNIST)": mlp2048}
 
 
@@ -142,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     params = read_params_file(Path(a.params))
     steps = a.steps or (5 if a.device == "cpu" else 50)
-    batch = 8 if a.quick else params["defaults"]["e1_conv_train"]["batch_size"]
+    batch = 8 if a.quick else params["defaults"]["e1"]["conv_train"]["batch_size"]
     warmup = 0 if a.quick else 2
     counts = epoch_counts(params)
     shapes = {"mlp 512-512 (MNIST)": (MLPConfig(widths=(512, 512)), MNIST),

@@ -11,21 +11,28 @@ checks this and that no two modules import each other in a circle):
 * ``nets``: ``models`` -> ``runs`` (run configs, the network key, the run cache) and ``heldout``
   (a run's held-out set as validation and test) -> ``regularize`` (the selectivity regularizer),
   ``stacked``, ``solo`` (one network alone), ``workers`` (single-thread worker processes, group
-  sizes) and ``groups`` (many as one) -> ``training`` (``train_network``);
-* ``measure``: ``record`` (hooks) -> ``engine`` (how a perturbation is evaluated fast) -> ``perturb``
-  (ablation, noise, importance), ``ablations`` (per-class damage, ordered ablation, optimal
-  constants), ``selectivity``, ``information``, ``units`` (per-unit tables), ``checkpoints``,
-  ``subsets``, ``disagreement``, ``early_stopping`` and ``followups`` (chapter 8's measures);
-* ``decide``: ``stats`` (intervals, power) -> ``rules`` (how an interval decides a part) ->
-  ``claims`` (the claims, their rules and effects of interest) -> ``verdicts``, ``sizing``; neither
-  torch nor a renderer;
+  sizes), ``group_run`` (one group's training loop and snapshot) and ``groups`` (which networks
+  train together, where, cached) -> ``training`` (``train_network``);
+* ``measure``: ``record`` (hooks) -> ``plan`` (the network as a chain of stages, incremental
+  updates) -> ``engine`` (how a perturbation is evaluated) -> ``orders`` (ablation orders and
+  paths), ``areas`` (AUCs) -> ``perturb`` (ablation, noise, importance), ``ablations`` (per-class
+  damage, ordered ablation), ``optimal_ablation`` (Li & Janson's constants), ``selectivity``,
+  ``information``, ``units`` (per-unit tables), ``checkpoints``, ``subsets``, ``disagreement``,
+  ``early_stopping``, ``followups`` (chapter 8's measures of one network) -> ``followup_runs``
+  (the same over groups of networks, one table each);
+* ``decide``: ``pivots`` (an interval's pivot: levels, p-values, power, sizes) -> ``stats`` (the
+  estimators: means, differences, rank correlations) -> ``rules`` (how an interval decides a part)
+  -> ``claims`` (the claims, their rules and effects of interest) -> ``verdicts``, ``sizing``;
+  ``followup_parts`` -> ``followup_numbers`` (chapter 8's scored parts and described numbers);
+  neither torch nor a renderer;
 * ``experiments``: ``sweep`` (many runs, resumable) and ``executors`` (its worker processes, Dask);
 * ``pages``: what writes the book: ``plots`` and ``followup_plots`` (figures), ``scorecard``
   (findings, markdown tables, CSV, the ledger view), ``chapter`` (glue and report), ``grid`` and
-  ``forest`` (the first page's verdict grid and forest plot); the only floor below ``book`` that
+  ``forest`` (the first page's verdict grid and forest plot), ``followup_setups`` (chapter 8's
+  scale-table cells), ``sentences`` (the words a result chooses); the only floor below ``book`` that
   knows the renderer;
-* ``book``: ``shared`` (the defaults several chapters share, ``chapters/shared.yml``), ``params``
-  (parameter files), ``runner`` (executing a chapter), ``results`` (the findings files a run
+* ``book``: ``shared`` (the defaults several chapters share, ``chapters/shared.yml``), ``parsed``
+  (each chapter's source parsed once), ``params`` (parameter files), ``runner`` (executing a chapter), ``results`` (the findings files a run
   wrote), ``staging`` (rendering), ``cli`` (``python -m singledir.book``).
 """
 __version__ = "0.2.0"

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from singledir.pages.chapter import MEASUREMENT_PARAMETERS, Setup, measurements, network_name
-from singledir.experiments.sweep import Measurements
+from singledir.pages import chapter
+from singledir.pages.chapter import Setup, network_name, scale_line
+from singledir.experiments.measurements import Measurements
 from singledir.nets.models import MLPConfig
 
 
@@ -19,20 +20,37 @@ def test_setup_runs_on_the_chapters_data_draw_from_its_n_train():
     assert Setup(dataset="digits").run(mlp, train, n_train=100).n_pool is None
 
 
-def test_a_setup_takes_from_the_parameters_the_fields_it_has():
-    params = {"dataset": "digits", "n_train": 400, "n_test": 100, "executor": "local", "corruption": 0.4, "seed": 1}
-    assert Setup.from_params(params) == Setup(dataset="digits", n_train=400, n_test=100)
-    assert Setup.from_params(params).data_text({"kind": "mlp"}, None, " training images") == "digits (all training images)"
+def test_a_setup_is_the_chapters_data_and_compute_groups():
+    data = {"dataset": "digits", "n_train": 400, "n_test": 100, "image_size": None, "conv_dataset": None,
+            "unused_to_test": True}
+    compute = {"executor": "local", "address": None, "group_size": None}
+    s = Setup(**data, **compute)
+    assert s == Setup(dataset="digits", n_train=400, n_test=100, unused_to_test=True)
+    assert s.data_text({"kind": "mlp"}, None, " training images") == "digits (all training images)"
     assert Setup(dataset="digits", conv_dataset="mnist5k").data_text({"kind": "convnet"}, 200) == "mnist5k (200)"
+    # held-out images of the unused training images only where a run asks for them
+    assert s.run({"kind": "mlp", "widths": [8]}, {"epochs": 1}).unused_to_test is False
 
 
-def test_measurements_take_the_shared_parameters_and_the_chapters_fields_over_them():
-    params = {"grid": 7, "n_curve": 300, "curve_seed": 3, "noise_scales": [0.1, 1.0], "repetitions": 9, "dataset": "x"}
-    m = measurements(params, repetitions=2, grid=5)
+def test_measurements_take_the_curves_group_and_the_chapters_fields_over_it():
+    curves = {"grid": 7, "n_curve": 300, "seed": 3, "repetitions": 9, "conv_repetitions": 5, "all_layers_repetitions": 1}
+    m = Measurements.from_curves(curves, repetitions=2, grid=5, noise_scales=[0.1, 1.0])
     assert m == Measurements(grid=5, n_curve=300, seed=3, noise_scales=(0.1, 1.0), repetitions=2)
-    assert set(MEASUREMENT_PARAMETERS.values()) <= set(Measurements.__dataclass_fields__)
+    assert m.all_layers_repetitions == 0  # only what is given: the group's other members are not read
     with pytest.raises(TypeError):
-        measurements({}, no_such_field=1)
+        Measurements.from_curves(curves, no_such_field=1)
+
+
+def test_a_reports_scale_line_is_made_from_its_setup(monkeypatch):
+    setup = {"data": "mnist5k (1000)", "network": "conv net", "epochs": 8, "seeds": 28, "layers": "c9+c10+c11",
+             "statistic": "Spearman"}
+    assert scale_line(setup) == "data mnist5k (1000); network conv net; seeds 28; epochs 8"
+    seen = {}
+    monkeypatch.setattr(chapter.scorecard, "report", lambda cid, results, scale, setup: seen.update(scale=scale))
+    chapter.report("E3", {}, **setup)
+    assert seen["scale"] == scale_line(setup)
+    with pytest.raises(TypeError):  # the scale line is not written by hand
+        chapter.report("E3", {}, scale="28 conv nets", **setup)
 
 
 def test_a_networks_name_is_its_description():

@@ -69,7 +69,8 @@ def test_chapters_in_book_order():
 
 def test_declared_parameters_of_the_approach_chapter():
     assert params_mod.declared_parameters(params_mod.read_chapter(APPROACH)) == {
-        "dataset": "mnist5k", "n_train": None, "n_test": None, "image_size": None, "corruption": 0.4,
+        "data": {"dataset": "mnist5k", "n_train": None, "n_test": None, "image_size": None, "conv_dataset": None,
+                 "unused_to_test": True}, "corruption": 0.4,
         "model": {"kind": "mlp", "widths": [128, 128]},
         "train": {"epochs": 25, "batch_size": 128, "lr": 0.001}, "corrupted_epochs": 75, "seed": 0}
 
@@ -230,7 +231,8 @@ def test_approach_chapter_glues_the_numbers_the_package_computes(smoke_build):
     build_dir = smoke_build[0]
     nb = nbformat.read(build_dir / "exec" / "01_approach.ipynb", as_version=4)
     p = SMOKE_APPROACH
-    cfg = RunConfig.from_dict({k: p[k] for k in ("dataset", "n_train", "n_test", "model", "train", "seed")})
+    cfg = RunConfig.from_dict({**{k: p["data"][k] for k in ("dataset", "n_train", "n_test")},
+                               **{k: p[k] for k in ("model", "train", "seed")}})
     ds = load_run_dataset(cfg.with_(corruption=p["corruption"]))
     assert glued(nb, "ds_name") == "'digits'"
     assert glued(nb, "n_train") == "400" and glued(nb, "n_test") == "200"

@@ -24,6 +24,7 @@ import torch
 
 from singledir.experiments import sweep
 from singledir.nets import groups, runs, workers
+from singledir.nets.group_run import GroupRun
 from singledir.nets.models import ConvNetConfig, MLPConfig, ResNetConfig
 from singledir.nets.runs import RunConfig, TrainConfig, load_run_dataset
 from singledir.nets.solo import fit
@@ -64,7 +65,7 @@ def group_of_one(cfg: RunConfig):
     """``cfg`` trained as a group of one (what :func:`groups.train_group` does for a network of a
     kind that trains alone, and not for a batch-norm conv net on the CPU): its final state and history."""
     with runs.torch_threads(runs.training_threads(cfg)):  # the threads train_group and fit train on
-        g = groups._Group([cfg], [load_run_dataset(cfg)], CPU)
+        g = GroupRun([cfg], [load_run_dataset(cfg)], CPU)
         g.run(False, None, None)
     return g.state(0), g.history[0]
 
@@ -106,7 +107,7 @@ def test_members_equal_their_groups_of_one(base, tol):
     together = groups.train_group(cfgs, use_cache=False, progress=False)
     for cfg, run in zip(cfgs, together):
         with runs.torch_threads(runs.training_threads(cfg)):
-            g = groups._Group([cfg], [load_run_dataset(cfg)], CPU)
+            g = GroupRun([cfg], [load_run_dataset(cfg)], CPU)
             g.run(False, None, None)
         assert max_diff(run.model.state_dict(), g.state(0)) <= tol, cfg
         assert all(max_diff(run.checkpoints[k], g.checkpoints[0][k]) <= tol for k in (0.5, 2))

@@ -101,19 +101,19 @@ def test_design_hash_changes_with_any_rule_code_or_value_and_not_with_prose(tmp_
 
 
 def test_a_shared_default_enters_the_chapter_key_and_the_design_hash(tmp_path, monkeypatch):
-    """A chapter reading ``conv = shared("conv")`` is re-executed when chapters/shared.yml gives conv
-    another value, and the build's design hash changes with it."""
+    """A chapter reading ``conv = shared("conv")`` is re-executed when chapters/shared.yml gives the
+    conv net another value, and the build's design hash changes with it."""
     from singledir.book import shared
 
     chapter = params_mod.chapter_paths()["04_dropout_batchnorm"]
     key, h = chapter_key(chapter, {}), design_hash([chapter], {})
     text = shared.SHARED_FILE.read_text()
-    assert "conv: {kind: convnet, width: 0.125}\n" in text
+    assert "  model: {kind: convnet, width: 0.125}\n" in text
     copy = tmp_path / "shared.yml"
     copy.write_text(text)
     monkeypatch.setattr(shared, "SHARED_FILE", copy)
     assert chapter_key(chapter, {}) == key and design_hash([chapter], {}) == h
-    copy.write_text(text.replace("conv: {kind: convnet, width: 0.125}\n", "conv: {kind: convnet, width: 0.25}\n"))
+    copy.write_text(text.replace("  model: {kind: convnet, width: 0.125}\n", "  model: {kind: convnet, width: 0.25}\n"))
     assert chapter_key(chapter, {}) != key and design_hash([chapter], {}) != h
     # the same value given by a parameter file runs the same chapter: the key holds values, not their source
-    assert chapter_key(chapter, {"conv": {"kind": "convnet", "width": 0.125}}) == key
+    assert chapter_key(chapter, {"conv": {"model": {"kind": "convnet", "width": 0.125}, "n_train": 1000}}) == key

@@ -34,7 +34,8 @@ import hashlib, json, torch
 import singledir.base
 from singledir.base import memory
 from singledir.measure import perturb
-from singledir.nets import groups
+from singledir.nets.group_run import GroupRun
+from singledir.nets.models import build_model
 from singledir.nets.models import ConvNetConfig
 from singledir.nets.runs import RunConfig, TrainConfig, load_run_dataset
 
@@ -42,12 +43,12 @@ torch.set_num_threads(1)
 cfgs = [RunConfig(dataset="digits", n_train=300, seed=s, model=ConvNetConfig(width=0.125),
                   train=TrainConfig(epochs=2, batch_size=32)) for s in (0, 1)]
 dss = [load_run_dataset(c) for c in cfgs]
-g = groups._Group(cfgs, dss, torch.device("cpu"))
+g = GroupRun(cfgs, dss, torch.device("cpu"))
 g.run(False, None, None)
 h = hashlib.sha256()
 for k, v in sorted(g.net.state_dict().items()):
     h.update(k.encode() + v.numpy().tobytes())
-net = groups.build_model(cfgs[0].model, dss[0].input_shape, dss[0].n_classes)
+net = build_model(cfgs[0].model, dss[0].input_shape, dss[0].n_classes)
 net.load_state_dict(g.net.member_state(0))
 curve = perturb.ablation_curve(net, (dss[0].x_test, dss[0].y_test), list(net.unit_layers), grid=5, repetitions=2)
 print(json.dumps({"held": memory.hold_freed_memory(), "weights": h.hexdigest(),

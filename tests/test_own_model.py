@@ -133,12 +133,12 @@ def test_chapter_numbers_are_the_package_numbers(smoke_build):
     nb = nbformat.read(smoke_build.build_dir / "exec" / "07_your_model.ipynb", as_version=4)
     params = params_mod.load_params(ROOT / "params" / "smoke.yml", params_mod.chapter_paths())["07_your_model"]
     net = load_network(LENET, smoke_build.cache / "examples" / "lenet-mnist5k.pt")
-    ds = load_dataset(params["data"])
+    ds = load_dataset(params["dataset"])
     report = analyze(net, train_data=(ds.x_train, ds.y_train),
                      curve_data=stratified_subset(ds.x_train, ds.y_train, params["n_curve"]),
-                     test_data=stratified_subset(ds.x_test, ds.y_test, params["n_unit_data"]),
+                     test_data=stratified_subset(ds.x_test, ds.y_test, params["units"]["n_data"]),
                      layers=list(unit_layer_names(net)),
-                     grid=params["grid"], repetitions=params["repetitions"])
+                     grid=params["curves"]["grid"], repetitions=params["repetitions"])
     assert float(glued(nb, "own_auc")) == pytest.approx(report.auc, abs=1e-6)
     assert int(glued(nb, "own_n_units")) == 6 + 16 + 120 + 84
     assert int(glued(nb, "own_dead")) == int(report.units.dead.sum())

@@ -449,13 +449,6 @@ def test_orders_are_fixed_per_repetition_and_seeded():
     assert _equal(a.table, d.table, ["accuracy", "loss"], atol=1e-6)
 
 
-def test_auc_is_trapezoid_over_fraction():
-    import pandas as pd
-
-    t = pd.DataFrame({"fraction": [0, 0.5, 1, 0, 0.5, 1], "accuracy": [1, 0.8, 0.1, 1, 0.6, 0.1]})
-    assert perturb.auc(t) == pytest.approx(0.5 * (1 + 0.7) / 2 + 0.5 * (0.7 + 0.1) / 2)
-
-
 # ---------------------------------------------------------------------------------------------
 # Bad input, and nothing survives a call
 # ---------------------------------------------------------------------------------------------

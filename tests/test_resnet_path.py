@@ -54,14 +54,14 @@ def test_weights_file_loads_into_the_model(weights):
 def test_chapter_5_runs_the_imagenet_path_on_a_folder(image_folder, weights, tmp_path, monkeypatch):
     monkeypatch.setenv("SINGLEDIR_CACHE", str(tmp_path / "cache"))
     doc = yaml.safe_load((params_mod.ROOT / "params" / "smoke.yml").read_text())
-    doc["chapters"]["05_selectivity"].update({
-        "resnet": {"kind": "resnet", "arch": "resnet18", "weights": str(weights)},
-        "resnet_dataset": f"folder:{image_folder}",
-        "resnet_train": {"epochs": 0},
-        "resnet_n_train": None,
-        "resnet_layers": None,
-        "resnet_metrics": ["accuracy", "loss", "top5"],
-        "resnet_n_unit_data": N_CLASSES,  # one image per class: a class-stratified subset leaves none out
+    doc["chapters"]["05_selectivity"]["resnet"].update({
+        "model": {"kind": "resnet", "arch": "resnet18", "weights": str(weights)},
+        "dataset": f"folder:{image_folder}",
+        "train": {"epochs": 0},
+        "n_train": None,
+        "layers": None,
+        "metrics": ["accuracy", "loss", "top5"],
+        "n_unit_data": N_CLASSES,  # one image per class: a class-stratified subset leaves none out
     })
     params = tmp_path / "folder.yml"
     params.write_text(yaml.safe_dump(doc))

@@ -3,8 +3,11 @@
 A parameter file has the sections ``description``, ``extends`` (another file it starts from),
 ``defaults`` (given to every chapter that declares the name) and ``chapters`` (one mapping per
 chapter). Every key must be declared in the chapter's ``parameters`` cell, whose values are the
-defaults: a literal, or ``shared("name")`` for a value several chapters share
-(:mod:`singledir.book.shared`).
+defaults: a literal, or ``shared("name")`` for a group several chapters share
+(:mod:`singledir.book.shared`). A group (:func:`groups`) is a mapping of members: a file's value for
+it changes the members it names, over the chapter's default, and the chapter is given the whole
+group (:func:`~singledir.book.checks.merge_groups`); a key of the flat layout before groups is
+refused with its new name (:data:`~singledir.book.checks.MOVED`).
 """
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ import json
 import os
 from pathlib import Path
 
-import yaml
-
-from .checks import closest, null_default_kind, same_networks_problem, value_problem
+from .checks import (CHAPTER_GROUPS, closest, merge_groups, moved_problem, null_default_kind, same_networks_problem,
+                     value_problem)
+from .parsed import parsed_once
 from . import shared as shared_file
-from .shared import SharedDefaultError, shared, shared_defaults
+from .shared import SharedDefaultError, read_yaml, shared, shared_defaults
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +34,7 @@ def chapter_paths(root: Path = ROOT) -> dict[str, Path]:
     return {p.stem: p for p in sorted((root / "chapters").glob("[0-9][0-9]_*.md"))}
 
 
+@parsed_once  # a build asks for each chapter many times: it is parsed once
 def read_chapter(path: Path):
     import jupytext
 
@@ -72,7 +76,11 @@ def check_shared_file(path: Path | None = None, root: Path = ROOT) -> None:
             raise BookError(f"{path}: {name!r} is read by no chapter{closest(name, read) or '.'} Correct the name, or "
                             f"remove the line (a chapter reads a shared value with {name} = shared({name!r}))")
     for name, value in values.items():
-        _check_type(path, None, name, value, None)
+        if not isinstance(value, dict):
+            raise BookError(f"{path}: {name} is {_kind(value)}, but every value there is a group: a mapping of its "
+                            f"members, e.g.\n  {name}:\n    MEMBER: {json.dumps(value)}")
+        for member, v in value.items():
+            _check_type(path, None, f"{name}.{member}", v, None)
 
 
 def shared_name(value: ast.expr) -> str | None:
@@ -117,16 +125,10 @@ def read_params_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     if path.is_dir():
         raise BookError(f"{path}{f' (extended by {_seen[-1]})' if _seen else ''} is a folder, not a parameter "
                         f"file: name a .yml file, e.g. {'extends: default.yml' if _seen else '--params params/smoke.yml'}")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise BookError(f"{path} is not valid YAML: {e}") from None
-    except UnicodeDecodeError as e:
-        raise BookError(f"{path}: byte {e.start} ({e.object[e.start:e.start + 1]!r}) is not UTF-8 text; save the file "
-                        f"as UTF-8 (an editor's 'encoding' setting), or retype the character") from None
+    doc = read_yaml(path, BookError)
     if not doc:
         raise BookError(f"{path} is empty: it would build the whole default design under another name. Write what it "
-                        f"changes, e.g.\n  extends: default.yml\n  defaults:\n    bn_seeds: [0, 1, 2]\n"
+                        f"changes, e.g.\n  extends: default.yml\n  defaults:\n    bn:\n      seeds: [0, 1, 2]\n"
                         f"(see params/smoke.yml), or build a preset with --params params/default.yml")
     if not isinstance(doc, dict):
         raise BookError(f"{path}: a parameter file is a mapping with sections {', '.join(SECTIONS)}")
@@ -147,10 +149,19 @@ def read_params_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     parent = read_params_file(path.parent / str(doc["extends"]), (*_seen, path))
     chapters = {k: dict(v or {}) for k, v in (parent.get("chapters") or {}).items()}
     for name, values in (doc.get("chapters") or {}).items():
-        chapters[name] = {**chapters.get(name, {}), **(values or {})}
+        chapters[name] = merge_groups(chapters.get(name, {}), values or {}, groups())
     return {"description": doc.get("description", parent.get("description")),
-            "defaults": {**(parent.get("defaults") or {}), **(doc.get("defaults") or {})},
+            "defaults": merge_groups(parent.get("defaults") or {}, doc.get("defaults") or {}, groups()),
             "chapters": chapters}
+
+
+def groups() -> set[str]:
+    """The parameters that are groups: every name of ``chapters/shared.yml`` and
+    :data:`~singledir.book.checks.CHAPTER_GROUPS`."""
+    try:
+        return set(shared_defaults()) | CHAPTER_GROUPS
+    except SharedDefaultError as e:
+        raise BookError(str(e)) from None
 
 
 def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
@@ -166,10 +177,16 @@ def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
     bad = set(per) - set(chapters)
     if bad:
         raise BookError(f"{path}: unknown chapter(s) {sorted(bad)}; chapters: {', '.join(chapters)}")
+    for key, value in defaults.items():
+        if (moved := moved_problem(key, value)):
+            raise BookError(f"{path}: {moved}")
     out, used_defaults = {}, set()
     for name, src in chapters.items():
         declared = declared_parameters(read_chapter(src))
         mine = per.get(name) or {}
+        for key in sorted(set(mine) - set(declared)):
+            if (moved := moved_problem(key, mine[key])):
+                raise BookError(f"{path}: chapter {name}, {moved}")
         undeclared = set(mine) - set(declared)
         if undeclared:
             hint = closest(min(undeclared), declared)
@@ -177,7 +194,9 @@ def load_params(path: Path, chapters: dict[str, Path]) -> dict[str, dict]:
                             f"{'It' if hint else 'it'} declares: {', '.join(declared)}")
         shared = {k: v for k, v in defaults.items() if k in declared}
         used_defaults |= set(shared)
-        out[name] = {**shared, **mine}
+        given = merge_groups(shared, mine, groups())
+        # a group is injected whole: the members given over the chapter's default of the group
+        out[name] = {k: merge_groups(declared, {k: v}, groups())[k] for k, v in given.items()}
         for key, value in out[name].items():
             _check_type(path, name, key, value, declared[key])
     problem = same_networks_problem({n: effective_parameters(src, out[n]) for n, src in chapters.items()},
@@ -204,12 +223,18 @@ def _kind(value) -> str:
 
 
 def _check_value(key: str, value) -> str | None:
-    """What is wrong with a value that has the right kind, for the parameters with a rule of their own."""
-    if key.rpartition(".")[2] == "noise_scales" and value is not None:
-        from ..measure.perturb import noise_scales_problem
+    """What is wrong with a value that has the right kind, for the parameters with a rule of their
+    own: :func:`~singledir.book.checks.value_problem`, and the measurement settings that
+    :class:`~singledir.experiments.measurements.Measurements` itself checks."""
+    if key in MEASUREMENT_FIELDS and value is not None:
+        from ..experiments.measurements import Measurements
 
-        return noise_scales_problem(value, allow_empty=False)  # a chapter that declares it draws the curve
+        return Measurements.problem(MEASUREMENT_FIELDS[key], value, wanted=True)  # the chapter draws that measure
     return value_problem(key, value)
+
+
+# parameters that are settings of Measurements (its field), checked by Measurements' own rule
+MEASUREMENT_FIELDS = {"noise.scales": "noise_scales"}
 
 
 def _check_type(path: Path, chapter: str | None, key: str, value, default) -> None:
@@ -231,6 +256,10 @@ def _check_type(path: Path, chapter: str | None, key: str, value, default) -> No
         for k, v in value.items():
             if k in default:
                 _check_type(path, chapter, f"{key}.{k}", v, default[k])
+            elif key in groups():
+                raise BookError(f"{where}: the group {key} has no member {k!r}{closest(k, default) or ';'} its members "
+                                f"are {', '.join(default)} (a value given for a group names the members it changes, "
+                                f"e.g. {key}: {{{next(iter(default))}: ...}})")
 
 
 def _named_files(value) -> list[Path]:
@@ -259,14 +288,14 @@ def check_dask_addresses(params_path: Path, chapters: dict[str, Path], params: d
     from .checks import dask_address_problem
 
     for name in names:
-        values = effective_parameters(chapters[name], params[name])
-        address = values.get("address")
-        if values.get("executor") != "dask" or not address:
+        compute = effective_parameters(chapters[name], params[name]).get("compute") or {}
+        address = compute.get("address")
+        if compute.get("executor") != "dask" or not address:
             continue
         problem = dask_address_problem(address)
         if problem:
-            where = params_path if "address" in params[name] else shared_file.SHARED_FILE
-            raise BookError(f"{where}: chapter {name}, parameter address {address!r}: {problem}. Start the "
+            where = params_path if "compute" in params[name] else shared_file.SHARED_FILE
+            raise BookError(f"{where}: chapter {name}, parameter compute.address {address!r}: {problem}. Start the "
                             f"scheduler (dask scheduler --port PORT) and give its address, or write address: null "
                             f"(a local Dask cluster) or executor: processes")
 

@@ -269,27 +269,11 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
     key = chapter_key(source, params)  # before running: an edit made meanwhile must not look executed
     commit, wall0 = git_commit(), time.time()  # likewise
     committed = False
-    log = build_dir / "progress" / f"{name}.log"
     t0 = time.perf_counter()
     try:
-        with _environ(SINGLEDIR_RESULTS=str(results), SINGLEDIR_PROGRESS_LOG=str(log)), _Tail(log, name), \
-                _StopOnInterrupt() as interrupt:
-            try:
-                out = pm.execute_notebook(nb, str(partial), parameters=params, kernel_name="python3",
-                                          progress_bar=progress, cwd=str(ROOT), log_output=False,
-                                          kernel_manager_class=_kernel_manager_class(), shell_timeout_interval=1)
-            except Exception:
-                if interrupt.hit:
-                    raise KeyboardInterrupt from None
-                raise
-            if interrupt.hit:  # Ctrl-C as the last cell finished: the user asked to stop
-                raise KeyboardInterrupt
+        out = _run_papermill(nb, partial, params, progress, name, results, build_dir / "progress" / f"{name}.log")
         seconds = time.perf_counter() - t0
-        out.metadata["singledir"] = {"key": key, "run": run, "params": params, "seconds": round(seconds, 2),
-                                     "executed": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-                                     "preset": preset, "machine": machine_info(),
-                                     "findings": sorted(p.name for p in results.glob("[EF]*.json")),
-                                     "phases": {k: round(v, 2) for k, v in phase_seconds(results).items()},
+        out.metadata["singledir"] = {**_run_meta(key, run, params, seconds, preset, results),
                                      **run_provenance(results, commit, wall0)}
         name_injected_parameters(out)
         nbformat.write(out, str(partial))
@@ -297,15 +281,7 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
         committed = True
         failed.unlink(missing_ok=True)  # an earlier failure no longer describes this chapter
     except pm.PapermillExecutionError as e:
-        if e.ename == "KeyboardInterrupt":
-            partial.unlink(missing_ok=True)
-            raise KeyboardInterrupt from None
-        failed.parent.mkdir(exist_ok=True)
-        os.replace(partial, failed)
-        trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback[-3:]) if e.traceback else "")
-        kept = " (its previous result is kept, and is not current)" if previous else ""
-        raise BookError(f"chapter {name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n{trace}\n"
-                        f"the executed notebook up to the failure is in {failed}{kept}") from None
+        _failed_cell(e, name, partial, failed, previous)
     except DeadKernelError:
         partial.unlink(missing_ok=True)
         raise BookError(f"chapter {name}: its kernel died (killed from outside, or by the system when memory ran "
@@ -317,3 +293,47 @@ def execute_chapter(name: str, source: Path, params: dict, exec_dir: Path, progr
     finally:
         _prune_runs(build_dir, name, keep=run if committed else previous)
     return seconds
+
+
+def _run_papermill(nb, partial: Path, params: dict, progress: bool, name: str, results: Path, log: Path):
+    """``nb`` executed by papermill into ``partial`` in ROOT, its findings written to ``results`` and
+    its progress lines to ``log`` (printed as they come); Ctrl-C stops its kernel and raises
+    KeyboardInterrupt."""
+    import papermill as pm
+
+    with _environ(SINGLEDIR_RESULTS=str(results), SINGLEDIR_PROGRESS_LOG=str(log)), _Tail(log, name), \
+            _StopOnInterrupt() as interrupt:
+        try:
+            out = pm.execute_notebook(nb, str(partial), parameters=params, kernel_name="python3",
+                                      progress_bar=progress, cwd=str(ROOT), log_output=False,
+                                      kernel_manager_class=_kernel_manager_class(), shell_timeout_interval=1)
+        except Exception:
+            if interrupt.hit:
+                raise KeyboardInterrupt from None
+            raise
+        if interrupt.hit:  # Ctrl-C as the last cell finished: the user asked to stop
+            raise KeyboardInterrupt
+    return out
+
+
+def _run_meta(key: str, run: str, params: dict, seconds: float, preset: str, results: Path) -> dict:
+    """The runner's metadata of an executed notebook (:func:`singledir.book.keys.executed_meta`)."""
+    return {"key": key, "run": run, "params": params, "seconds": round(seconds, 2),
+            "executed": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "preset": preset, "machine": machine_info(),
+            "findings": sorted(p.name for p in results.glob("[EF]*.json")),
+            "phases": {k: round(v, 2) for k, v in phase_seconds(results).items()}}
+
+
+def _failed_cell(e, name: str, partial: Path, failed: Path, previous: str | None) -> None:
+    """Raise what a cell's error means: KeyboardInterrupt for a Ctrl-C inside the kernel, else a
+    BookError naming the cell, its error and where the notebook up to it is kept."""
+    if e.ename == "KeyboardInterrupt":
+        partial.unlink(missing_ok=True)
+        raise KeyboardInterrupt from None
+    failed.parent.mkdir(exist_ok=True)
+    os.replace(partial, failed)
+    trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback[-3:]) if e.traceback else "")
+    kept = " (its previous result is kept, and is not current)" if previous else ""
+    raise BookError(f"chapter {name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n{trace}\n"
+                    f"the executed notebook up to the failure is in {failed}{kept}") from None

@@ -1,9 +1,12 @@
 """The values several chapters share, in one place: ``chapters/shared.yml``.
 
-A chapter's ``parameters`` cell declares a shared value as ``dataset = shared("dataset")``, so the
+A chapter's ``parameters`` cell declares a shared group as ``data = shared("data")``, so the
 name is still declared where a reader looks for it (and a parameter file still sets it chapter by
 chapter), but its default is written once: chapters 2 to 8 read the same conv net, schedule and data
 from this file, and a chapter run on its own in Jupyter reads the same values the book does.
+
+:func:`read_yaml` is the one reader of the book's YAML files (this one and the parameter files),
+with its errors said in words.
 """
 from __future__ import annotations
 
@@ -32,24 +35,31 @@ def shared_defaults(path: Path | None = None) -> dict:
     return copy.deepcopy(_parsed(path, stamp))
 
 
+def read_yaml(path: Path, error: type[Exception] = SharedDefaultError):
+    """The document of a YAML file; a file that is not YAML or not UTF-8 text raises ``error`` with
+    what to do."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise error(f"{path} is not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: byte {e.start} ({e.object[e.start:e.start + 1]!r}) is not UTF-8 text; save the file "
+                    f"as UTF-8 (an editor's 'encoding' setting), or retype the character") from None
+
+
 @functools.lru_cache(maxsize=8)
 def _parsed(path: Path, stamp: tuple[int, int]) -> dict:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise SharedDefaultError(f"{path} is not valid YAML: {e}") from None
-    except UnicodeDecodeError as e:
-        raise SharedDefaultError(f"{path}: byte {e.start} is not UTF-8 text; save the file as UTF-8") from None
+    doc = read_yaml(path) or {}
     if not isinstance(doc, dict):
         raise SharedDefaultError(f"{path} must be a mapping of parameter names to values, not {type(doc).__name__}")
     return doc
 
 
 def shared(name: str, path: Path | None = None):
-    """The shared default of parameter ``name``."""
+    """The shared default of parameter ``name`` (a group: ``{member: value}``)."""
     path = Path(path or SHARED_FILE)
     values = shared_defaults(path)
     if name not in values:
-        raise SharedDefaultError(f"{path} has no shared default {name!r}; add a line '{name}: VALUE' to it, or give "
+        raise SharedDefaultError(f"{path} has no shared default {name!r}; add a group '{name}: {{MEMBER: VALUE}}' to it, or give "
                                  f"the chapter a value of its own. It defines: {', '.join(values)}")
     return values[name]

@@ -194,31 +194,17 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a string, got {name!r}")
     xtr, ytr, xte, yte, classes = _raw(name, int(split_seed), bool(download), image_size)
-    pool = _subset(ytr, n_pool, split_seed)
-    if n_train is not None and n_pool is not None and int(n_train) > len(pool):
-        raise ValueError(f"n_train {n_train} is larger than the pool of {len(pool)} training images it is drawn "
-                         f"from (n_pool {n_pool}); use n_train <= n_pool, or a larger n_pool (None = all "
-                         f"{len(ytr)} images of {name!r})")
-    tr = pool[_subset(ytr[pool], n_train, split_seed)]
-    te = _subset(yte, n_test, split_seed)
-    rest = np.setdiff1d(pool, tr) if unused_to_test else np.zeros(0, dtype=int)
+    pool, tr, te, rest = _splits(name, ytr, yte, n_train, n_test, n_pool, split_seed, unused_to_test)
     xte, yte = np.concatenate([xte[te], xtr[rest]]), np.concatenate([yte[te], ytr[rest]])
     xtr, ytr = xtr[tr], ytr[tr]
-    x_train = torch.from_numpy(xtr).float()
-    x_test = torch.from_numpy(xte).float()
-    mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
-    std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    if not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
-        raise ValueError(f"dataset {name!r}, train split: the per-channel mean or standard deviation of the images "
-                         f"is not finite (pixel values too large for float32?); scale the images to [0, 1] in "
-                         "the dataset's loader")
+    x_train, x_test = _standardized(name, torch.from_numpy(xtr).float(), torch.from_numpy(xte).float())
     y_true = torch.from_numpy(ytr).long()
     y_train, corrupted = corrupt_labels(y_true, corruption, corruption_seed)
     return Dataset(
         name=name,
-        x_train=((x_train - mean) / std).contiguous(),
+        x_train=x_train,
         y_train=y_train,
-        x_test=((x_test - mean) / std).contiguous(),
+        x_test=x_test,
         y_test=torch.from_numpy(yte).long(),
         classes=tuple(classes),
         y_train_true=y_true,
@@ -227,6 +213,32 @@ def load_dataset(name: str = "mnist5k", *, corruption: float = 0.0, corruption_s
         meta={"split_seed": split_seed, "corruption_seed": corruption_seed, "unused_to_test": int(len(rest)),
               "pool": int(len(pool))},
     )
+
+
+def _splits(name: str, ytr: np.ndarray, yte: np.ndarray, n_train: int | None, n_test: int | None,
+            n_pool: int | None, split_seed: int, unused_to_test: bool) -> tuple[np.ndarray, ...]:
+    """Indices of the pool, of the training images drawn from it, of the test images kept, and of
+    the pool's images left to the test set (``unused_to_test``; else none); see :func:`load_dataset`."""
+    pool = _subset(ytr, n_pool, split_seed)
+    if n_train is not None and n_pool is not None and int(n_train) > len(pool):
+        raise ValueError(f"n_train {n_train} is larger than the pool of {len(pool)} training images it is drawn "
+                         f"from (n_pool {n_pool}); use n_train <= n_pool, or a larger n_pool (None = all "
+                         f"{len(ytr)} images of {name!r})")
+    tr = pool[_subset(ytr[pool], n_train, split_seed)]
+    te = _subset(yte, n_test, split_seed)
+    rest = np.setdiff1d(pool, tr) if unused_to_test else np.zeros(0, dtype=int)
+    return pool, tr, te, rest
+
+
+def _standardized(name: str, x_train: torch.Tensor, x_test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both splits standardized per channel by the training images' mean and standard deviation."""
+    mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
+    std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    if not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
+        raise ValueError(f"dataset {name!r}, train split: the per-channel mean or standard deviation of the images "
+                         f"is not finite (pixel values too large for float32?); scale the images to [0, 1] in "
+                         "the dataset's loader")
+    return ((x_train - mean) / std).contiguous(), ((x_test - mean) / std).contiguous()
 
 
 def _subset(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:

@@ -22,18 +22,16 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import asdict, replace
 from typing import Iterable, Sequence
 
-import pandas as pd
 import torch
 
-from ..base.cache import Cache, atomic_write, cache_dir, code_version, config_key
+from ..base.cache import Cache, cache_dir, code_version, config_key
 from ..base.sweeplog import record_sweep
 from ..base.progress import Progress, note
 from ..data.dataset import fingerprint, stratified_subset
-from ..measure import information, perturb
+from ..measure import perturb
 from ..measure.units import layer_activations, measures_fingerprint, unit_table
 from ..nets.groups import form_groups, groupable, train_group
 from ..nets.workers import WORKER_ENV, EpochNotes, default_group_size, workers_for_this_machine
@@ -41,68 +39,8 @@ from ..nets.models import unit_layer_names
 from ..nets.runs import RunConfig, TrainConfig, TrainedRun, default_device, fixed_group_size, load_run_dataset
 from ..nets.training import train_network
 from .executors import run_dask, run_processes, stay_in_process
-
-
-@dataclass(frozen=True)
-class Measurements:
-    """What to measure on each trained network of a sweep."""
-
-    # units a curve ablates (and noise perturbs), pooled into one order: "paper" (an MLP's hidden
-    # layers, the last three layers of any other network: the paper's Fig. 1), "all", or layer names
-    curve_layers: str | tuple[str, ...] = "paper"
-    # also the curve over every layer with units, ablated to zero in this many random orders (0: none),
-    # a secondary view: auc_all_zero in the runs table, units == "all" in the curves table
-    all_layers_repetitions: int = 0
-    # also the curve of the same layers over their live units only (units that fire on the curve's
-    # data), normalized: auc_live_norm_zero in the runs table, units == "live" in the curves table
-    live_units: bool = False
-    unit_layers: tuple[str, ...] | None = None  # layers of the per-unit table (None: every layer with units)
-    split: str = "train"  # data of the curves: "train" (the labels trained on) or "test"
-    n_curve: int | None = None  # examples of that split used for curves (None: all)
-    grid: int = 21  # ablated counts from none to all
-    repetitions: int = 10  # random ablation orders
-    baselines: tuple[str, ...] = ("zero",)  # "zero" and/or "mean" (per-unit training mean)
-    metrics: tuple[str, ...] = ("accuracy", "loss")  # add "top5" for ImageNet-style top-5 accuracy
-    noise_scales: tuple[float, ...] = ()  # noise curve scales (empty: no noise curve)
-    noise_repetitions: int = 3
-    checkpoints: bool = False  # also measure the curve at every kept checkpoint
-    units: bool = False  # per-unit table on the test set (selectivity, MI, importance, L1)
-    n_unit_data: int | None = None  # test examples for the per-unit table (seeded subset; None: all)
-    n_bins: int = information.N_BINS  # equal-frequency bins of the mutual-information estimator
-    seed: int = 0  # seed of ablation orders and noise
-
-    def __post_init__(self):
-        for name in ("unit_layers", "baselines", "noise_scales", "metrics"):
-            v = getattr(self, name)
-            if v is not None:
-                object.__setattr__(self, name, tuple(v))
-        if not isinstance(self.curve_layers, str):
-            object.__setattr__(self, "curve_layers", tuple(self.curve_layers))
-        elif self.curve_layers not in ("paper", "all"):
-            raise ValueError(f"curve_layers {self.curve_layers!r}: allowed 'paper', 'all' or a list of layer names")
-        if self.split not in ("train", "test"):
-            raise ValueError(f"analysis split {self.split!r}: allowed 'train' or 'test'")
-        bad = set(self.baselines) - {"zero", "mean"}
-        if bad or not self.baselines:
-            raise ValueError(f"baselines {self.baselines}: allowed 'zero' and 'mean'")
-        problem = perturb.noise_scales_problem(self.noise_scales)
-        if problem:
-            raise ValueError(f"noise_scales: {problem}")
-
-
-@dataclass
-class SweepResult:
-    """Tidy tables: ``runs`` one row per run; ``curves`` one row per run x checkpoint x baseline x
-    order x ablated count; ``noise`` one row per run x order x scale; ``units`` one row per run x unit."""
-
-    runs: pd.DataFrame
-    curves: pd.DataFrame
-    noise: pd.DataFrame
-    units: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    def save(self, folder: Path) -> None:
-        for name in ("runs", "curves", "noise", "units"):
-            atomic_write(folder / f"{name}.parquet", lambda p, _t=getattr(self, name): _t.to_parquet(p, index=False))
+from .measurements import Measurements
+from .tables import SweepResult, columns, result as tables_result
 
 
 def expand(base: RunConfig, **axes: Sequence) -> list[RunConfig]:
@@ -146,11 +84,6 @@ def _flat(config: RunConfig) -> dict:
     return row
 
 
-def _columns(rows: list[dict]) -> dict[str, list]:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    return {k: [r.get(k) for r in rows] for k in keys}
-
-
 def curve_layer_names(model: torch.nn.Module, spec: str | Sequence[str] = "paper") -> list[str]:
     """The layers whose units a curve ablates: ``"paper"``: every hidden layer of an MLP, the last
     three layers with units of any other network (the paper's conv nets and ResNet, Fig. 1);
@@ -176,7 +109,7 @@ def analyze_run(config: RunConfig, measurements: Measurements, progress: bool | 
     curves, noise, units = [], [], []
     if run.diverged:
         row.update({f"auc_{b}": float("nan") for b in measurements.baselines})
-        return {"runs": _columns([row]), "curves": {}, "noise": {}, "units": {}}
+        return {"runs": columns([row]), "curves": {}, "noise": {}, "units": {}}
     model = run.model
     layers = curve_layer_names(model, measurements.curve_layers)
     row["curve_layers"] = "+".join(layers)
@@ -217,20 +150,25 @@ def analyze_run(config: RunConfig, measurements: Measurements, progress: bool | 
                     if set_name == "paper" and b == measurements.baselines[0]:
                         row["intact_acc"] = float(c.table[c.table.fraction == 0]["accuracy"].mean())
     if measurements.noise_scales:
-        nz = perturb.noise_curve(model, (x, y), layers, scales=measurements.noise_scales,
-                                 repetitions=measurements.noise_repetitions, seed=measurements.seed, sd_data=train_data,
-                                 metrics=measurements.metrics)
-        noise = nz.to_dict("records")
-        if sum(sc > 0 for sc in measurements.noise_scales) >= 2:
-            row["noise_auc"] = perturb.noise_auc(nz[nz.scale > 0])
-            intact = row.get("intact_acc", float("nan"))
-            row["noise_auc_norm"] = row["noise_auc"] / intact if intact > 0 else float("nan")
+        noise = _noise(model, (x, y), layers, measurements, train_data, row)
     if measurements.units:
         xt, yt = stratified_subset(ds.x_test, ds.y_test, measurements.n_unit_data, measurements.seed)
         ulayers = list(measurements.unit_layers or unit_layer_names(model))
         units = unit_table(model, (xt, yt), ulayers, n_classes=ds.n_classes,
                                      n_bins=measurements.n_bins).to_dict("records")
-    return {"runs": _columns([row]), "curves": _columns(curves), "noise": _columns(noise), "units": _columns(units)}
+    return {"runs": columns([row]), "curves": columns(curves), "noise": columns(noise), "units": columns(units)}
+
+
+def _noise(model, data, layers: list[str], measurements: Measurements, train_data, row: dict) -> list[dict]:
+    """The noise curve's rows; its AUC (and normalized by the intact accuracy) into ``row``."""
+    nz = perturb.noise_curve(model, data, layers, scales=measurements.noise_scales,
+                             repetitions=measurements.noise_repetitions, seed=measurements.seed, sd_data=train_data,
+                             metrics=measurements.metrics)
+    if sum(sc > 0 for sc in measurements.noise_scales) >= 2:
+        row["noise_auc"] = perturb.noise_auc(nz[nz.scale > 0])
+        intact = row.get("intact_acc", float("nan"))
+        row["noise_auc_norm"] = row["noise_auc"] / intact if intact > 0 else float("nan")
+    return nz.to_dict("records")
 
 
 def _is_conv(model) -> bool:
@@ -262,15 +200,6 @@ def _worker(config_dicts: list[dict], analysis_dict: dict, cache_root: str, thre
     _analyze_group([RunConfig.from_dict(d) for d in config_dicts], Measurements(**analysis_dict),
                    lambda j, p: out.__setitem__(j, p), label)
     return out
-
-
-def _to_frame(payloads: list[dict], key: str, run_ids: list[int]) -> pd.DataFrame:
-    frames = []
-    for rid, p in zip(run_ids, payloads):
-        cols = p.get(key) or {}
-        if cols:
-            frames.append(pd.DataFrame(cols).assign(run=rid))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _groups(configs: list[RunConfig], todo: list[int], group_size: int | None) -> list[list[int]]:
@@ -324,24 +253,13 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
     """
     configs = list(configs)
     measurements = measurements if measurements is not None else Measurements()
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
-    if executor == "processes" and (why := stay_in_process(configs, measurements)):
-        note(f"sweep {name or 'runs'}: in this process, not in worker processes: {why}")
-        executor = "local"
+    executor = _executor(executor, configs, measurements, name)
     store = Cache("sweep-runs")
     version = code_version(__name__)
     a_dict = asdict(measurements)
     threads = torch.get_num_threads() if executor == "local" else threads_per_worker  # see train(): part of the key
-    extra = {"measures": fp} if measurements.units and (fp := measures_fingerprint()) else {}
-    keys = [config_key({"run": c.to_dict(), "analysis": a_dict, "code": version, "threads": threads,
-                               **extra, **({"data": d} if (d := fingerprint(c.dataset)) else {})})
-            for c in configs]
-    payloads: dict[int, dict] = {}
-    for i, k in enumerate(keys):
-        hit = store.get(k)
-        if hit is not None:
-            payloads[i] = hit
+    keys = _run_keys(configs, a_dict, version, threads, measurements.units)
+    payloads = {i: hit for i, k in enumerate(keys) if (hit := store.get(k)) is not None}
     todo = [i for i in range(len(configs)) if i not in payloads]
     bar = Progress(len(configs), f"sweep {name or 'runs'}", initial=len(payloads), unit="run", bar=progress)
 
@@ -349,24 +267,15 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
         store.put(keys[i], payload, meta={"config": configs[i].to_dict(), "analysis": a_dict, "code_version": version})
         payloads[i] = payload
         bar.update(1, note=f"run {i} (seed {configs[i].seed}, corruption {configs[i].corruption}) done")
+
     t0 = time.perf_counter()
-    groups = _groups(configs, todo, group_size)
     try:
-        if executor == "local":
-            for grp in groups:
-                _analyze_group([configs[i] for i in grp], measurements, lambda j, p, _g=grp: done(_g[j], p),
-                               label=f"sweep {name or 'runs'}: ")
-        elif executor == "processes" and groups:
-            run_processes(_worker, configs, groups, a_dict, min(n_workers or workers_for_this_machine(), len(groups)),
-                          done, f"sweep {name or 'runs'}: ")
-        elif groups:
-            run_dask(_worker, configs, groups, a_dict, address, n_workers or 2, threads_per_worker, done)
+        _run_groups(configs, _groups(configs, todo, group_size), measurements, done, executor=executor,
+                    address=address, n_workers=n_workers, threads_per_worker=threads_per_worker,
+                    label=f"sweep {name or 'runs'}: ")
     finally:
         bar.close()
-    order = list(range(len(configs)))
-    ps = [payloads[i] for i in order]
-    result = SweepResult(_to_frame(ps, "runs", order), _to_frame(ps, "curves", order),
-                         _to_frame(ps, "noise", order), _to_frame(ps, "units", order))
+    result = tables_result([payloads[i] for i in range(len(configs))])
     result.runs.attrs.update({"computed": len(todo), "cached": len(configs) - len(todo),
                               "seconds": time.perf_counter() - t0, "executor": executor})
     record_sweep(name, [c.seed for c in configs], len(todo), len(configs) - len(todo))  # the book's provenance line
@@ -375,3 +284,39 @@ def run_sweep(configs: Iterable[RunConfig], measurements: "Measurements" = None,
         result.save(cache_dir() / "sweeps" / f"{name}-{tag}")
         result.runs.attrs["tables"] = str(cache_dir() / "sweeps" / f"{name}-{tag}")
     return result
+
+
+def _executor(executor: str, configs: list[RunConfig], measurements: Measurements, name: str | None) -> str:
+    """The executor the sweep runs on: ``executor``, or "local" where worker processes cannot help."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
+    if executor == "processes" and (why := stay_in_process(configs, measurements)):
+        note(f"sweep {name or 'runs'}: in this process, not in worker processes: {why}")
+        return "local"
+    return executor
+
+
+def _run_keys(configs: list[RunConfig], a_dict: dict, version: str, threads: int, units: bool) -> list[str]:
+    """Each run's cache key: its config, the analysis, the code version, the threads it trains on,
+    the per-unit measures' code (when measured) and its data's fingerprint."""
+    extra = {"measures": fp} if units and (fp := measures_fingerprint()) else {}
+    return [config_key({"run": c.to_dict(), "analysis": a_dict, "code": version, "threads": threads,
+                        **extra, **({"data": d} if (d := fingerprint(c.dataset)) else {})})
+            for c in configs]
+
+
+def _run_groups(configs: list[RunConfig], groups: list[list[int]], measurements: Measurements, done, *,
+                executor: str, address: str | None, n_workers: int | None, threads_per_worker: int,
+                label: str) -> None:
+    """Train and measure the ``groups`` of runs where ``executor`` says; ``done(i, payload)`` per run."""
+    if not groups:
+        return
+    a_dict = asdict(measurements)
+    if executor == "local":
+        for grp in groups:
+            _analyze_group([configs[i] for i in grp], measurements, lambda j, p, _g=grp: done(_g[j], p), label=label)
+    elif executor == "processes":
+        run_processes(_worker, configs, groups, a_dict, min(n_workers or workers_for_this_machine(), len(groups)),
+                      done, label)
+    else:
+        run_dask(_worker, configs, groups, a_dict, address, n_workers or 2, threads_per_worker, done)

@@ -86,3 +86,19 @@ class AUCEarlyStopping:
             return False
         self._waited += 1
         return self._waited >= self.patience
+
+
+def early_stopping_picks(t, patience: int = 5):
+    """The rule of :func:`choose_epoch` applied to networks followed through training (``t``: one row
+    per network x checkpoint with ``run``, ``epoch``, ``auc_norm``, ``test_acc``, ``test_loss``; the
+    untrained checkpoint left out): per network the chosen epoch and the held-out accuracy there, at
+    the checkpoint of lowest test loss and at the end."""
+    import pandas as pd
+
+    picks = []
+    for run, g in t[t.epoch > 0].groupby("run"):
+        g = g.sort_values("epoch").set_index("epoch")
+        chosen, _ = choose_epoch(list(g.index), list(g.auc_norm), patience=patience)
+        picks.append({"run": run, "chosen": chosen, "test_acc_chosen": g.test_acc[chosen],
+                      "test_acc_best_loss": g.test_acc[g.test_loss.idxmin()], "test_acc_final": g.test_acc.iloc[-1]})
+    return pd.DataFrame(picks)

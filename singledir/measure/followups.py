@@ -21,7 +21,8 @@
 * :func:`seed_pairs` and :func:`pair_row` (Jiang et al. 2022): networks paired by a fixed rule and
   each pair's disagreement on held-out images, test error and AUC.
 
-The statistics that decide claims F1-F8 are computed from these tables in the chapter.
+:mod:`singledir.measure.followup_runs` runs them over groups of networks; the statistics that decide
+claims F1-F8 are computed from its tables by :mod:`singledir.decide.followup_parts`.
 """
 from __future__ import annotations
 

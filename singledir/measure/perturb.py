@@ -15,7 +15,9 @@ Definitions (the paper's section 2.2; the book's chapter 1 states them):
 
 Each measure describes its perturbations and hands them to :class:`singledir.measure.engine.Engine`, which
 evaluates them naively (hooks and full passes) or fast (cached upstream layers, incremental updates
-of the next linear layer), with the same results.
+of the next linear layer), with the same results. The areas under the curves are
+:mod:`singledir.measure.areas`'s (importable from here too), the unit orders
+:mod:`singledir.measure.orders`'s.
 """
 from __future__ import annotations
 
@@ -27,8 +29,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .areas import auc, noise_auc, noise_scales_problem, normalize, normalized_auc  # noqa: F401 (the measures' summaries, as chapters call them)
 from .engine import (CHUNK, METRICS, Data, Engine, Sums, add_noise, check_layers,
                      check_metrics, chunks, device_of, probe)
+from .orders import count_grid, cumulative_paths, explicit_orders, random_orders
 from ..nets.models import evaluating
 from ..base.progress import timed
 from .record import latest
@@ -119,119 +123,6 @@ class AblationCurve:
         return normalized_auc(self.table)
 
 
-def auc(table: pd.DataFrame, metric: str = "accuracy") -> float:
-    """Trapezoid area of the repetition-mean ``metric`` over ``fraction`` on [0, 1]."""
-    m = table.groupby("fraction")[metric].mean().sort_index()
-    return float(np.trapezoid(m.to_numpy(), m.index.to_numpy()))
-
-
-def normalized_auc(table: pd.DataFrame, metric: str = "accuracy") -> float:
-    """:func:`auc` of the curve divided by its value with nothing ablated (NaN if that is 0)."""
-    m = table.groupby("fraction")[metric].mean().sort_index()
-    intact = float(m.iloc[0]) if len(m) and m.index[0] == 0 else float("nan")
-    return auc(table, metric) / intact if intact > 0 else float("nan")
-
-
-def normalize(curves: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
-    """``curves`` with a column ``normalized``: ``metric`` divided by its value with nothing ablated,
-    per curve (a run's curve at one epoch, baseline and set of units, where those columns exist)."""
-    keys = [c for c in ("run", "epoch", "baseline", "units", "layers") if c in curves]
-    intact = (curves[curves.n_ablated == 0].groupby(keys)[metric].mean().rename("_intact").reset_index()
-              if keys else None)
-    if intact is None:
-        base = curves.loc[curves.n_ablated == 0, metric].mean()
-        return curves.assign(normalized=curves[metric] / base)
-    out = curves.merge(intact, on=keys, how="left")
-    out["normalized"] = out[metric] / out["_intact"]
-    return out.drop(columns="_intact")
-
-
-def noise_scales_problem(scales, allow_empty: bool = True) -> str | None:
-    """Why ``scales`` cannot give a noise curve's AUC (which needs two positive scales), or None;
-    an empty list asks for no noise curve (where ``allow_empty``)."""
-    try:
-        values = [float(v) for v in scales]
-    except (TypeError, ValueError):
-        return f"{scales!r} is not a list of numbers"
-    positive = [v for v in values if v > 0]
-    if (values or not allow_empty) and len(positive) < 2:
-        return (f"{list(scales)} has {len(positive)} positive scale(s), but the area under a noise curve needs "
-                f"at least two, e.g. [0.1, 1.0, 10.0]" + ("; give [] for no noise curve" if allow_empty else ""))
-    return None
-
-
-def noise_auc(table: pd.DataFrame, metric: str = "accuracy") -> float:
-    """Mean ``metric`` over the noise scales on a log axis: the trapezoid area of the repetition-mean
-    curve over log10(scale), divided by the log range (so 1 = unharmed at every scale)."""
-    m = table.groupby("scale")[metric].mean().sort_index()
-    s = np.log10(m.index.to_numpy())
-    if len(s) < 2 or not np.isfinite(s).all():
-        raise ValueError("noise_auc needs at least two positive scales")
-    return float(np.trapezoid(m.to_numpy(), s) / (s[-1] - s[0]))
-
-
-def count_grid(n_units: int, grid: int | Sequence[int]) -> np.ndarray:
-    """Ablated counts: ``grid`` evenly spaced points from 0 to ``n_units``, or the counts given."""
-    if isinstance(grid, (int, np.integer)):
-        if grid < 2:
-            raise ValueError(f"grid of {grid} point(s) is too small: at least 2 (none and all ablated)")
-        return np.unique(np.round(np.linspace(0, n_units, int(grid))).astype(int))
-    counts = np.asarray(list(grid), dtype=int)
-    if counts.size == 0:
-        raise ValueError("empty grid: give a number of points (e.g. 21) or a list of ablated counts")
-    if counts.min() < 0 or counts.max() > n_units:
-        raise ValueError(f"grid counts must lie in [0, {n_units}] (the number of units); got "
-                         f"{counts.min()}..{counts.max()}")
-    return np.unique(counts)
-
-
-def _orders(layers: list[str], n_units: dict[str, int], repetitions: int, seed: int,
-            units: dict[str, Sequence[int]] | None = None) -> list[list[tuple[int, int]]]:
-    """One fixed random permutation of the (layer position, unit) pairs per repetition: every unit
-    of ``layers``, or only ``units[layer]`` where given."""
-    pairs = [(li, int(u)) for li, l in enumerate(layers)
-             for u in (range(n_units[l]) if units is None or l not in units else units[l])]
-    g = torch.Generator().manual_seed(int(seed))
-    return [[pairs[i] for i in torch.randperm(len(pairs), generator=g).tolist()] for _ in range(repetitions)]
-
-
-def _explicit_orders(orders, layers: list[str], n_units: dict[str, int],
-                     units: dict[str, Sequence[int]] | None) -> list[list[tuple[int, int]]]:
-    """``orders`` (unit indices of the one layer, or ``(layer, unit)`` pairs) as (layer position,
-    unit) pairs, each checked to be a permutation of the eligible units."""
-    eligible = sorted(p for p in _orders(layers, n_units, 1, 0, units)[0])
-    if isinstance(orders, (str, bytes)) or len(orders) == 0:
-        raise ValueError(f"orders {orders!r}: give a non-empty list of unit orders, e.g. [[2, 0, 1]]")
-    out = []
-    for i, order in enumerate(orders):
-        pairs = []
-        for v in order.tolist() if hasattr(order, "tolist") else order:  # a tensor or array: its numbers
-            if isinstance(v, (tuple, list)) and len(v) == 2 and v[0] in layers:
-                pairs.append((layers.index(v[0]), int(v[1])))
-            elif isinstance(v, (int, np.integer)) and len(layers) == 1:
-                pairs.append((0, int(v)))
-            else:
-                raise ValueError(f"order {i} holds {v!r}: give unit indices of the layer (one layer) or "
-                                 f"(layer, unit) pairs with a layer among {layers}")
-        if sorted(pairs) != eligible:
-            extra = sorted(set(pairs) - set(eligible))[:5]
-            missing = sorted(set(eligible) - set(pairs))[:5]
-            twice = sorted({p for p in pairs if pairs.count(p) > 1})[:5]
-            named = lambda ps: [(layers[li], u) if len(layers) > 1 else u for li, u in ps]  # noqa: E731
-            raise ValueError(f"order {i} is not a permutation of the {len(eligible)} eligible units: not eligible "
-                             f"{named(extra)}, missing {named(missing)}, repeated {named(twice)}; give every "
-                             "eligible unit (all of the layer's, or those in `units`) exactly once")
-        out.append(pairs)
-    return out
-
-
-def _by_layer(pairs: list[tuple[int, int]], n_layers: int) -> list[torch.Tensor]:
-    by = [[] for _ in range(n_layers)]
-    for li, u in pairs:
-        by[li].append(u)
-    return [torch.tensor(b, dtype=torch.long) for b in by]
-
-
 @timed("curves")
 def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *, grid: int | Sequence[int] = 21,
                    repetitions: int = 10, seed: int = 0, baseline: str | dict[str, torch.Tensor] = "zero",
@@ -274,24 +165,12 @@ def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *,
         raise ValueError(f"repetitions {repetitions} must be at least 1")
     engine = Engine(model, layers, method, chunk_size)
     baselines = _baselines(model, layers, baseline, baseline_data, chunk_size)
-    if units is not None:
-        for l, idx in units.items():
-            if l not in n_units:
-                raise ValueError(f"units given for {l!r}, which is not among the ablated layers {layers}")
-            bad = [int(u) for u in idx if not 0 <= int(u) < n_units[l]]
-            if bad:
-                raise ValueError(f"units {bad[:5]} of layer {l!r} do not exist: it has {n_units[l]} units")
-    orders = (_orders(layers, n_units, int(repetitions), seed, units) if orders is None
-              else _explicit_orders(orders, layers, n_units, units))
+    _check_units(units, n_units, layers)
+    orders = (random_orders(layers, n_units, int(repetitions), seed, units) if orders is None
+              else explicit_orders(orders, layers, n_units, units))
     total = len(orders[0]) if orders else sum(n_units.values())
     counts = count_grid(total, grid)
-    paths = []
-    for r, order in enumerate(orders):
-        steps, prev = [], 0
-        for k_i, k in enumerate(counts):
-            steps.append(((r, k_i), _by_layer(order[prev:k], len(layers))))
-            prev = k
-        paths.append(steps)
+    paths = cumulative_paths(orders, counts, len(layers))
     sums = Sums((len(orders), len(counts)), metrics)
     engine.ablation_paths(data, paths, baselines, sums)
     means = sums.means()
@@ -299,6 +178,16 @@ def ablation_curve(model: nn.Module, data: Data, layers: str | Sequence[str], *,
              **{m: float(means[m][r, k_i]) for m in metrics}}
             for r in range(len(orders)) for k_i, k in enumerate(counts)]
     return AblationCurve(pd.DataFrame(rows), tuple(layers), total)
+
+
+def _check_units(units: dict[str, Sequence[int]] | None, n_units: dict[str, int], layers: list[str]) -> None:
+    """Refuse ``units`` of a layer that is not ablated, or indices the layer does not have."""
+    for l, idx in (units or {}).items():
+        if l not in n_units:
+            raise ValueError(f"units given for {l!r}, which is not among the ablated layers {layers}")
+        bad = [int(u) for u in idx if not 0 <= int(u) < n_units[l]]
+        if bad:
+            raise ValueError(f"units {bad[:5]} of layer {l!r} do not exist: it has {n_units[l]} units")
 
 
 # ---------------------------------------------------------------------------------------------

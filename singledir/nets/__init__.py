@@ -1,2 +1,3 @@
 """The networks floor: models (``models``), run configs, keys and cache (``runs``), the solo loop
-(``solo``), many networks as one (``stacked``, ``groups``), and the entry point ``training``."""
+(``solo``), many networks as one (``stacked``; ``group_run``, one group's loop; ``groups``, which
+networks train together and where), and the entry point ``training``."""

@@ -1,15 +1,16 @@
 """What the chapters share, so that a chapter's code is its experiment: a :class:`Setup` built from
-the chapter's parameters (its data, and where and how its sweeps train), gluing a dict of values,
-a network's name, and a finding reported with its setup given as keywords."""
+the chapter's ``data`` and ``compute`` groups (``Setup(**data, **compute)``), gluing a dict of
+values, a network's name, and a finding reported with its setup given as keywords."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Iterable
 
 from ..nets.models import describe, model_config_from_dict
 from ..nets.runs import RunConfig
 from . import scorecard
-from ..experiments.sweep import Measurements, SweepResult, run_sweep
+from ..experiments.measurements import Measurements
+from ..experiments.sweep import SweepResult, run_sweep
 
 
 def glue_values(values: dict) -> None:
@@ -25,29 +26,23 @@ def glue_all(prefix: str, values: dict) -> None:
     glue_values({f"{prefix}_{k}": v if isinstance(v, str) else float(v) for k, v in values.items()})
 
 
-# the measurement parameters the chapters share: a chapter's parameter -> the Measurements field it sets
-MEASUREMENT_PARAMETERS = {"n_curve": "n_curve", "grid": "grid", "curve_seed": "seed", "noise_scales": "noise_scales",
-                          "noise_repetitions": "noise_repetitions", "all_layers_repetitions": "all_layers_repetitions"}
-
-
-def measurements(params: dict, **fields) -> Measurements:
-    """The :class:`~singledir.experiments.sweep.Measurements` of a chapter's parameters (its
-    ``globals()``): the shared ones it declares (:data:`MEASUREMENT_PARAMETERS`, lists as tuples),
-    with ``fields`` given or replacing them."""
-    shared = {field: tuple(params[name]) if isinstance(params[name], list) else params[name]
-              for name, field in MEASUREMENT_PARAMETERS.items() if name in params}
-    return Measurements(**{**shared, **fields})
-
-
 def network_name(model) -> str:
     """A model's description from its parameter-file mapping (or its config)."""
     return describe(model_config_from_dict(model) if isinstance(model, dict) else model)
 
 
-def report(claim_id: str, results: dict[str, dict], *, scale: str, **setup) -> dict:
-    """:func:`singledir.pages.scorecard.report` with the finding's setup given as keywords
-    (``data``, ``network``, ``epochs``, ``seeds``, ``layers``, ``statistic``; any value, written as text)."""
-    return scorecard.report(claim_id, results, scale=scale, setup=setup)
+def scale_line(setup: dict) -> str:
+    """What was run, in one line, from a finding's setup: ``"data mnist5k (1000); network ...;
+    seeds 28; epochs 8"``."""
+    return "; ".join(f"{k} {setup[k]}" for k in ("data", "network", "seeds", "epochs") if k in setup)
+
+
+def report(claim_id: str, results: dict[str, dict], *, data, network, epochs, seeds, layers, statistic) -> dict:
+    """:func:`singledir.pages.scorecard.report` with the finding's setup given as keywords (any
+    value, written as text); its scale line is made from them (:func:`scale_line`)."""
+    setup = {"data": data, "network": network, "epochs": epochs, "seeds": seeds, "layers": layers,
+             "statistic": statistic}
+    return scorecard.report(claim_id, results, scale=scale_line(setup), setup=setup)
 
 
 @dataclass(frozen=True)
@@ -60,14 +55,12 @@ class Setup:
     n_test: int | None = None
     n_train: int | None = None  # training images of ``dataset`` the chapter uses (None = all): runs on it draw theirs from these
     image_size: int | None = None  # resize folder images to this square size
+    # held-out set of the runs that ask for it (``run(..., unused_to_test=setup.unused_to_test)``):
+    # the test set plus the training images a network does not train on
+    unused_to_test: bool = False
     executor: str = "local"
     address: str | None = None
     group_size: int | None = None  # most networks trained at once (None: the measured best for the network on this device)
-
-    @classmethod
-    def from_params(cls, params: dict) -> "Setup":
-        """The Setup of a chapter's parameters (its ``globals()``): every field the chapter declares."""
-        return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
 
     def data_text(self, model: dict, n: int | None, what: str = "") -> str:
         """The model's data with its training images: ``"mnist5k (1000)"``, ``"mnist5k (all)"``,
