@@ -64,3 +64,13 @@ def test_a_part_without_a_number_reads_n_a_not_nan():
     _, (r,) = verdicts.decide("E3", {"conv net": e3})
     assert scorecard_mod.mde_text(r) == (f"Inconclusive part (conv net): with 80% power this run detects an effect of "
                                      f"{stats.mde(e3):.3f} beyond the rule's boundary.")
+
+
+def test_a_description_route_does_not_repeat_its_verdict_word():
+    from singledir.pages.scorecard import route_text
+
+    assert route_text({"verdict": "description", "route": "description: n = 2"}) == "n = 2"
+    assert route_text({"verdict": "description", "route": "description: every replicate the same"}) == \
+        "every replicate the same"
+    assert route_text({"verdict": "contradicted", "route": "smaller than 0.3"}) == "smaller than 0.3"
+    assert route_text({"verdict": "inconclusive"}) == ""

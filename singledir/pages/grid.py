@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..decide.claims import CLAIMS
 from ..decide.verdicts import claim_order, corrected_verdicts
+from .scorecard import route_text as _route_text
 
 SHORT_NAMES = {
     "E1": "corrupted labels: ablation curves fall faster", "E2": "corrupted labels: more sensitive to noise",
@@ -79,7 +80,7 @@ def verdict_box(claim_id: str, findings: list[dict]) -> str:
     rows = ["| part | estimate (95% interval) | rule | at 95% | after correction |", "|---|---|---|---|---|"]
     for p, after in zip(f["parts"], c["parts"]):
         role = " (primary)" if p.get("primary") else ""
-        route = f": {p['route']}" if p.get("route") else ""
+        route = f": {_route_text(p)}" if p.get("route") else ""
         rows.append(f"| {p['name']}{role} | {num(p['estimate'])} ({num(p['ci_low'])} to {num(p['ci_high'])}), "
                     f"n {p['n']} | {p['rule']} | {p['verdict']}{route} | {mark(after)} |")
     return (f":::{{admonition}} {claim_id}: {c['headline']}\n:class: verdict {c['headline']}\n\n"

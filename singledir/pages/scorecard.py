@@ -118,6 +118,13 @@ def mde_text(part: PartResult) -> str:
             "beyond the rule's boundary." + sens)
 
 
+def route_text(part: dict) -> str:
+    """A part's route as it follows its verdict word on a page: a description's route without the
+    word it repeats (``"n = 2"``, not ``"description: n = 2"``)."""
+    route = str(part.get("route", ""))
+    return route.split(": ", 1)[1] if route.startswith(f"{DESCRIPTION}: ") else route
+
+
 def _cell(t) -> str:
     return str(t).replace("|", "\\|").replace("\n", " ")
 
@@ -159,7 +166,7 @@ def _scorecard_rows(findings: list[dict], corrected: dict[str, dict]) -> list[st
             role = "primary" if p.get("primary") else "secondary"
             c = corrected[f["id"]]
             verdicts = f"**{c['headline']}**; {c['verdict']}" if first else ""
-            route = f": {_cell(p['route'])}" if p.get("route") else ""
+            route = f": {_cell(route_text(p))}" if p.get("route") else ""
             rows.append(
                 f"| {_id_cell(f) if first else ''} | {_cell(f['claim']) if first else ''} | "
                 f"{_cell(p['name'])} ({role}); {_cell(p['paper'] or f['paper'])} | "
