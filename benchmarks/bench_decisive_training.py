@@ -81,12 +81,12 @@ def workload(v: dict[str, dict]) -> dict[str, float]:
           + e3["n_networks"] * e3["train"]["epochs"] * conv_n
           + len(e4_conv["seeds"]) * e4_conv["train"]["epochs"] * conv_n
           + len(bn_["seeds"]) * bn_["train"]["epochs"] * conv_n
-          + len(c8["alphas"]) * len(c8["f2_conv_seeds"]) * c8["f2_conv_train"]["epochs"] * c8["f2_conv_n_train"])
+          + len(c8["alphas"]) * len(c8["f2_conv"]["seeds"]) * c8["f2_conv"]["train"]["epochs"] * c8["f2_conv"]["n_train"])
     plain = len(bn_["seeds"]) * bn_["train"]["epochs"] * conv_n
     mlp128 = (len(e1["corruptions"]) * len(e1["mlp_seeds"]) * e1["mlp_train"]["epochs"] * n_all
               + len(c5["mlp"]["seeds"]) * c5["mlp"]["train"]["epochs"] * n_all
               + len(e5["learning_rates"]) * len(e5["batch_sizes"]) * len(e5["seeds"]) * e5["epochs"] * e5["n_train"]
-              + len(c8["alphas"]) * len(c8["f2_mlp_seeds"]) * c8["f2_mlp_train"]["epochs"] * c8["f2_n_train"])
+              + len(c8["alphas"]) * len(c8["f2_mlp"]["seeds"]) * c8["f2_mlp"]["train"]["epochs"] * c8["f2_mlp"]["n_train"])
     mlp256 = (2 * len(dropout["rates"]) + 1) * len(dropout["seeds"]) * dropout["train"]["epochs"] * dropout["n_train"]
     mlp512 = len(e4_mlp["seeds"]) * e4_mlp["train"]["epochs"] * e4_mlp["n_train"]
     return {"mlp 128-128": mlp128, "mlp 256-256": mlp256, "mlp 512-512": mlp512,
