@@ -50,3 +50,20 @@ def test_an_interval_clipped_at_the_range_or_too_few_replicates_gives_no_pivot()
     assert math.isnan(sizing.pivot_of(clipped)["scale"])
     two = pd.Series({"n": 2, "ours": 0.5, "ci_low": 0.2, "ci_high": 0.8})
     assert math.isnan(sizing.pivot_of(two)["scale"])
+
+
+def test_power_at_inverts_n_needed_for_a_mean():
+    """For a t pivot the power at the count n_needed gives is at least the power asked for, and one
+    replicate fewer falls short of it; an effect far beyond reach gives the floor, one trivially in
+    reach the ceiling."""
+    from singledir.decide import stats
+    from singledir.decide.rules import POSITIVE
+    from singledir.decide.sizing import power_at
+
+    pilot = stats.mean_ci([0.3, -0.2, 0.5, 0.1, 0.0, 0.4])
+    detect = POSITIVE.detectable
+    n = int(stats.n_needed(pilot, lambda r: detect(r, power=0.8), 0.1))
+    assert power_at(pilot, detect, 0.1, n) >= 0.8 - 1e-9
+    assert power_at(pilot, detect, 0.1, n - 1) < 0.8
+    assert power_at(pilot, detect, 1e-6, 3) == 0.05
+    assert power_at(pilot, detect, 100.0, 3) == 0.9999

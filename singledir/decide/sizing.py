@@ -48,6 +48,25 @@ def pivot_of(row: pd.Series) -> dict:
     return out
 
 
+def power_at(result: dict, detectable, effect: float, n: int) -> float:
+    """The power with which ``n`` replicates of ``result``'s spread detect ``effect``: the power at
+    which ``detectable(result_at_n, power=...)`` (a rule's :meth:`~singledir.decide.rules.Rule.detectable`)
+    equals ``effect``, found by bisection on (0.05, 0.9999) and clipped there (below 0.05 a test at 95% has no
+    noncentrality to solve for); NaN without a spread."""
+    if not (np.isfinite(result.get("scale", np.nan)) and result.get("scale", 0) > 0 and n >= 3):
+        return float("nan")
+    at_n = stats.with_n(result, n)
+    lo, hi = 0.05, 0.9999
+    if detectable(at_n, power=hi) <= effect:
+        return hi
+    if detectable(at_n, power=lo) >= effect:
+        return lo
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if detectable(at_n, power=mid) <= effect else (lo, mid)
+    return (lo + hi) / 2
+
+
 def sizes(ledgers: list[Path], power: float = stats.POWER, primary_only: bool = True) -> pd.DataFrame:
     """Per part (and per build): the replicates its spread needs for ``power`` at its effect of
     interest; one row per part with ``n_<build>`` columns and ``n_needed``, the largest."""

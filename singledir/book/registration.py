@@ -1,0 +1,81 @@
+"""Registering a design before its networks exist.
+
+A registration is one commit, made before the first build of a preset, that holds the preset, the
+rules and a record in the ledger (``results/PRESET-registration.json``): the design hash (what
+decides the numbers: :func:`singledir.book.keys.design_hash`), the counts and seeds, and each primary
+part's power at its effect of interest, computed from the spread of the builds the ledger already
+holds (never from their verdicts: :mod:`singledir.decide.sizing`).
+
+Its networks must not exist before its build: every seed a registered preset uses is one that no
+preset with a scorecard in the ledger used (:func:`seed_overlap`; ``tests/test_registration.py``
+runs it over every registered preset).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..pages.scorecard import LEDGER_NAME
+
+COUNT_KEYS = ("n_networks", "networks")  # how many consecutive seeds a ``*first_seed`` key starts
+
+
+def _is_seed_key(key: str) -> bool:
+    return "seed" in key.lower()
+
+
+def _as_seeds(key: str, value, scopes: list[dict]) -> set[int]:
+    """The seeds one ``*seed*`` entry names: an integer, a list of them, or for ``*first_seed`` the
+    run of consecutive seeds its mapping's count (:data:`COUNT_KEYS`) starts."""
+    if isinstance(value, bool) or value is None:
+        return set()
+    if isinstance(value, int):
+        if key.lower().endswith("first_seed"):
+            count = next((s[k] for s in scopes for k in COUNT_KEYS if isinstance(s.get(k), int)), 1)
+            return set(range(value, value + count))
+        return {value}
+    if isinstance(value, (list, tuple)):
+        return {v for v in value if isinstance(v, int) and not isinstance(v, bool)}
+    return set()
+
+
+def seeds_in(params: dict, _outer: tuple[dict, ...] = ()) -> set[int]:
+    """Every seed a chapter's (effective) parameters name, at any depth of their mappings: each key
+    with ``seed`` in its name, a ``*first_seed`` with the count beside it (in its own mapping, else
+    the one above)."""
+    out = set()
+    for key, value in params.items():
+        if isinstance(value, dict):
+            out |= seeds_in(value, (params, *_outer))
+        elif _is_seed_key(str(key)):
+            out |= _as_seeds(str(key), value, [params, *_outer])
+    return out
+
+
+def ledger_presets(ledger: Path) -> set[str]:
+    """The presets with a scorecard in the ledger (``PRESET-DATE-DESIGN[.N].csv``)."""
+    return {m["preset"] for p in Path(ledger).glob("*.csv") if (m := re.fullmatch(LEDGER_NAME, p.name))}
+
+
+def preset_seeds(params_path: Path) -> set[int]:
+    """Every seed the chapters of a parameter file use, its chapters' own defaults included."""
+    from .params import chapter_paths, effective_parameters, load_params
+
+    chapters = chapter_paths()
+    per = load_params(Path(params_path), chapters)
+    return set().union(*(seeds_in(effective_parameters(src, per[name])) for name, src in chapters.items()))
+
+
+def seed_overlap(params_path: Path, ledger: Path, presets: Path) -> dict[str, set[int]]:
+    """``{earlier preset: the seeds it shares with params_path}`` over every preset with a scorecard
+    in the ledger (found as ``presets/PRESET.yml``); empty when the preset's networks are all new."""
+    mine = preset_seeds(params_path)
+    out = {}
+    for name in sorted(ledger_presets(ledger)):
+        path = Path(presets) / f"{name}.yml"
+        if not path.exists():
+            raise FileNotFoundError(f"the ledger holds builds of preset {name!r} but {path} is gone: "
+                                    "restore it, its seeds must stay known")
+        if Path(path).resolve() != Path(params_path).resolve() and (shared := mine & preset_seeds(path)):
+            out[name] = shared
+    return out

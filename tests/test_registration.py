@@ -1,0 +1,34 @@
+"""singledir.book.registration: the seeds a preset names, the presets the ledger holds, overlaps."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from singledir.book import registration as reg
+
+
+def test_seeds_in_reads_every_seed_key_at_any_depth():
+    params = {"seed": 3, "curves": {"seed": 7, "grid": 21}, "e4_mlp": {"seeds": [0, 1, 2], "epochs": 40},
+              "bn_seeds": [10, 11], "f2_conv_seeds": [], "flag_seed": True, "n_networks": 4,
+              "e3_first_seed": 100, "other": {"first_seed": 50, "networks": 2}, "label": "seed 99"}
+    assert reg.seeds_in(params) == {3, 7, 0, 1, 2, 10, 11, 100, 101, 102, 103, 50, 51}
+
+
+def test_a_first_seed_without_a_count_is_one_seed():
+    assert reg.seeds_in({"first_seed": 9}) == {9}
+
+
+def test_ledger_presets_are_read_from_the_scorecard_names(tmp_path):
+    for name in ("default-2026-12-07-a1de0c2df9a6.csv", "other_seeds-2026-11-29-9b07fff7c9ac.2.csv",
+                 "confirmatory_fashion-2026-12-08-0123456789ab.csv", "README.md", "notes.csv"):
+        (tmp_path / name).write_text("x\n")
+    assert reg.ledger_presets(tmp_path) == {"default", "other_seeds", "confirmatory_fashion"}
+
+
+def test_a_ledger_preset_whose_file_is_gone_is_an_error(tmp_path):
+    ledger, presets = tmp_path / "results", tmp_path / "params"
+    ledger.mkdir(), presets.mkdir()
+    (ledger / "vanished-2026-12-07-a1de0c2df9a6.csv").write_text("x\n")
+    with pytest.raises(FileNotFoundError, match="preset 'vanished'.*restore it"):
+        reg.seed_overlap(Path("params/smoke.yml"), ledger, presets)
