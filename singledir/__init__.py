@@ -33,6 +33,7 @@ checks this and that no two modules import each other in a circle):
   knows the renderer;
 * ``book``: ``shared`` (the defaults several chapters share, ``chapters/shared.yml``), ``parsed``
   (each chapter's source parsed once), ``params`` (parameter files), ``runner`` (executing a chapter), ``results`` (the findings files a run
-  wrote), ``staging`` (rendering), ``cli`` (``python -m singledir.book``).
+  wrote), ``staging`` (rendering), ``registration`` (seeds a
+  preset names, overlaps with the ledger's presets), ``cli`` (``python -m singledir.book``).
 """
 __version__ = "0.2.0"
