@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from singledir.book import registration as reg
+from singledir.book.params import ROOT
 
 
 def test_seeds_in_reads_every_seed_key_at_any_depth():
@@ -31,16 +32,16 @@ def test_a_ledger_preset_whose_file_is_gone_is_an_error(tmp_path):
     ledger.mkdir(), presets.mkdir()
     (ledger / "vanished-2026-12-07-a1de0c2df9a6.csv").write_text("x\n")
     with pytest.raises(FileNotFoundError, match="preset 'vanished'.*restore it"):
-        reg.seed_overlap(Path("params/smoke.yml"), ledger, presets)
+        reg.seed_overlap(ROOT / "params/smoke.yml", ledger, presets)
 
 
 def test_the_default_presets_seeds_are_those_its_groups_name():
     """Every seed of the default book: bn, mlp, e1, e4 and e5 seeds lie in 0-4, chapter 1's and the
     curves' seed is 0, and E3's 28 networks start at 100."""
-    assert reg.preset_seeds(Path("params/default.yml")) == set(range(5)) | set(range(100, 128))
+    assert reg.preset_seeds(ROOT / "params/default.yml") == set(range(5)) | set(range(100, 128))
 
 
 def test_other_seeds_shares_only_its_curve_seed_with_the_default_book():
     """other_seeds replaces every network's seed; its ablation orders' seed, 1, is also a network seed of
     the default book, and the overlap counts every kind of seed alike."""
-    assert reg.seed_overlap(Path("params/other_seeds.yml"), Path("results"), Path("params"))["default"] == {1}
+    assert reg.seed_overlap(ROOT / "params/other_seeds.yml", ROOT / "results", ROOT / "params")["default"] == {1}
