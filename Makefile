@@ -13,12 +13,12 @@ MATHJAX_VERSION := 3.2.2
 export SINGLEDIR_CACHE ?= $(CURDIR)/.cache
 export PYTHONUNBUFFERED := 1
 
-.PHONY: book test bench env clean chromium folder-example
+.PHONY: book test bench env clean chromium folder-example datasets
 
 # Chapter 7's example of "your own model": a LeNet trained by a plain PyTorch script.
 EXAMPLE_WEIGHTS := $(SINGLEDIR_CACHE)/examples/lenet-mnist5k.pt
 
-book: $(VENV)/.installed $(MATHJAX) $(EXAMPLE_WEIGHTS)
+book: $(VENV)/.installed $(MATHJAX) $(EXAMPLE_WEIGHTS) datasets
 	$(PY) -m singledir.book --params $(PARAMS) $(if $(strip $(ONLY)),--only $(ONLY)) $(if $(strip $(RECORD)),--record)
 
 $(EXAMPLE_WEIGHTS): examples/lenet.py | $(VENV)/.installed
@@ -51,6 +51,14 @@ $(MATHJAX):
 # params/folder_example.yml reads this ImageFolder tree (mnist5k written out as PNG files).
 folder-example: $(VENV)/.installed
 	$(PY) examples/export_folder.py --dataset mnist5k --out $(SINGLEDIR_CACHE)/examples/mnist5k-png
+
+# A parameter file on Fashion-MNIST reads Debian's dataset-fashion-mnist package, installed here where
+# missing (the package registries are the only network the set-up uses).
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+datasets:
+	@if grep -qs "fashion_mnist" $(PARAMS) && [ ! -f $(FASHION_DIR)/train-images-idx3-ubyte.gz ]; then \
+	  echo "installing Debian's dataset-fashion-mnist for $(PARAMS)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist >/dev/null; fi
 
 # The real-browser test (tests/test_browser.py) drives Debian's Chromium.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -79,3 +79,56 @@ def seed_overlap(params_path: Path, ledger: Path, presets: Path) -> dict[str, se
         if Path(path).resolve() != Path(params_path).resolve() and (shared := mine & preset_seeds(path)):
             out[name] = shared
     return out
+
+
+# What sets each primary part's replicates: (chapter, the parameter that counts them). A part's
+# registered count is its count in the latest default build scaled by how much the preset raises that
+# parameter (a list counts its members; "a*b" multiplies two lists' lengths: E5's grid settings).
+DRIVERS = {
+    "E1": ("02_memorization", "e1.mlp_seeds"), "E2": ("02_memorization", "e1.mlp_seeds"),
+    "E3": ("03_generalization", "e3.n_networks"), "E4": ("03_generalization", "e4_conv.seeds"),
+    "E5": ("03_generalization", "e5_grid.learning_rates*e5_grid.batch_sizes"),
+    "E6": ("04_dropout_batchnorm", "dropout.seeds"), "E7": ("04_dropout_batchnorm", "bn.seeds"),
+    "E8": ("05_selectivity", "bn.seeds"), "E9": ("05_selectivity", "mlp.seeds"),
+    "E10": ("06_ablation_value", "bn.seeds"), "E11": ("05_selectivity", "bn.seeds"),
+    "E12": ("05_selectivity", "bn.seeds"), "E13": ("05_selectivity", "mlp.seeds"),
+    "F1": ("08_after_the_paper", "bn.seeds"), "F2": ("08_after_the_paper", "f2_mlp.seeds"),
+    "F3": ("08_after_the_paper", "bn.seeds"), "F4": ("08_after_the_paper", "mlp.seeds"),
+    "F5": ("08_after_the_paper", "e4_mlp.seeds"), "F6": ("08_after_the_paper", "e4_conv.seeds"),
+    "F7": ("08_after_the_paper", "e1.mlp_seeds"),
+    "F8": ("08_after_the_paper", "e5_grid.learning_rates*e5_grid.batch_sizes"),
+}
+
+
+def driver_count(params: dict, spec: str) -> int:
+    """The count a :data:`DRIVERS` entry names in a chapter's effective parameters."""
+    out = 1
+    for dotted in spec.split("*"):
+        value = params
+        for key in dotted.split("."):
+            value = value[key]
+        out *= len(value) if isinstance(value, (list, tuple)) else int(value)
+    return out
+
+
+def _effective(params_path: Path) -> dict[str, dict]:
+    from .params import chapter_paths, effective_parameters, load_params
+
+    chapters = chapter_paths()
+    per = load_params(Path(params_path), chapters)
+    return {name: effective_parameters(src, per[name]) for name, src in chapters.items()}
+
+
+def expected_replicates(params_path: Path, reference: Path, reference_params: Path) -> dict[str, int]:
+    """Per primary part, the replicates ``params_path`` gives it: its ``n`` in the ``reference``
+    ledger scorecard times the ratio of the preset's driver count to ``reference_params``' (for E5
+    and F8, settings that fit, the reference build's share of settings that fit)."""
+    import pandas as pd
+
+    mine, ref = _effective(params_path), _effective(reference_params)
+    rows = pd.read_csv(reference, comment="#")
+    out = {}
+    for _, r in rows[rows.role == "primary"].iterrows():
+        chapter, spec = DRIVERS[r["id"]]
+        out[r["id"]] = int(round(int(r["n"]) * driver_count(mine[chapter], spec) / driver_count(ref[chapter], spec)))
+    return out
