@@ -126,3 +126,21 @@ def forest_figure(table: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
+
+
+def ledger_forest_table(card: pd.DataFrame, label: str) -> pd.DataFrame:
+    """:func:`forest_table`'s rows for a build recorded in the ledger (its scorecard CSV, read as
+    text), labelled ``label``: the primary parts' estimates and intervals as that build wrote them."""
+    rows = []
+    for _, r in card[card.role == "primary"].iterrows():
+        claim = CLAIMS.get(r["id"])
+        part = next((q for q in claim.parts if q.name == r["part"]), None) if claim else None
+        if part is None:
+            continue
+        kind, scale = _scaler(r["id"], part)
+        est, lo, hi = (float(r[c]) if isinstance(r[c], str) and r[c] else math.nan for c in ("ours", "ci_low", "ci_high"))
+        lo, hi = sorted((scale(lo), scale(hi))) if math.isfinite(lo) and math.isfinite(hi) else (math.nan,) * 2
+        rows.append({"id": r["id"], "part": r["part"], "kind": kind, "x": scale(est), "lo": lo, "hi": hi,
+                     "paper": scale(_paper_value(part.paper)), "headline": r["headline"],
+                     "route": r.get("route", "") if isinstance(r.get("route", ""), str) else "", "build": label})
+    return pd.DataFrame(rows, columns=["id", "part", "kind", "x", "lo", "hi", "paper", "headline", "route", "build"])
