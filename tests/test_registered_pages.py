@@ -80,3 +80,19 @@ def test_the_numbers_give_each_parts_power_at_registration(tmp_path):
     numbers = registered_markdown(registered_builds(ledger, presets))
     assert "paper's side of 0; power 0.91 when registered |" in numbers
     assert "power" not in next(line for line in numbers.splitlines() if line.startswith("| E2 |"))
+
+
+def test_a_forest_of_three_builds_is_as_tall_as_one_of_one_build_but_for_its_legend(tmp_path):
+    """The registered builds share each row with this build: the figure grows by its legend only,
+    so that the first page keeps its height."""
+    from PIL import Image
+
+    from singledir.pages.forest import forest_figure
+
+    card = pd.read_csv(CARD, dtype=str, keep_default_na=False, na_values=[""])
+    one = ledger_forest_table(card, "this build")
+    three = pd.concat([ledger_forest_table(card, "MNIST, registered"), ledger_forest_table(card, "Fashion, registered"), one])
+    forest_figure(one, tmp_path / "one.png")
+    forest_figure(three, tmp_path / "three.png")
+    h1, h3 = Image.open(tmp_path / "one.png").size[1], Image.open(tmp_path / "three.png").size[1]
+    assert h3 - h1 == 30  # 0.3 inches of legend at 100 dpi
