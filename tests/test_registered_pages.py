@@ -96,3 +96,10 @@ def test_a_forest_of_three_builds_is_as_tall_as_one_of_one_build_but_for_its_leg
     forest_figure(three, tmp_path / "three.png")
     h1, h3 = Image.open(tmp_path / "one.png").size[1], Image.open(tmp_path / "three.png").size[1]
     assert h3 - h1 == 30  # 0.3 inches of legend at 100 dpi
+
+
+def test_a_registered_preset_whose_file_is_gone_is_named_by_its_preset(tmp_path):
+    ledger, presets = _ledger(tmp_path)
+    (presets / "mine.yml").unlink()
+    [b] = registered_builds(ledger, presets)
+    assert b["label"] == "mine, registered" and b["card"] is not None

@@ -146,16 +146,19 @@ def registered_builds(ledger: Path, presets: Path, say=None) -> list[dict]:
     import json
 
     from ..pages.scorecard import ledger_files, read_ledger_file
-    from .params import read_params_file
+    from .params import BookError, read_params_file
     from .shared import shared_defaults
 
     out = []
     for path in sorted(Path(ledger).glob("*-registration.json")):
         rec = json.loads(path.read_text())
         preset, design = rec["preset"], rec["design"]
-        data = (read_params_file(Path(presets) / f"{preset}.yml").get("defaults") or {}).get("data") or {}
-        dataset = data.get("dataset") or shared_defaults()["data"]["dataset"]
-        label = f"{DATASET_NAMES.get(dataset, dataset)}, registered"
+        try:
+            data = (read_params_file(Path(presets) / f"{preset}.yml").get("defaults") or {}).get("data") or {}
+            dataset = data.get("dataset") or shared_defaults()["data"]["dataset"]
+            label = f"{DATASET_NAMES.get(dataset, dataset)}, registered"
+        except BookError:  # the preset's file is gone: the ledger still names its build
+            label = f"{preset}, registered"
         card = file = None
         for f, m in sorted(ledger_files(Path(ledger), preset, say).items(), key=lambda x: (x[1]["date"], x[1]["n"] or "")):
             if m["design"] == design and not isinstance(t := read_ledger_file(f, design), str):
