@@ -30,6 +30,7 @@ from .checks import cache_folder_problem
 from .keys import chapter_key, design_hash, executed_key, executed_meta
 from .lock import BuildFolderBusy, build_lock
 from .provenance import forest_line, last_execution, record_execution, stage_figures
+from .registration import registered_builds
 from .params import ROOT, BookError, chapter_paths, check_dask_addresses, load_params, read_params_file
 from .results import chapter_findings, clean_leftovers, findings_problem
 from .runner import execute_chapter, say
@@ -267,7 +268,8 @@ def _finish(params_path: Path, build_dir: Path, chapters: dict[str, Path], param
         ledger = ledger_markdown(LEDGER, Path(params_path).stem, design, say)
         figures = stage_figures(build_dir, src_dir, metas, design, fresh, {
             "line": forest_line(metas, design, preset), "figures": {"fig-forest": "forest.csv"}})
-        stage(exec_dir, src_dir, built, findings, info, ledger, design, figures)
+        registered = registered_builds(LEDGER, ROOT / "params", say)
+        stage(exec_dir, src_dir, built, findings, info, ledger, design, figures, registered)
         _render_if_needed(src_dir, build_dir)
     if not_built:
         say(f"not built yet with {preset}: {', '.join(not_built)}"

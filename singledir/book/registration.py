@@ -132,3 +132,38 @@ def expected_replicates(params_path: Path, reference: Path, reference_params: Pa
         chapter, spec = DRIVERS[r["id"]]
         out[r["id"]] = int(round(int(r["n"]) * driver_count(mine[chapter], spec) / driver_count(ref[chapter], spec)))
     return out
+
+
+DATASET_NAMES = {"mnist5k": "MNIST", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+                 "digits": "digits"}
+
+
+def registered_builds(ledger: Path, presets: Path, say=None) -> list[dict]:
+    """Every preset registered in the ledger (``PRESET-registration.json``), oldest registration
+    first: ``preset``, ``design``, ``registered`` (its date), ``label`` (its dataset, for the first
+    page), and ``card`` / ``file``, the scorecard its build recorded with the registered design (the
+    first one: a registered build is recorded once), or None while it is not built."""
+    import json
+
+    from ..pages.scorecard import ledger_files, read_ledger_file
+    from .params import BookError, read_params_file
+    from .shared import shared_defaults
+
+    out = []
+    for path in sorted(Path(ledger).glob("*-registration.json")):
+        rec = json.loads(path.read_text())
+        preset, design = rec["preset"], rec["design"]
+        try:
+            data = (read_params_file(Path(presets) / f"{preset}.yml").get("defaults") or {}).get("data") or {}
+            dataset = data.get("dataset") or shared_defaults()["data"]["dataset"]
+            label = f"{DATASET_NAMES.get(dataset, dataset)}, registered"
+        except BookError:  # the preset's file is gone: the ledger still names its build
+            label = f"{preset}, registered"
+        card = file = None
+        for f, m in sorted(ledger_files(Path(ledger), preset, say).items(), key=lambda x: (x[1]["date"], x[1]["n"] or "")):
+            if m["design"] == design and not isinstance(t := read_ledger_file(f, design), str):
+                card, file = t, f
+                break
+        out.append({"preset": preset, "design": design, "registered": rec["registered"], "label": label,
+                    "card": card, "file": file, "record": rec})
+    return sorted(out, key=lambda b: (b["registered"], b["preset"]))

@@ -51,6 +51,7 @@ LEDGER_PAGE = "ledger_table.md"  # the ledger's earlier verdicts, included by in
 
 
 POWER_PAGE = "power_table.md"  # what this build could detect per part, included by index.md
+REGISTERED_PAGE = "registered.md"  # the registered builds' verdicts in numbers, in index.md
 GRID_PAGE = "verdict_grid.md"  # every claim's headline at a glance, included at the top of index.md
 FOREST_FIGURE, FOREST_DATA = "forest.png", "forest.csv"  # every primary part against its rule, in index.md
 
@@ -160,26 +161,31 @@ def _write_if_changed(path: Path, text: str) -> bool:
 
 
 def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] | None = None,
-          info: str = "", ledger: str = "", design: str = "", figures: dict | None = None) -> bool:
+          info: str = "", ledger: str = "", design: str = "", figures: dict | None = None,
+          registered: list[dict] | None = None) -> bool:
     """Stage the book in ``src_dir`` with the executed chapters ``names`` (the table of contents
     lists only those); True if anything changed. ``figures``: the line under each figure and its
-    data file, per page (:func:`singledir.book.provenance.stage_figures`, which copied the files)."""
+    data file, per page (:func:`singledir.book.provenance.stage_figures`, which copied the files).
+    ``registered``: the registered builds (:func:`singledir.book.registration.registered_builds`),
+    shown on the first page and in each verdict box beside this build."""
     from .provenance import FIGURE_DATA, PROVENANCE_FILE
 
     from ..pages.scorecard import power_markdown, scale_markdown, scorecard_markdown
-    from ..pages.grid import VERDICT_DIR, grid_markdown, verdict_box
+    from ..pages.grid import VERDICT_DIR, grid_markdown, registered_columns, registered_markdown, verdict_box
     from ..decide.claims import CLAIMS
 
     shown = [f for f in (findings or []) if f.get("chapter") in names]
     changed = _write_if_changed(src_dir / SCORECARD_PAGE, scorecard_markdown(shown))
     changed |= _write_if_changed(src_dir / SCALE_PAGE, scale_markdown(shown))
     changed |= _write_if_changed(src_dir / POWER_PAGE, power_markdown(shown))
-    changed |= _write_forest(src_dir, shown)
+    registered = registered or []
+    changed |= _write_forest(src_dir, shown, registered)
     changed |= _copy_if_changed(src_dir / FOREST_DATA, src_dir / FIGURE_DATA / FOREST_DATA)  # beside index.html
     changed |= _write_if_changed(src_dir / PROVENANCE_FILE, json.dumps(figures or {}, indent=1, sort_keys=True) + "\n")
-    changed |= _write_if_changed(src_dir / GRID_PAGE, grid_markdown(shown))
+    changed |= _write_if_changed(src_dir / GRID_PAGE, grid_markdown(shown, registered_columns(registered)))
+    changed |= _write_if_changed(src_dir / REGISTERED_PAGE, registered_markdown(registered))
     for cid in CLAIMS:  # each chapter's closing box for a claim, the first page's headline in it
-        changed |= _write_if_changed(src_dir / VERDICT_DIR / f"{cid}.md", verdict_box(cid, shown))
+        changed |= _write_if_changed(src_dir / VERDICT_DIR / f"{cid}.md", verdict_box(cid, shown, registered))
     changed |= _write_if_changed(src_dir / BUILD_INFO_PAGE, info)
     changed |= _write_if_changed(src_dir / LEDGER_PAGE, (f"This build's design: `{design}`.\n\n" if design else "")
                                  + (ledger or "*No ledger.*\n"))
@@ -197,13 +203,17 @@ def stage(exec_dir: Path, src_dir: Path, names: list[str], findings: list[dict] 
     return changed
 
 
-def _write_forest(src_dir: Path, findings: list[dict]) -> bool:
-    """The forest plot of ``findings``' primary parts and its numbers, beside the first page."""
+def _write_forest(src_dir: Path, findings: list[dict], registered: list[dict]) -> bool:
+    """The forest plot of ``findings``' primary parts and its numbers, beside the first page, with
+    the registered builds' (those built) above this build's."""
     import tempfile
 
-    from ..pages.forest import forest_figure, forest_table
+    import pandas as pd
 
-    table = forest_table(findings)
+    from ..pages.forest import forest_figure, forest_table, ledger_forest_table
+
+    tables = [ledger_forest_table(b["card"], b["label"]) for b in registered if b["card"] is not None]
+    table = pd.concat([*tables, forest_table(findings)], ignore_index=True) if tables else forest_table(findings)
     changed = _write_if_changed(src_dir / FOREST_DATA, table.to_csv(index=False))
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / FOREST_FIGURE

@@ -71,12 +71,18 @@ def forest_table(findings: list[dict], label: str = "this build") -> pd.DataFram
     return pd.DataFrame(rows, columns=["id", "part", "kind", "x", "lo", "hi", "paper", "headline", "route", "build"])
 
 
+SHORT = {"reproduced": "repr.", "contradicted": "contr.", "inconclusive": "incon.", "description": "descr."}
+MARKERS = "osD^v"  # one per build, in the legend's order
+
+
 def forest_figure(table: pd.DataFrame, path: Path) -> None:
-    """Draw :func:`forest_table` rows (several builds side by side where ``build`` differs) into
-    ``path`` (PNG): one row per primary part, its interval coloured and labelled by its headline
-    verdict (the word is written beside it: colour is never the only signal); an arrow at the
-    axis' edge where an interval goes on past it. Column-wide, its text at the page's smallest
-    legible size (:mod:`singledir.pages.figures`)."""
+    """Draw :func:`forest_table` rows into ``path`` (PNG): one row per primary part, its interval
+    coloured and labelled by its headline verdict (the word is written beside it: colour is never
+    the only signal); an arrow at the axis' edge where an interval goes on past it. Several builds
+    (``build`` differs: the registered builds and this one) share each row, one thin line each with
+    its own marker, named in a legend, and the verdict words stand side by side in the legend's
+    order, shortened, so that the figure is as tall as for one build. Column-wide, its text at the
+    page's smallest legible size (:mod:`singledir.pages.figures`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -84,11 +90,9 @@ def forest_figure(table: pd.DataFrame, path: Path) -> None:
 
     from .figures import COLUMN_INCHES, DPI, MIN_FONT_PT
 
-    ids = list(dict.fromkeys(table.id))
-    builds = list(dict.fromkeys(table.build))
-    pt = MIN_FONT_PT  # the page's smallest legible text, at the column's width
-    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 0.19 * max(len(ids), 1) * max(len(builds), 1) ** 0.5 + 1.0),
-                           dpi=DPI)
+    ids, builds = list(dict.fromkeys(table.id)), list(dict.fromkeys(table.build))
+    legend = 0.3 if len(builds) > 1 else 0.0
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 0.19 * max(len(ids), 1) + 1.0 + legend), dpi=DPI)
     if not ids:
         ax.text(0.5, 0.5, "No findings yet: execute the chapters (make book).", ha="center", va="center")
         ax.set_axis_off()
@@ -102,27 +106,60 @@ def forest_figure(table: pd.DataFrame, path: Path) -> None:
     ax.axvline(0, color="black", lw=0.8)
     ax.axvline(1, color="black", lw=0.8, ls="--")
     for j, build in enumerate(builds):
-        off = (j - (len(builds) - 1) / 2) * 0.25
-        for _, r in table[table.build == build].iterrows():
-            y = ids.index(r.id) + off
-            c = COLOURS.get(r.headline, "#8c959f")
-            if math.isfinite(r.lo):
-                lo, hi = max(r.lo, X_RANGE[0]), min(r.hi, X_RANGE[1])
-                ax.plot([lo, hi], [y, y], color=c, lw=2.2, solid_capstyle="butt")
-                ax.plot([min(max(r.x, X_RANGE[0]), X_RANGE[1])], [y], "o", color=c, ms=4)
-                for edge, beyond, marker in ((X_RANGE[0], r.lo < X_RANGE[0], "<"), (X_RANGE[1], r.hi > X_RANGE[1], ">")):
-                    if beyond:  # the interval goes on past the axis
-                        ax.plot([edge], [y], marker, color=c, ms=6, clip_on=False)
-            if math.isfinite(r.paper):
-                ax.plot([min(max(r.paper, X_RANGE[0]), X_RANGE[1])], [y], "x", color="black", ms=5)
-            ax.text(X_RANGE[1] + 0.1, y, r.headline + (f" ({build})" if len(builds) > 1 else ""),
-                    va="center", fontsize=pt, color=c)
-    ax.set_yticks(range(len(ids)), ids, fontsize=pt)
-    ax.tick_params(axis="x", labelsize=pt)
+        _draw_build(ax, table[table.build == build], ids, j, builds)
+    if len(builds) > 1:
+        handles = [plt.Line2D([], [], color="#444", marker=MARKERS[j % len(MARKERS)], ls="", ms=4, label=b)
+                   for j, b in enumerate(builds)]
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(builds), frameon=False,
+                  fontsize=MIN_FONT_PT, handletextpad=0.2, columnspacing=0.8, borderaxespad=0.2)
+    ax.set_yticks(range(len(ids)), ids, fontsize=MIN_FONT_PT)
+    ax.tick_params(axis="x", labelsize=MIN_FONT_PT)
     ax.set_ylim(len(ids) - 0.5, -0.5)
     ax.set_xlim(*X_RANGE)
-    ax.set_xlabel("estimate and 95% interval, in units of the effect of interest", fontsize=pt)
+    ax.set_xlabel("estimate and 95% interval, in units of the effect of interest", fontsize=MIN_FONT_PT)
     ax.grid(False)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
+
+
+def _draw_build(ax, rows: pd.DataFrame, ids: list[str], j: int, builds: list[str]) -> None:
+    """One build's intervals in each row (offset by its place among ``builds``) and its verdict
+    words at the right: the whole word for one build, shortened and side by side for several."""
+    from .figures import MIN_FONT_PT
+
+    several = len(builds) > 1
+    off = (j - (len(builds) - 1) / 2) * (0.6 / len(builds) if several else 0)
+    for _, r in rows.iterrows():
+        y, c = ids.index(r.id) + off, COLOURS.get(r.headline, "#8c959f")
+        if math.isfinite(r.lo):
+            lo, hi = max(r.lo, X_RANGE[0]), min(r.hi, X_RANGE[1])
+            ax.plot([lo, hi], [y, y], color=c, lw=1.4 if several else 2.2, solid_capstyle="butt")
+            ax.plot([min(max(r.x, X_RANGE[0]), X_RANGE[1])], [y], MARKERS[j % len(MARKERS)] if several else "o",
+                    color=c, ms=3.5 if several else 4)
+            for edge, beyond, marker in ((X_RANGE[0], r.lo < X_RANGE[0], "<"), (X_RANGE[1], r.hi > X_RANGE[1], ">")):
+                if beyond:  # the interval goes on past the axis
+                    ax.plot([edge], [y], marker, color=c, ms=5 if several else 6, clip_on=False)
+        if math.isfinite(r.paper) and j == len(builds) - 1:
+            ax.plot([min(max(r.paper, X_RANGE[0]), X_RANGE[1])], [ids.index(r.id)], "x", color="black", ms=5)
+        word = SHORT.get(r.headline, r.headline) if several else r.headline
+        ax.text(X_RANGE[1] + 0.1 + (0.85 * j if several else 0), ids.index(r.id), word, va="center",
+                fontsize=MIN_FONT_PT, color=c)
+
+
+def ledger_forest_table(card: pd.DataFrame, label: str) -> pd.DataFrame:
+    """:func:`forest_table`'s rows for a build recorded in the ledger (its scorecard CSV, read as
+    text), labelled ``label``: the primary parts' estimates and intervals as that build wrote them."""
+    rows = []
+    for _, r in card[card.role == "primary"].iterrows():
+        claim = CLAIMS.get(r["id"])
+        part = next((q for q in claim.parts if q.name == r["part"]), None) if claim else None
+        if part is None:
+            continue
+        kind, scale = _scaler(r["id"], part)
+        est, lo, hi = (float(r[c]) if isinstance(r[c], str) and r[c] else math.nan for c in ("ours", "ci_low", "ci_high"))
+        lo, hi = sorted((scale(lo), scale(hi))) if math.isfinite(lo) and math.isfinite(hi) else (math.nan,) * 2
+        rows.append({"id": r["id"], "part": r["part"], "kind": kind, "x": scale(est), "lo": lo, "hi": hi,
+                     "paper": scale(_paper_value(part.paper)), "headline": r["headline"],
+                     "route": r.get("route", "") if isinstance(r.get("route", ""), str) else "", "build": label})
+    return pd.DataFrame(rows, columns=["id", "part", "kind", "x", "lo", "hi", "paper", "headline", "route", "build"])

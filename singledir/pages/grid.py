@@ -66,14 +66,19 @@ def grid_markdown(findings: list[dict], columns: dict[str, dict[str, str]] | Non
 VERDICT_DIR = "verdicts"  # one box per claim, written at staging, included where the chapter decides it
 
 
-def verdict_box(claim_id: str, findings: list[dict]) -> str:
+def verdict_box(claim_id: str, findings: list[dict], registered: list[dict] | None = None) -> str:
     """A claim's closing box (MyST): the same headline as the first page's grid and a small table
     of its parts (estimate, 95% interval, rule, verdict at 95% with its route, verdict after
     Holm and gatekeeping). ``findings`` are every finding the first page shows, since the headline
-    is corrected over the claim's family."""
+    is corrected over the claim's family. ``registered``: the registered builds
+    (:func:`singledir.book.registration.registered_builds`), whose verdicts open the box, each
+    labelled as registered, before this build's."""
+    reg = "".join(f"- {b['label']} (design `{b['design']}`): " + registered_text(r) + "\n"
+                  for b in registered or [] if b["card"] is not None and (r := primary_row(b["card"], claim_id)) is not None)
+    reg = f"Registered confirmatory verdicts:\n\n{reg}\nThis build:\n\n" if reg else ""
     f = next((x for x in findings if x["id"] == claim_id), None)
     if f is None:
-        return (f":::{{admonition}} {claim_id}: not decided in this build\n:class: verdict\n\n"
+        return (f":::{{admonition}} {claim_id}: not decided in this build\n:class: verdict\n\n{reg}"
                 f"Its chapter has not run in this build.\n:::\n")
     c = corrected_verdicts(findings)[claim_id]
     num = lambda v: f"{v:.3f}" if v == v else "n/a"
@@ -83,6 +88,61 @@ def verdict_box(claim_id: str, findings: list[dict]) -> str:
         route = f": {_route_text(p)}" if p.get("route") else ""
         rows.append(f"| {p['name']}{role} | {num(p['estimate'])} ({num(p['ci_low'])} to {num(p['ci_high'])}), "
                     f"n {p['n']} | {p['rule']} | {p['verdict']}{route} | {mark(after)} |")
-    return (f":::{{admonition}} {claim_id}: {c['headline']}\n:class: verdict {c['headline']}\n\n"
+    return (f":::{{admonition}} {claim_id}: {c['headline']} in this build\n:class: verdict {c['headline']}\n\n{reg}"
             f"Headline {mark(c['headline'])} (the primary part after Holm's correction, as on the first page); "
             f"over the corrected parts: {c['verdict']}.\n\n" + "\n".join(rows) + "\n:::\n")
+
+
+def _num(text) -> str:
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{v:.3f}" if v == v else "n/a"
+
+
+def primary_row(card, claim_id: str):
+    """A recorded build's primary row of ``claim_id`` (its scorecard read as text), or None."""
+    rows = card[(card.id == claim_id) & (card.role == "primary")]
+    return rows.iloc[0] if len(rows) else None
+
+
+def registered_text(row) -> str:
+    """A registered build's answer to one claim: its headline, the primary part's estimate and 95%
+    interval, its effect of interest and the route its verdict took."""
+    route = row.get("route", "")
+    route = f"; {route}" if isinstance(route, str) and route else ""
+    return (f"{mark(row['headline'])} {row['part']}: {_num(row['ours'])} ({_num(row['ci_low'])} to "
+            f"{_num(row['ci_high'])}), n {row['n']}; effect of interest {_num(row['effect_of_interest'])}{route}")
+
+
+def registered_columns(builds: list[dict]) -> dict[str, dict[str, str]]:
+    """:func:`grid_markdown`'s ``columns`` for the registered builds the ledger holds."""
+    return {b["label"]: dict(zip(b["card"][b["card"].role == "primary"].id, b["card"][b["card"].role == "primary"].headline))
+            for b in builds if b["card"] is not None}
+
+
+def _power_text(build: dict, claim_id: str) -> str:
+    """The power its registration gave the claim's primary part (the lowest over the builds whose
+    spread sized it), or nothing where the record has none."""
+    power = next((p.get("power_lowest") for p in (build.get("record") or {}).get("parts", []) if p["id"] == claim_id), None)
+    return f"; power {power:.2f} when registered" if isinstance(power, (int, float)) else ""
+
+
+def registered_markdown(builds: list[dict]) -> str:
+    """The first page's registered verdicts in numbers: per claim and registered build, its
+    headline, primary estimate and interval, effect of interest and route; the builds not yet run."""
+    if not builds:
+        return "*No design is registered in the ledger.*\n"
+    built = [b for b in builds if b["card"] is not None]
+    lines = [f"- **{b['label']}**: preset `{b['preset']}`, design `{b['design']}`, registered {b['registered']}, "
+             + (f"built and recorded as `{b['file'].name}`." if b["card"] is not None else "not built yet.")
+             for b in builds]
+    if not built:
+        return "\n".join(lines) + "\n"
+    rows = ["| id | " + " | ".join(b["label"] for b in built) + " |", "|---" * (len(built) + 1) + "|"]
+    for cid in sorted(CLAIMS, key=claim_order):
+        cells = [(registered_text(r) + _power_text(b, cid) if (r := primary_row(b["card"], cid)) is not None else "")
+                 for b in built]
+        rows.append(f"| {cid} | " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n\n" + "\n".join(rows) + "\n"
