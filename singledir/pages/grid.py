@@ -50,7 +50,7 @@ def grid_markdown(findings: list[dict], columns: dict[str, dict[str, str]] | Non
             return [""] * (2 + len(builds))
         name = SHORT_NAMES.get(cid, CLAIMS[cid].claim if cid in CLAIMS else cid)
         link = f"{{ref}}`{name} <{figure[cid]}>`" if figure.get(cid) else name
-        return [cid, link, *(mark(b[cid]) if cid in b else "" for b in builds.values())]
+        return [f'<span class="claim-id">{cid}</span>', link, *(mark(b[cid]) if cid in b else "" for b in builds.values())]
 
     paper = sorted((c for c in CLAIMS if c.startswith("E")), key=claim_order)
     after = sorted((c for c in CLAIMS if not c.startswith("E")), key=claim_order)
