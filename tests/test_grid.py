@@ -24,7 +24,7 @@ def test_the_grid_sets_the_paper_beside_the_later_work_with_a_mark_per_build():
     n_paper = sum(c.startswith("E") for c in claims.CLAIMS)
     assert len(lines) == 2 + n_paper  # the longer column sets the rows
     e3 = next(l for l in lines if l.startswith('| <span class="claim-id">E3</span> |'))
-    assert "{ref}`better generalizers rely less on single directions <fig-e3>`" in e3
+    assert "{ref}`generalizers rely less on single directions <fig-e3>`" in e3
     assert grid.mark("inconclusive") in e3 and grid.mark("reproduced") in e3  # registered, then this build
     f2 = next(l for l in lines if '| <span class="claim-id">F2</span> |' in l)
     assert grid.mark("contradicted") in f2 and "{ref}" not in f2  # no finding of F2 in this build: no link

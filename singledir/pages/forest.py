@@ -91,7 +91,7 @@ def forest_figure(table: pd.DataFrame, path: Path) -> None:
     from .figures import COLUMN_INCHES, DPI, MIN_FONT_PT
 
     ids, builds = list(dict.fromkeys(table.id)), list(dict.fromkeys(table.build))
-    legend = 0.3 if len(builds) > 1 else 0.0
+    legend = 0.25 if len(builds) > 1 else 0.0
     fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 0.19 * max(len(ids), 1) + 1.0 + legend), dpi=DPI)
     if not ids:
         ax.text(0.5, 0.5, "No findings yet: execute the chapters (make book).", ha="center", va="center")

@@ -14,7 +14,7 @@ from .scorecard import route_text as _route_text
 
 SHORT_NAMES = {
     "E1": "corrupted labels: ablation curves fall faster", "E2": "corrupted labels: more sensitive to noise",
-    "E3": "better generalizers rely less on single directions", "E4": "reliance grows as the network overfits",
+    "E3": "generalizers rely less on single directions", "E4": "reliance grows as the network overfits",
     "E5": "the AUC picks good hyperparameters", "E6": "dropout: flat to its rate, then corrupted fall",
     "E7": "batch norm: more robust to ablation", "E8": "batch norm: less selective, more informative",
     "E9": "selectivity predicts importance poorly", "E10": "the mean ablates worse than zero",
@@ -54,7 +54,7 @@ def grid_markdown(findings: list[dict], columns: dict[str, dict[str, str]] | Non
 
     paper = sorted((c for c in CLAIMS if c.startswith("E")), key=claim_order)
     after = sorted((c for c in CLAIMS if not c.startswith("E")), key=claim_order)
-    half = ["id", "the claim", *builds]
+    half = ["id", "the claim", *(b.replace("-", "\u2011") for b in builds)]  # "Fashion-MNIST" breaks after its comma only
     rows = ["| " + " | ".join(half + half) + " |", "|" + "---|" * (2 * len(half))]
     for i in range(max(len(paper), len(after))):
         left = cells(paper[i] if i < len(paper) else None)
