@@ -81,7 +81,7 @@ def forest_figure(table: pd.DataFrame, path: Path) -> None:
     the only signal); an arrow at the axis' edge where an interval goes on past it. Several builds
     (``build`` differs: the registered builds and this one) share each row, one thin line each with
     its own marker, named in a legend, and the verdict words stand side by side in the legend's
-    order, shortened, so that the figure is as tall as for one build. Column-wide, its text at the
+    order, shortened; the figure is as tall as for one build. Column-wide, its text at the
     page's smallest legible size (:mod:`singledir.pages.figures`)."""
     import matplotlib
 
@@ -91,8 +91,8 @@ def forest_figure(table: pd.DataFrame, path: Path) -> None:
     from .figures import COLUMN_INCHES, DPI, MIN_FONT_PT
 
     ids, builds = list(dict.fromkeys(table.id)), list(dict.fromkeys(table.build))
-    legend = 0.25 if len(builds) > 1 else 0.0
-    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 0.19 * max(len(ids), 1) + 1.0 + legend), dpi=DPI)
+    # as tall as for one build: a legend takes its place from the rows
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 0.19 * max(len(ids), 1) + 1.0), dpi=DPI)
     if not ids:
         ax.text(0.5, 0.5, "No findings yet: execute the chapters (make book).", ha="center", va="center")
         ax.set_axis_off()
