@@ -52,6 +52,7 @@ def test_other_seeds_shares_only_its_curve_seed_with_the_default_book():
 import json  # noqa: E402
 
 from singledir.book import register  # noqa: E402
+from singledir.pages.scorecard import ledger_files  # noqa: E402
 
 REGISTRATIONS = sorted((ROOT / "results").glob("*-registration.json"))
 
@@ -86,8 +87,8 @@ def test_a_registered_presets_scorecards_carry_its_registered_design(path):
     """A build recorded for a registered preset ran the design registered before it: a changed
     design would be a new registration with new seeds."""
     rec = json.loads(path.read_text())
-    for card in (ROOT / "results").glob(f"{rec['preset']}-2*.csv"):
-        assert card.stem.split("-")[-1].split(".")[0] == rec["design"], card.name
+    for card, name in ledger_files(ROOT / "results", rec["preset"]).items():
+        assert name["design"] == rec["design"], card.name
 
 
 def test_driver_counts_read_lists_integers_and_products():

@@ -50,25 +50,35 @@ def _scaler(claim_id: str, part) -> tuple[str, callable]:
     return "margin", lambda v: side * (v - edge) / effect
 
 
+COLUMNS = ["id", "part", "kind", "x", "lo", "hi", "paper", "headline", "route", "build"]
+
+
+def _row(claim_id: str, part, est: float, lo: float, hi: float, headline: str, route: str, label: str) -> dict:
+    """One forest row: a primary part's estimate and interval in units of its effect of interest."""
+    kind, scale = _scaler(claim_id, part)
+    lo, hi = sorted((scale(lo), scale(hi))) if math.isfinite(lo) and math.isfinite(hi) else (math.nan,) * 2
+    return {"id": claim_id, "part": part.name, "kind": kind, "x": scale(est), "lo": lo, "hi": hi,
+            "paper": scale(_paper_value(part.paper)), "headline": headline, "route": route, "build": label}
+
+
+def _part(claim_id: str, name: str):
+    """The claim's part of that name, or None."""
+    claim = CLAIMS.get(claim_id)
+    return next((q for q in claim.parts if q.name == name), None) if claim else None
+
+
 def forest_table(findings: list[dict], label: str = "this build") -> pd.DataFrame:
     """One row per primary part of ``findings``: ``id, part, kind, x, lo, hi, paper, headline,
     build`` (``x, lo, hi, paper`` in units of the part's effect of interest, see the module)."""
     corrected = corrected_verdicts(findings)
     rows = []
     for f in findings:
-        claim = CLAIMS.get(f["id"])
         p = next((q for q in f["parts"] if q.get("primary")), None)
-        if claim is None or p is None:
-            continue
-        part = next((q for q in claim.parts if q.name == p["name"]), None)
-        if part is None:
-            continue
-        kind, scale = _scaler(f["id"], part)
-        lo, hi = sorted((scale(p["ci_low"]), scale(p["ci_high"]))) if math.isfinite(p["ci_low"]) else (math.nan,) * 2
-        rows.append({"id": f["id"], "part": p["name"], "kind": kind, "x": scale(p["estimate"]), "lo": lo, "hi": hi,
-                     "paper": scale(_paper_value(part.paper)), "headline": corrected[f["id"]]["headline"],
-                     "route": p.get("route", ""), "build": label})
-    return pd.DataFrame(rows, columns=["id", "part", "kind", "x", "lo", "hi", "paper", "headline", "route", "build"])
+        part = _part(f["id"], p["name"]) if p is not None else None
+        if part is not None:
+            rows.append(_row(f["id"], part, p["estimate"], p["ci_low"], p["ci_high"], corrected[f["id"]]["headline"],
+                             p.get("route", ""), label))
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 SHORT = {"reproduced": "repr.", "contradicted": "contr.", "inconclusive": "incon.", "description": "descr."}
@@ -152,14 +162,9 @@ def ledger_forest_table(card: pd.DataFrame, label: str) -> pd.DataFrame:
     text), labelled ``label``: the primary parts' estimates and intervals as that build wrote them."""
     rows = []
     for _, r in card[card.role == "primary"].iterrows():
-        claim = CLAIMS.get(r["id"])
-        part = next((q for q in claim.parts if q.name == r["part"]), None) if claim else None
-        if part is None:
-            continue
-        kind, scale = _scaler(r["id"], part)
-        est, lo, hi = (float(r[c]) if isinstance(r[c], str) and r[c] else math.nan for c in ("ours", "ci_low", "ci_high"))
-        lo, hi = sorted((scale(lo), scale(hi))) if math.isfinite(lo) and math.isfinite(hi) else (math.nan,) * 2
-        rows.append({"id": r["id"], "part": r["part"], "kind": kind, "x": scale(est), "lo": lo, "hi": hi,
-                     "paper": scale(_paper_value(part.paper)), "headline": r["headline"],
-                     "route": r.get("route", "") if isinstance(r.get("route", ""), str) else "", "build": label})
-    return pd.DataFrame(rows, columns=["id", "part", "kind", "x", "lo", "hi", "paper", "headline", "route", "build"])
+        part = _part(r["id"], r["part"])
+        if part is not None:
+            est, lo, hi = (float(r[c]) if isinstance(r[c], str) and r[c] else math.nan for c in ("ours", "ci_low", "ci_high"))
+            route = r.get("route", "")
+            rows.append(_row(r["id"], part, est, lo, hi, r["headline"], route if isinstance(route, str) else "", label))
+    return pd.DataFrame(rows, columns=COLUMNS)

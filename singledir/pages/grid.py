@@ -81,12 +81,11 @@ def verdict_box(claim_id: str, findings: list[dict], registered: list[dict] | No
         return (f":::{{admonition}} {claim_id}: not decided in this build\n:class: verdict\n\n{reg}"
                 f"Its chapter has not run in this build.\n:::\n")
     c = corrected_verdicts(findings)[claim_id]
-    num = lambda v: f"{v:.3f}" if v == v else "n/a"
     rows = ["| part | estimate (95% interval) | rule | at 95% | after correction |", "|---|---|---|---|---|"]
     for p, after in zip(f["parts"], c["parts"]):
         role = " (primary)" if p.get("primary") else ""
         route = f": {_route_text(p)}" if p.get("route") else ""
-        rows.append(f"| {p['name']}{role} | {num(p['estimate'])} ({num(p['ci_low'])} to {num(p['ci_high'])}), "
+        rows.append(f"| {p['name']}{role} | {_num(p['estimate'])} ({_num(p['ci_low'])} to {_num(p['ci_high'])}), "
                     f"n {p['n']} | {p['rule']} | {p['verdict']}{route} | {mark(after)} |")
     return (f":::{{admonition}} {claim_id}: {c['headline']} in this build\n:class: verdict {c['headline']}\n\n{reg}"
             f"Headline {mark(c['headline'])} (the primary part after Holm's correction, as on the first page); "
@@ -94,6 +93,7 @@ def verdict_box(claim_id: str, findings: list[dict], registered: list[dict] | No
 
 
 def _num(text) -> str:
+    """A number (or a scorecard's text of one) to three decimals; "n/a" for NaN or no number."""
     try:
         v = float(text)
     except (TypeError, ValueError):
